@@ -1,0 +1,88 @@
+import pg from 'pg';
+
+/** Anything that can run a parameterised statement: the pool or a transaction's client. */
+export interface Queryable {
+  query<R extends pg.QueryResultRow = pg.QueryResultRow>(text: string, values?: unknown[]): Promise<pg.QueryResult<R>>;
+}
+
+/** The claims a user's queries run with; RLS reads them through auth.uid()/auth.jwt(). */
+export interface UserClaims {
+  sub: string;
+  role: string;
+  [claim: string]: unknown;
+}
+
+/**
+ * The narrow database seam every feature goes through. `asUser` runs a unit of
+ * work the way PostgREST does — inside a transaction, as role `authenticated`
+ * with the JWT claims set locally — so Row Level Security, not only our code,
+ * decides what a user may touch.
+ */
+export interface Db {
+  readonly pool: pg.Pool;
+  query<R extends pg.QueryResultRow = pg.QueryResultRow>(text: string, values?: unknown[]): Promise<R[]>;
+  tx<T>(work: (client: Queryable) => Promise<T>): Promise<T>;
+  asUser<T>(claims: UserClaims, work: (client: Queryable) => Promise<T>): Promise<T>;
+  asServiceRole<T>(work: (client: Queryable) => Promise<T>): Promise<T>;
+  close(): Promise<void>;
+}
+
+export interface DbOptions {
+  connectionString: string;
+  max?: number;
+  applicationName?: string;
+}
+
+// Postgres returns bigint (int8) as text by default; our counts and credit
+// balances fit comfortably in a JS number, and an exact integer is what we want.
+pg.types.setTypeParser(pg.types.builtins.INT8, (value) => {
+  const n = Number(value);
+  if (!Number.isSafeInteger(n)) throw new Error(`bigint ${value} exceeds the safe integer range`);
+  return n;
+});
+pg.types.setTypeParser(pg.types.builtins.NUMERIC, (value) => Number(value));
+
+export function createDb({ connectionString, max = 10, applicationName = 'zmarty' }: DbOptions): Db {
+  const pool = new pg.Pool({ connectionString, max, application_name: applicationName });
+  // An idle client that loses its connection must not crash the process; the pool replaces it.
+  pool.on('error', () => undefined);
+
+  async function tx<T>(work: (client: Queryable) => Promise<T>, setup?: (client: pg.PoolClient) => Promise<void>): Promise<T> {
+    const client = await pool.connect();
+    try {
+      await client.query('begin');
+      if (setup) await setup(client);
+      const result = await work(client);
+      await client.query('commit');
+      return result;
+    } catch (err) {
+      await client.query('rollback').catch(() => undefined);
+      throw err;
+    } finally {
+      client.release();
+    }
+  }
+
+  return {
+    pool,
+    async query(text, values) {
+      const result = await pool.query(text, values);
+      return result.rows;
+    },
+    tx: (work) => tx(work),
+    asUser: (claims, work) =>
+      tx(work, async (client) => {
+        await client.query('set local role authenticated');
+        await client.query(`select set_config('request.jwt.claims', $1, true), set_config('request.jwt.claim.sub', $2, true)`, [
+          JSON.stringify(claims),
+          claims.sub,
+        ]);
+      }),
+    asServiceRole: (work) =>
+      tx(work, async (client) => {
+        await client.query('set local role service_role');
+        await client.query(`select set_config('request.jwt.claims', $1, true)`, [JSON.stringify({ role: 'service_role' })]);
+      }),
+    close: () => pool.end(),
+  };
+}

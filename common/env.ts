@@ -1,0 +1,82 @@
+import { existsSync } from 'node:fs';
+import { parse as parseDotenv } from 'dotenv';
+import { readFileSync } from 'node:fs';
+import { z } from 'zod';
+
+/**
+ * Every setting of every process, parsed once at start. Application code gets
+ * the typed `Env`, never `process.env`. Each variable is documented in README.
+ */
+const port = z.coerce.number().int().min(0).max(65_535);
+const optionalUrl = z.url({ protocol: /^https?$/ }).optional();
+const postgresUrl = z
+  .string()
+  .regex(/^postgres(ql)?:\/\/.+/, 'must be a postgres:// or postgresql:// connection string')
+  .optional();
+const positiveInt = z.coerce.number().int().positive();
+const nonNegativeInt = z.coerce.number().int().min(0);
+
+export const envSchema = z
+  .object({
+    NODE_ENV: z.enum(['development', 'production', 'test']).default('development'),
+    PORT: port.default(8080),
+    HOST: z.string().min(1).default('0.0.0.0'),
+    PUBLIC_URL: optionalUrl,
+    LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+    DATA_DIR: z.string().min(1).default('.data'),
+    EMBEDDED_PG_PORT: port.default(0),
+
+    CHAT_DATABASE_URL: postgresUrl,
+    TRADING_DATABASE_URL: postgresUrl,
+    DATABASE_POOL_MAX: positiveInt.default(10),
+
+    SUPABASE_URL: optionalUrl,
+    SUPABASE_ANON_KEY: z.string().min(20).optional(),
+    SUPABASE_JWT_SECRET: z.string().min(32, 'must be at least 32 characters').optional(),
+    SUPABASE_JWT_ISSUER: z.string().min(1).optional(),
+
+    ACCESS_TOKEN_TTL_SECONDS: positiveInt.max(86_400).default(3600),
+    AUTH_RATE_LIMIT_ATTEMPTS: positiveInt.default(10),
+    AUTH_RATE_LIMIT_WINDOW_SECONDS: positiveInt.default(900),
+    STARTING_CREDITS_FREE: nonNegativeInt.default(1000),
+    STARTING_CREDITS_PRO: nonNegativeInt.default(20_000),
+  })
+  .superRefine((env, ctx) => {
+    if (Boolean(env.CHAT_DATABASE_URL) !== Boolean(env.TRADING_DATABASE_URL)) {
+      ctx.addIssue({
+        code: 'custom',
+        path: [env.CHAT_DATABASE_URL ? 'TRADING_DATABASE_URL' : 'CHAT_DATABASE_URL'],
+        message: 'set both CHAT_DATABASE_URL and TRADING_DATABASE_URL, or neither for the embedded database',
+      });
+    }
+    if (env.SUPABASE_URL && !env.SUPABASE_ANON_KEY) {
+      ctx.addIssue({ code: 'custom', path: ['SUPABASE_ANON_KEY'], message: 'required when SUPABASE_URL is set' });
+    }
+  });
+
+export type Env = z.infer<typeof envSchema>;
+
+export class ConfigError extends Error {
+  override name = 'ConfigError';
+}
+
+/** Parses a variables map; a bad value throws one line per variable, naming it. */
+export function parseEnv(source: Record<string, string | undefined>): Env {
+  // Empty strings mean "unset", as in most .env conventions.
+  const cleaned = Object.fromEntries(Object.entries(source).filter(([, v]) => v !== undefined && v !== ''));
+  const result = envSchema.safeParse(cleaned);
+  if (result.success) return result.data;
+  const lines = result.error.issues.map((issue) => {
+    const name = String(issue.path[0] ?? 'config');
+    const got = cleaned[name];
+    const shown = got === undefined || /SECRET|KEY|PASSWORD|URL/.test(name) ? '' : ` (got ${JSON.stringify(got)})`;
+    return `${name}: ${issue.message}${shown}`;
+  });
+  throw new ConfigError(`Invalid configuration:\n  ${lines.join('\n  ')}`);
+}
+
+/** process.env over `.env` (if present): the real environment wins. */
+export function loadEnv(dotenvPath = '.env'): Env {
+  const fromFile = existsSync(dotenvPath) ? parseDotenv(readFileSync(dotenvPath)) : {};
+  return parseEnv({ ...fromFile, ...process.env });
+}
