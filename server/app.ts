@@ -1,0 +1,76 @@
+import { existsSync } from 'node:fs';
+import path from 'node:path';
+import { serveStatic } from '@hono/node-server/serve-static';
+import { Hono } from 'hono';
+import { bodyLimit } from 'hono/body-limit';
+import type { Db } from '../common/db';
+import { AppError, toErrorBody } from '../common/errors';
+import type { Logger } from '../common/logger';
+import { requireUser } from './auth/require-user';
+import type { TokenVerifier } from './auth/token-verifier';
+import { createHealthRoutes } from './health/health.routes';
+import type { AuthedEnv } from './http/types';
+import { createProfileRoutes } from './profile/profile.routes';
+import { createSymbolsRoutes } from './symbols/symbols.routes';
+
+export interface AppDeps {
+  chatDb: Db;
+  tradingDb: Db;
+  verifyToken: TokenVerifier;
+  log: Logger;
+  /** What the browser needs to create its Supabase client (public values only). */
+  publicConfig: { supabaseUrl: string; supabaseAnonKey: string };
+  /** The embedded GoTrue routes, when no Supabase project is configured. */
+  authRoutes?: Hono;
+  /** Feature routes mounted by the composition root: path → app. */
+  routes?: Array<{ path: string; app: Hono<AuthedEnv>; authenticated: boolean }>;
+  healthReports?: Record<string, () => unknown>;
+  /** Built client (vite build output); served when present. */
+  clientDir?: string;
+  maxBodyBytes?: number;
+}
+
+/** Builds the HTTP app. No I/O here: tests build it with their own deps. */
+export function createApp(deps: AppDeps): Hono {
+  const app = new Hono();
+
+  app.onError((err, c) => {
+    const { status, body, headers } = toErrorBody(err);
+    if (!(err instanceof AppError)) deps.log.error({ err, path: c.req.path, method: c.req.method }, 'unhandled error');
+    for (const [name, value] of Object.entries(headers)) c.header(name, value);
+    // supabase-js reads GoTrue's `error_code`/`msg`; keep our shape and add theirs on auth routes.
+    const extra = c.req.path.startsWith('/auth/v1') ? { error_code: body.error.code, msg: body.error.message } : {};
+    return c.json({ ...body, ...extra }, status as 400);
+  });
+  app.notFound((c) => c.json({ error: { code: 'not_found', message: `No route for ${c.req.method} ${c.req.path}` } }, 404));
+
+  app.use(
+    '*',
+    bodyLimit({
+      maxSize: deps.maxBodyBytes ?? 64 * 1024,
+      onError: () => {
+        throw new AppError('payload_too_large', 'The request body is too large');
+      },
+    }),
+  );
+
+  app.route('/healthz', createHealthRoutes({ databases: { chat: deps.chatDb, trading: deps.tradingDb }, reports: deps.healthReports }));
+  app.get('/api/config', (c) => c.json(deps.publicConfig));
+  if (deps.authRoutes) app.route('/auth/v1', deps.authRoutes);
+
+  const api = new Hono<AuthedEnv>();
+  api.use('*', requireUser(deps.verifyToken));
+  api.route('/', createProfileRoutes({ chatDb: deps.chatDb }));
+  api.route('/symbols', createSymbolsRoutes({ chatDb: deps.chatDb }));
+  for (const route of deps.routes ?? []) if (route.authenticated) api.route(route.path, route.app);
+  app.route('/api', api);
+  for (const route of deps.routes ?? []) if (!route.authenticated) app.route(route.path, route.app);
+
+  if (deps.clientDir && existsSync(path.join(deps.clientDir, 'index.html'))) {
+    const root = path.relative(process.cwd(), deps.clientDir);
+    app.use('/*', serveStatic({ root }));
+    // Single-page app: unknown non-API paths get index.html.
+    app.get('*', serveStatic({ root, path: 'index.html' }));
+  }
+  return app;
+}

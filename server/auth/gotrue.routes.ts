@@ -1,0 +1,187 @@
+import { Hono } from 'hono';
+import { SignJWT } from 'jose';
+import { RateLimiterMemory } from 'rate-limiter-flexible';
+import { z } from 'zod';
+import { AppError } from '../../common/errors';
+import type { Logger } from '../../common/logger';
+import { readJson } from '../http/read-json';
+import { type AuthStore, type AuthUserRow } from './gotrue.store';
+import { hashPassword, verifyPassword, type PasswordHashOptions } from './passwords';
+import type { TokenVerifier } from './token-verifier';
+
+/**
+ * The subset of GoTrue's REST API that @supabase/supabase-js uses for email +
+ * password, served by our own process when no Supabase project is configured.
+ * Tokens carry Supabase's claim set, so the rest of the product (and the
+ * browser client) cannot tell the difference.
+ */
+export interface GoTrueOptions {
+  store: AuthStore;
+  verifyToken: TokenVerifier;
+  jwtSecret: string;
+  issuer: string;
+  /** API keys accepted in the `apikey` header (anon and service role). */
+  apiKeys: string[];
+  accessTokenTtlSeconds: number;
+  rateLimit: { attempts: number; windowSeconds: number };
+  passwordHash?: PasswordHashOptions;
+  log: Logger;
+}
+
+const credentialsSchema = z.object({
+  email: z.string().trim().toLowerCase().pipe(z.email('a valid email address is required')).pipe(z.string().max(255)),
+  password: z.string().min(1, 'password is required').max(256, 'password is too long'),
+});
+const signupSchema = credentialsSchema.extend({ data: z.record(z.string(), z.unknown()).optional() });
+const refreshSchema = z.object({ refresh_token: z.string().min(10).max(200) });
+const MIN_PASSWORD_LENGTH = 8;
+
+export function createGoTrueRoutes(options: GoTrueOptions): Hono {
+  const app = new Hono();
+  const secret = new TextEncoder().encode(options.jwtSecret);
+  const failedLogins = new RateLimiterMemory({ points: options.rateLimit.attempts, duration: options.rateLimit.windowSeconds });
+  const signupsPerIp = new RateLimiterMemory({ points: Math.max(30, options.rateLimit.attempts * 3), duration: options.rateLimit.windowSeconds });
+
+  app.use('*', async (c, next) => {
+    const apiKey = c.req.header('apikey');
+    if (!apiKey || !options.apiKeys.includes(apiKey)) throw new AppError('invalid_apikey', 'Invalid API key');
+    await next();
+  });
+
+  async function issueSession(user: AuthUserRow, session: { sessionId: string; refreshToken: string }) {
+    const now = Math.floor(Date.now() / 1000);
+    const expiresAt = now + options.accessTokenTtlSeconds;
+    const accessToken = await new SignJWT({
+      aud: 'authenticated',
+      role: 'authenticated',
+      email: user.email,
+      phone: '',
+      app_metadata: user.raw_app_meta_data ?? {},
+      user_metadata: user.raw_user_meta_data ?? {},
+      aal: 'aal1',
+      amr: [{ method: 'password', timestamp: now }],
+      session_id: session.sessionId,
+      is_anonymous: false,
+    })
+      .setProtectedHeader({ alg: 'HS256', typ: 'JWT' })
+      .setIssuer(options.issuer)
+      .setSubject(user.id)
+      .setIssuedAt(now)
+      .setExpirationTime(expiresAt)
+      .sign(secret);
+    return {
+      access_token: accessToken,
+      token_type: 'bearer',
+      expires_in: options.accessTokenTtlSeconds,
+      expires_at: expiresAt,
+      refresh_token: session.refreshToken,
+      user: toUserBody(user),
+    };
+  }
+
+  app.post('/signup', async (c) => {
+    const ip = clientIp(c.req.raw.headers);
+    await signupsPerIp.consume(ip).catch((res) => {
+      throw rateLimited(res);
+    });
+    const body = signupSchema.safeParse(await readJson(c.req.raw));
+    if (!body.success) throw new AppError('validation_failed', body.error.issues[0]?.message ?? 'invalid signup');
+    if (body.data.password.length < MIN_PASSWORD_LENGTH) {
+      throw new AppError('weak_password', `Password should be at least ${MIN_PASSWORD_LENGTH} characters`);
+    }
+    const passwordHash = await hashPassword(body.data.password, options.passwordHash);
+    const user = await options.store.createUser({ email: body.data.email, passwordHash, userMetadata: body.data.data ?? {} });
+    if (!user) throw new AppError('user_already_exists', 'User already registered');
+    options.log.info({ userId: user.id }, 'auth: user signed up');
+    return c.json(await issueSession(user, await options.store.startSession(user.id)));
+  });
+
+  app.post('/token', async (c) => {
+    const grantType = c.req.query('grant_type');
+    if (grantType === 'password') {
+      const body = credentialsSchema.safeParse(await readJson(c.req.raw));
+      if (!body.success) throw new AppError('validation_failed', body.error.issues[0]?.message ?? 'invalid credentials');
+      // Keyed by ip+email: one attacker cannot lock a victim out from everywhere.
+      const key = `${clientIp(c.req.raw.headers)}|${body.data.email}`;
+      const state = await failedLogins.get(key);
+      if (state && state.remainingPoints <= 0) throw rateLimited(state);
+      const user = await options.store.findUserByEmail(body.data.email);
+      const ok = user?.encrypted_password ? await verifyPassword(body.data.password, user.encrypted_password) : false;
+      if (!user || !ok) {
+        await failedLogins.consume(key).catch(() => undefined);
+        options.log.warn({ ip: key.split('|')[0] }, 'auth: failed sign-in');
+        throw new AppError('invalid_credentials', 'Invalid login credentials');
+      }
+      await failedLogins.delete(key);
+      await options.store.touchSignIn(user.id);
+      return c.json(await issueSession(user, await options.store.startSession(user.id)));
+    }
+    if (grantType === 'refresh_token') {
+      const body = refreshSchema.safeParse(await readJson(c.req.raw));
+      if (!body.success) throw new AppError('invalid_grant', 'Invalid Refresh Token: missing or malformed');
+      const rotated = await options.store.rotateRefreshToken(body.data.refresh_token);
+      if (rotated === 'unknown') throw new AppError('invalid_grant', 'Invalid Refresh Token: Refresh Token Not Found');
+      if (rotated === 'reused') throw new AppError('invalid_grant', 'Invalid Refresh Token: Already Used');
+      const user = await options.store.findUserById(rotated.userId);
+      if (!user) throw new AppError('invalid_grant', 'Invalid Refresh Token: user no longer exists');
+      return c.json(await issueSession(user, rotated));
+    }
+    throw new AppError('bad_request', 'grant_type must be password or refresh_token');
+  });
+
+  app.get('/user', async (c) => {
+    const verified = await options.verifyToken(bearer(c.req.header('authorization')));
+    const user = await options.store.findUserById(verified.userId);
+    if (!user) throw new AppError('not_found', 'User not found');
+    return c.json(toUserBody(user));
+  });
+
+  app.post('/logout', async (c) => {
+    const verified = await options.verifyToken(bearer(c.req.header('authorization')));
+    const scope = z.enum(['global', 'local', 'others']).catch('global').parse(c.req.query('scope'));
+    await options.store.revokeSessions({ userId: verified.userId, sessionId: verified.sessionId, scope });
+    return c.body(null, 204);
+  });
+
+  app.get('/settings', (c) =>
+    c.json({ external: { email: true }, disable_signup: false, mailer_autoconfirm: true, phone_autoconfirm: false, sms_provider: '' }),
+  );
+
+  return app;
+}
+
+export function bearer(header: string | undefined): string | undefined {
+  const match = /^Bearer\s+(\S+)$/i.exec(header ?? '');
+  return match?.[1];
+}
+
+function clientIp(headers: Headers): string {
+  // Only meaningful behind a proxy that sets it; otherwise all traffic shares one bucket per email.
+  return headers.get('x-forwarded-for')?.split(',')[0]?.trim() || 'direct';
+}
+
+function rateLimited(res: unknown): AppError {
+  const ms = typeof res === 'object' && res && 'msBeforeNext' in res ? Number((res as { msBeforeNext: number }).msBeforeNext) : 60_000;
+  const seconds = Math.max(1, Math.ceil(ms / 1000));
+  return new AppError('rate_limited', `Too many attempts; try again in ${seconds} s`, { headers: { 'Retry-After': String(seconds) } });
+}
+
+export function toUserBody(user: AuthUserRow) {
+  return {
+    id: user.id,
+    aud: 'authenticated',
+    role: 'authenticated',
+    email: user.email,
+    email_confirmed_at: user.email_confirmed_at?.toISOString() ?? null,
+    confirmed_at: user.email_confirmed_at?.toISOString() ?? null,
+    phone: '',
+    last_sign_in_at: user.last_sign_in_at?.toISOString() ?? null,
+    app_metadata: user.raw_app_meta_data ?? {},
+    user_metadata: user.raw_user_meta_data ?? {},
+    identities: [],
+    created_at: user.created_at.toISOString(),
+    updated_at: user.updated_at.toISOString(),
+    is_anonymous: false,
+  };
+}
+

@@ -1,0 +1,27 @@
+import type { Queryable } from '../../common/db';
+
+export interface UserSymbol {
+  id: number;
+  symbol: string;
+  timeframe: string;
+  createdAt: string;
+}
+
+const columns = `id, symbol, timeframe, to_char(created_at at time zone 'utc', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') as "createdAt"`;
+
+/** Every function runs inside db.asUser: RLS limits each statement to the caller's own rows. */
+export const symbolQueries = {
+  list: async (q: Queryable) =>
+    (await q.query<UserSymbol>(`select ${columns} from public.user_symbols order by created_at, id`)).rows,
+
+  add: async (q: Queryable, input: { symbol: string; timeframe: string }) =>
+    (
+      await q.query<UserSymbol>(
+        `insert into public.user_symbols (symbol, timeframe) values ($1, $2)
+         on conflict (user_id, symbol, timeframe) do nothing returning ${columns}`,
+        [input.symbol, input.timeframe],
+      )
+    ).rows[0],
+
+  remove: async (q: Queryable, id: number) => ((await q.query('delete from public.user_symbols where id = $1', [id])).rowCount ?? 0) > 0,
+};

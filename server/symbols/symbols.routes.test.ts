@@ -1,0 +1,96 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startTestServer, type TestServer } from '../../test/test-server';
+
+describe('watched symbols API', () => {
+  let server: TestServer;
+  let token: string;
+  const call = (path: string, init: RequestInit = {}, bearer = token) =>
+    fetch(`${server.url}/api/symbols${path}`, {
+      ...init,
+      headers: { authorization: `Bearer ${bearer}`, 'content-type': 'application/json', ...(init.headers ?? {}) },
+    });
+  const countRows = async () => (await server.chatDb.query<{ n: number }>('select count(*)::int as n from public.user_symbols'))[0]!.n;
+
+  beforeAll(async () => {
+    server = await startTestServer();
+    token = (await server.signUp()).accessToken;
+  });
+  afterAll(() => server.close());
+
+  it('adds, lists and removes symbols', async () => {
+    const added = await call('', { method: 'POST', body: JSON.stringify({ symbol: 'btc/usdt' }) });
+    expect(added.status).toBe(201);
+    const row = await added.json();
+    expect(row).toMatchObject({ symbol: 'BTC/USDT', timeframe: '1h' });
+
+    await call('', { method: 'POST', body: JSON.stringify({ symbol: 'ETH/USDT', timeframe: '4h' }) });
+    const list = await (await call('')).json();
+    expect(list.symbols.map((s: { symbol: string }) => s.symbol)).toEqual(['BTC/USDT', 'ETH/USDT']);
+
+    const duplicate = await call('', { method: 'POST', body: JSON.stringify({ symbol: 'BTC/USDT' }) });
+    expect(duplicate.status).toBe(409);
+
+    expect((await call(`/${row.id}`, { method: 'DELETE' })).status).toBe(204);
+    expect((await call(`/${row.id}`, { method: 'DELETE' })).status).toBe(404);
+    expect((await (await call('')).json()).symbols).toHaveLength(1);
+  });
+
+  for (const [name, body] of [
+    ['SQL-ish symbol', { symbol: 'BTCUSDT;drop' }],
+    ['500 characters', { symbol: 'A'.repeat(500) }],
+    ['empty symbol', { symbol: '' }],
+    ['missing symbol', {}],
+    ['unknown timeframe', { symbol: 'BTC/USDT', timeframe: '7m' }],
+    ['wrong type', { symbol: 42 }],
+  ] as const) {
+    it(`rejects ${name} with 400 and writes nothing`, async () => {
+      const before = await countRows();
+      const res = await call('', { method: 'POST', body: JSON.stringify(body) });
+      expect(res.status).toBe(400);
+      const json = await res.json();
+      expect(json.error.code).toBe('invalid_symbol');
+      expect(typeof json.error.message).toBe('string');
+      expect(await countRows()).toBe(before);
+    });
+  }
+
+  it('rejects a body that is not JSON, and one that is too large', async () => {
+    expect((await call('', { method: 'POST', body: '{not json' })).status).toBe(400);
+    const big = await call('', { method: 'POST', body: JSON.stringify({ symbol: 'x'.repeat(200_000) }) });
+    expect(big.status).toBe(413);
+    expect((await big.json()).error.code).toBe('payload_too_large');
+  });
+
+  it("cannot touch another user's symbols", async () => {
+    const other = await server.signUp();
+    const mine = await (await call('', { method: 'POST', body: JSON.stringify({ symbol: 'SOL/USDT' }) })).json();
+    expect((await call(`/${mine.id}`, { method: 'DELETE' }, other.accessToken)).status).toBe(404);
+    expect((await (await call('', {}, other.accessToken)).json()).symbols).toEqual([]);
+  });
+
+  it('requires a valid token', async () => {
+    const res = await fetch(`${server.url}/api/symbols`);
+    expect(res.status).toBe(401);
+    expect((await res.json()).error.code).toBe('token_missing');
+    expect((await call('', {}, 'garbage')).status).toBe(401);
+  });
+});
+
+describe('GET /healthz', () => {
+  it('is 200 when both databases answer and 503 naming the one that does not', async () => {
+    const server = await startTestServer();
+    try {
+      const ok = await fetch(`${server.url}/healthz`);
+      expect(ok.status).toBe(200);
+      expect(await ok.json()).toMatchObject({ status: 'ok', checks: { chat: { ok: true }, trading: { ok: true } } });
+
+      await server.tradingDb.close();
+      const down = await fetch(`${server.url}/healthz`);
+      expect(down.status).toBe(503);
+      expect(await down.json()).toMatchObject({ status: 'unavailable', failed: ['trading'], checks: { chat: { ok: true }, trading: { ok: false } } });
+    } finally {
+      await server.chatDb.close();
+      await server.io.close();
+    }
+  });
+});

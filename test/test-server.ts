@@ -1,0 +1,61 @@
+import { createClient, type SupabaseClient } from '@supabase/supabase-js';
+import { parseEnv } from '../common/env';
+import { createLogger } from '../common/logger';
+import { signApiKey } from '../common/secrets';
+import { startServer, type RunningServer, type ServerOptions } from '../server/server';
+import { createMigratedDatabases } from './databases';
+
+export interface TestServer extends RunningServer {
+  anonKey: string;
+  jwtSecret: string;
+  /** A supabase-js client pointed at the embedded auth, with no session persistence. */
+  supabase(): SupabaseClient;
+  /** Signs up a fresh user and returns their access token and id. */
+  signUp(email?: string, password?: string): Promise<{ accessToken: string; refreshToken: string; userId: string; email: string }>;
+}
+
+let counter = 0;
+
+/** The real server on port 0 over fresh migrated databases. */
+export async function startTestServer(
+  overrides: Record<string, string> = {},
+  extra: Partial<Pick<ServerOptions, 'passwordHash'>> = {},
+): Promise<TestServer> {
+  const databases = await createMigratedDatabases();
+  const jwtSecret = 'test-secret-' + 'x'.repeat(40);
+  const anonKey = await signApiKey(jwtSecret, 'anon');
+  const env = parseEnv({
+    PORT: '0',
+    HOST: '127.0.0.1',
+    LOG_LEVEL: 'silent',
+    NODE_ENV: 'test',
+    PUBLIC_URL: 'http://localhost:8080',
+    ...overrides,
+  });
+  const server = await startServer({
+    env,
+    log: createLogger({ level: env.LOG_LEVEL }),
+    chatUrl: databases.chatUrl,
+    tradingUrl: databases.tradingUrl,
+    embeddedAuth: { jwtSecret, anonKey },
+    // Cheap hashing keeps tests fast; production uses the memory-hard default.
+    passwordHash: extra.passwordHash ?? { cost: 2 ** 10 },
+  });
+  const supabase = () =>
+    createClient(server.url, anonKey, { auth: { persistSession: false, autoRefreshToken: false, detectSessionInUrl: false } });
+  return {
+    ...server,
+    anonKey,
+    jwtSecret,
+    supabase,
+    async signUp(email = `trader${++counter}-${Date.now()}@example.com`, password = 'correct horse battery') {
+      const { data, error } = await supabase().auth.signUp({ email, password });
+      if (error || !data.session) throw error ?? new Error('no session');
+      return { accessToken: data.session.access_token, refreshToken: data.session.refresh_token, userId: data.session.user.id, email };
+    },
+    async close() {
+      await server.close();
+      await databases.drop();
+    },
+  };
+}
