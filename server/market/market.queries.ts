@@ -1,0 +1,67 @@
+import type { Db } from '../../common/db';
+import type { SignalRow } from '../../common/events';
+
+/** Read side of the trading database for the server: what chat context, the overview and charts need. */
+
+export interface MarketSnapshot {
+  symbol: string;
+  timeframe: string;
+  signal: SignalRow | null;
+  risk: { regime: string; realizedVol: number; atrPct: number; drawdownPct: number; candleTime: string } | null;
+  winRate30d: { winPct: number | null; trades: number; profitFactor: number | null; expectancyPct: number | null } | null;
+  winRateAll: { winPct: number | null; trades: number } | null;
+  lastPrice: number | null;
+}
+
+export const signalColumns = `id, symbol, timeframe, candle_time as "candleTime", direction, score, entry, stop,
+  take_profit as "takeProfit", reasons, doubling, created_at as "createdAt"`;
+
+export function toSignalRow(row: Record<string, unknown>): SignalRow {
+  const iso = (v: unknown) => (v instanceof Date ? v.toISOString() : String(v));
+  return { ...(row as unknown as SignalRow), candleTime: iso(row.candleTime), createdAt: iso(row.createdAt) };
+}
+
+/** Latest signal, risk and win rates for each watched pair, in one round trip. */
+export async function loadMarketSnapshots(db: Db, pairs: Array<{ symbol: string; timeframe: string }>): Promise<MarketSnapshot[]> {
+  if (pairs.length === 0) return [];
+  const rows = await db.query<Record<string, unknown>>(
+    `with pairs as (select * from unnest($1::text[], $2::text[]) as p(symbol, timeframe))
+     select p.symbol, p.timeframe,
+       (select row_to_json(s) from (select ${signalColumns} from public.signals
+          where symbol = p.symbol and timeframe = p.timeframe order by candle_time desc limit 1) s) as signal,
+       (select json_build_object('regime', regime, 'realizedVol', realized_vol, 'atrPct', atr_pct, 'drawdownPct', drawdown_pct, 'candleTime', candle_time)
+          from public.risk_metric where symbol = p.symbol and timeframe = p.timeframe order by candle_time desc limit 1) as risk,
+       (select json_build_object('winPct', win_pct, 'trades', trades, 'profitFactor', profit_factor, 'expectancyPct', expectancy_pct)
+          from public.win_rate where symbol = p.symbol and timeframe = p.timeframe and window_name = '30d') as "winRate30d",
+       (select json_build_object('winPct', win_pct, 'trades', trades)
+          from public.win_rate where symbol = p.symbol and timeframe = p.timeframe and window_name = 'all') as "winRateAll",
+       (select close from public.candles where symbol = p.symbol and timeframe = p.timeframe order by open_time desc limit 1) as "lastPrice"
+     from pairs p`,
+    [pairs.map((p) => p.symbol), pairs.map((p) => p.timeframe)],
+  );
+  return rows.map((r) => ({
+    symbol: String(r.symbol),
+    timeframe: String(r.timeframe),
+    signal: r.signal ? toSignalRow(r.signal as Record<string, unknown>) : null,
+    risk: (r.risk as MarketSnapshot['risk']) ?? null,
+    winRate30d: (r.winRate30d as MarketSnapshot['winRate30d']) ?? null,
+    winRateAll: (r.winRateAll as MarketSnapshot['winRateAll']) ?? null,
+    lastPrice: (r.lastPrice as number | null) ?? null,
+  }));
+}
+
+export async function loadCandles(db: Db, input: { symbol: string; timeframe: string; limit: number }) {
+  const candles = await db.query<{ time: number; open: number; high: number; low: number; close: number; volume: number }>(
+    `select * from (select extract(epoch from open_time)::bigint as time, open, high, low, close, volume
+       from public.candles where symbol = $1 and timeframe = $2 order by open_time desc limit $3) c order by time`,
+    [input.symbol, input.timeframe, input.limit],
+  );
+  const clusters = await db.query(
+    `select side, price_low as "priceLow", price_high as "priceHigh", strength, source from public.liq_clusters
+     where symbol = $1 and timeframe = $2
+       and candle_time = (select max(candle_time) from public.liq_clusters where symbol = $1 and timeframe = $2)
+     order by strength desc limit 20`,
+    [input.symbol, input.timeframe],
+  );
+  return { candles, clusters };
+}
