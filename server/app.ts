@@ -9,6 +9,7 @@ import type { Logger } from '../common/logger';
 import { requireUser } from './auth/require-user';
 import type { TokenVerifier } from './auth/token-verifier';
 import { createHealthRoutes } from './health/health.routes';
+import { createMetricsRoutes, metricsMiddleware, type Metrics } from './metrics/metrics';
 import type { AuthedEnv } from './http/types';
 import { createProfileRoutes } from './profile/profile.routes';
 import { createSymbolsRoutes } from './symbols/symbols.routes';
@@ -22,9 +23,10 @@ export interface AppDeps {
   publicConfig: { supabaseUrl: string; supabaseAnonKey: string };
   /** The embedded GoTrue routes, when no Supabase project is configured. */
   authRoutes?: Hono;
-  /** Feature routes mounted by the composition root: path → app. */
+  /** Feature routes mounted by the composition root at `path` (from the root), behind auth or not. */
   routes?: Array<{ path: string; app: Hono<AuthedEnv>; authenticated: boolean }>;
   healthReports?: Record<string, () => unknown>;
+  metrics?: Metrics;
   /** Built client (vite build output); served when present. */
   clientDir?: string;
   maxBodyBytes?: number;
@@ -44,6 +46,10 @@ export function createApp(deps: AppDeps): Hono {
   });
   app.notFound((c) => c.json({ error: { code: 'not_found', message: `No route for ${c.req.method} ${c.req.path}` } }, 404));
 
+  if (deps.metrics) {
+    app.use('*', metricsMiddleware(deps.metrics));
+    app.route('/metrics', createMetricsRoutes(deps.metrics));
+  }
   app.use(
     '*',
     bodyLimit({
@@ -62,9 +68,17 @@ export function createApp(deps: AppDeps): Hono {
   api.use('*', requireUser(deps.verifyToken));
   api.route('/', createProfileRoutes({ chatDb: deps.chatDb }));
   api.route('/symbols', createSymbolsRoutes({ chatDb: deps.chatDb }));
-  for (const route of deps.routes ?? []) if (route.authenticated) api.route(route.path, route.app);
   app.route('/api', api);
-  for (const route of deps.routes ?? []) if (!route.authenticated) app.route(route.path, route.app);
+  for (const route of deps.routes ?? []) {
+    if (!route.authenticated) {
+      app.route(route.path, route.app as unknown as Hono);
+      continue;
+    }
+    const guarded = new Hono<AuthedEnv>();
+    guarded.use('*', requireUser(deps.verifyToken));
+    guarded.route('/', route.app);
+    app.route(route.path, guarded);
+  }
 
   if (deps.clientDir && existsSync(path.join(deps.clientDir, 'index.html'))) {
     const root = path.relative(process.cwd(), deps.clientDir);

@@ -8,7 +8,27 @@ import type { Env } from '../common/env';
 import type { ClientToServerEvents, ServerToClientEvents, SocketData } from '../common/events';
 import type { Logger } from '../common/logger';
 import { migrate } from '../common/migrate';
+import { loadOrCreateSecrets } from '../common/secrets';
 import { createApp } from './app';
+import { createAnswerRegistry } from './chat/answer-registry';
+import { createChatRoutes } from './chat/chat.routes';
+import { createChatService } from './chat/chat.service';
+import { registerChatHandlers } from './chat/chat.socket';
+import { createLedger } from './chat/ledger';
+import { parseServerConfig, type ServerConfig } from './config';
+import { createPricer, parsePriceTable } from './credits/pricing';
+import { createMarketRoutes } from './market/market.routes';
+import { createMetrics } from './metrics/metrics';
+import { onAuthenticatedConnection, socketAuthMiddleware, userRoom } from './realtime/socket-auth';
+import { createModelRouter } from './router';
+import { registerSignalHandlers } from './signals/signal.handlers';
+import { registerSignalPush } from './signals/signal-push';
+import { createVoiceService } from './voice';
+import { createHttpDeliver } from './watchers-sync/outbox.deliver';
+import { createOutboxRelay } from './watchers-sync/outbox.relay';
+import { createWatchersUpsertHandler } from './watchers-sync/watchers-upsert.handler';
+import { Hono } from 'hono';
+import type { AuthedEnv } from './http/types';
 import { createAuthStore } from './auth/gotrue.store';
 import { createGoTrueRoutes } from './auth/gotrue.routes';
 import type { PasswordHashOptions } from './auth/passwords';
@@ -18,6 +38,8 @@ export type ZmartyIo = SocketServer<ClientToServerEvents, ServerToClientEvents, 
 
 export interface ServerOptions {
   env: Env;
+  /** Chat, voice, credits and webhook settings; parsed from process.env when absent. */
+  config?: ServerConfig;
   chatUrl: string;
   tradingUrl: string;
   log: Logger;
@@ -34,6 +56,8 @@ export interface RunningServer {
   chatDb: Db;
   tradingDb: Db;
   close(): Promise<void>;
+  /** Stops the outbox relay (tests simulate a relay outage with it). */
+  relay: ReturnType<typeof createOutboxRelay>;
 }
 
 const SQL_DIR = path.resolve(import.meta.dirname, '../sql');
@@ -77,31 +101,94 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
       })
     : undefined;
 
+  const config = options.config ?? parseServerConfig(process.env);
+  const metrics = createMetrics();
+  const router = createModelRouter({ ...config.router, log });
+  const voice = createVoiceService(config.voice);
+  // Unknown model or missing price for anything that may answer is a startup error, never a silent 0.
+  const pricer = createPricer(
+    parsePriceTable(config.priceTable, { llm: router.configured(), voiceModels: voice.available && voice.modelId ? [voice.modelId] : [] }),
+  );
+  const ledger = createLedger({ chatDb });
+  const registry = createAnswerRegistry();
+  let io: ZmartyIo | undefined;
+  const chat = createChatService({
+    chatDb,
+    tradingDb,
+    ledger,
+    router,
+    pricer,
+    voice,
+    registry,
+    log,
+    metrics,
+    maxOutputTokens: config.chat.maxOutputTokens,
+    maxConcurrentPerUser: config.chat.maxConcurrentPerUser,
+    maxPerMinute: config.chat.maxPerMinute,
+    onBalance: (userId, balance) => io?.to(userRoom(userId)).emit('credits:balance', { balance }),
+  });
+
+  const webhookSecret = config.webhook.secret ?? (await loadOrCreateSecrets(env.DATA_DIR)).webhookSecret;
+  const watchersUpsert = createWatchersUpsertHandler({ tradingDb, secret: webhookSecret, toleranceMs: config.webhook.toleranceMs, log });
+  const functions = new Hono<AuthedEnv>();
+  functions.post('/watchers-upsert', (c) => watchersUpsert(c.req.raw));
+
   const app = createApp({
     chatDb,
     tradingDb,
     verifyToken,
     log,
     authRoutes,
+    metrics,
     publicConfig: { supabaseUrl: embedded ? '' : env.SUPABASE_URL!, supabaseAnonKey: anonKey! },
     clientDir: path.resolve(import.meta.dirname, '../dist/client'),
+    healthReports: { providers: () => router.health(), voice: () => ({ available: voice.available, cache: voice.cacheStats() }), watchersRelay: () => relay.status() },
+    routes: [
+      { path: '/api', app: createMarketRoutes({ chatDb, tradingDb }), authenticated: true },
+      { path: '/chat', app: createChatRoutes({ chat }), authenticated: true },
+      { path: '/functions/v1', app: functions, authenticated: false },
+    ],
   });
 
   const http = await new Promise<HttpServer>((resolve) => {
     const server = serve({ fetch: app.fetch, port: env.PORT, hostname: env.HOST }, () => resolve(server as HttpServer)) as HttpServer;
   });
   const port = (http.address() as AddressInfo).port;
-  const io: ZmartyIo = new SocketServer(http, { serveClient: false, maxHttpBufferSize: 1e6 });
+  io = new SocketServer(http, { serveClient: false, maxHttpBufferSize: 1e6 });
+  const push = registerSignalPush({ io, tradingDb, log });
+  io.use(socketAuthMiddleware(verifyToken, log));
+  io.on('connection', (socket) => {
+    metrics.sockets.inc();
+    socket.once('disconnect', () => metrics.sockets.dec());
+    onAuthenticatedConnection(socket);
+    registerChatHandlers(socket, { chat, registry, log });
+    registerSignalHandlers(socket, { push, chatDb, log });
+  });
+
+  // The outbox relay delivers user_symbols changes to the watchers-upsert function —
+  // our own endpoint by default, or a deployed Supabase Edge Function.
+  const relay = createOutboxRelay({
+    chatDb,
+    deliver: createHttpDeliver({ url: config.webhook.url ?? `http://127.0.0.1:${port}/functions/v1/watchers-upsert`, secret: webhookSecret }),
+    log,
+  });
+  await relay.start();
+  await push.ready;
+  const sockets = io;
 
   return {
     url: `http://127.0.0.1:${port}`,
     port,
     http,
-    io,
+    io: sockets,
     chatDb,
     tradingDb,
+    relay,
     async close() {
-      await io.close();
+      await relay.stop();
+      await push.close();
+      registry.close();
+      await sockets.close();
       await new Promise<void>((resolve) => http.close(() => resolve()));
       await Promise.all([chatDb.close(), tradingDb.close()]);
     },

@@ -2,6 +2,7 @@ import { createClient, type SupabaseClient } from '@supabase/supabase-js';
 import { parseEnv } from '../common/env';
 import { createLogger } from '../common/logger';
 import { signApiKey } from '../common/secrets';
+import { parseServerConfig } from '../server/config';
 import { startServer, type RunningServer, type ServerOptions } from '../server/server';
 import { createMigratedDatabases } from './databases';
 
@@ -32,8 +33,11 @@ export async function startTestServer(
     PUBLIC_URL: 'http://localhost:8080',
     ...overrides,
   });
+  // Only what the test says: never the developer's own provider keys from the environment.
+  const config = parseServerConfig({ WEBHOOK_SECRET: 'test-webhook-secret-'.padEnd(40, 'w'), LOCAL_ANALYST_TOKEN_DELAY_MS: '0', ...overrides });
   const server = await startServer({
     env,
+    config,
     log: createLogger({ level: env.LOG_LEVEL }),
     chatUrl: databases.chatUrl,
     tradingUrl: databases.tradingUrl,

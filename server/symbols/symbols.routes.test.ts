@@ -1,4 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createDb } from '../../common/db';
+import { createLogger } from '../../common/logger';
+import { createApp } from '../app';
 import { startTestServer, type TestServer } from '../../test/test-server';
 
 describe('watched symbols API', () => {
@@ -79,18 +82,28 @@ describe('watched symbols API', () => {
 describe('GET /healthz', () => {
   it('is 200 when both databases answer and 503 naming the one that does not', async () => {
     const server = await startTestServer();
+    // The same app over a trading database that is not there.
+    const deadTrading = createDb({ connectionString: 'postgresql://nobody:x@127.0.0.1:1/trading', max: 1 });
+    const app = createApp({
+      chatDb: server.chatDb,
+      tradingDb: deadTrading,
+      verifyToken: async () => {
+        throw new Error('unused');
+      },
+      log: createLogger({ level: 'silent' }),
+      publicConfig: { supabaseUrl: '', supabaseAnonKey: 'anon' },
+    });
     try {
       const ok = await fetch(`${server.url}/healthz`);
       expect(ok.status).toBe(200);
-      expect(await ok.json()).toMatchObject({ status: 'ok', checks: { chat: { ok: true }, trading: { ok: true } } });
+      expect(await ok.json()).toMatchObject({ status: 'ok', checks: { chat: { ok: true }, trading: { ok: true } }, providers: { ok: true } });
 
-      await server.tradingDb.close();
-      const down = await fetch(`${server.url}/healthz`);
+      const down = await app.request('/healthz');
       expect(down.status).toBe(503);
       expect(await down.json()).toMatchObject({ status: 'unavailable', failed: ['trading'], checks: { chat: { ok: true }, trading: { ok: false } } });
     } finally {
-      await server.chatDb.close();
-      await server.io.close();
+      await deadTrading.close();
+      await server.close();
     }
   });
 });

@@ -1,0 +1,47 @@
+import type { Db } from '../../common/db';
+import type { Logger } from '../../common/logger';
+import { symbolSchema } from '../../common/symbols';
+import type { MarketEntry } from '../context';
+import { loadMarketSnapshots } from '../market/market.queries';
+import type { ToolExecutors } from '../router';
+import { symbolQueries } from '../symbols/symbols.queries';
+import type { VerifiedUser } from '../auth/token-verifier';
+
+export interface GatheredContext {
+  symbols: Array<{ symbol: string; timeframe: string }>;
+  market: MarketEntry[] | 'unavailable';
+}
+
+/**
+ * The facts an answer is grounded in: the user's watchlist (chat database,
+ * under their RLS) and the latest signal, risk and win rates per pair
+ * (trading database). A trading database that is down yields 'unavailable' —
+ * the answer still comes, and says so.
+ */
+export async function gatherContext(deps: { chatDb: Db; tradingDb: Db; log: Logger }, user: VerifiedUser): Promise<GatheredContext> {
+  const symbols = (await deps.chatDb.asUser(user.claims, symbolQueries.list)).map(({ symbol, timeframe }) => ({ symbol, timeframe }));
+  try {
+    return { symbols, market: await loadMarketSnapshots(deps.tradingDb, symbols) };
+  } catch (err) {
+    deps.log.warn({ err: (err as Error).message, userId: user.userId }, 'chat: trading database unavailable; answering without market data');
+    return { symbols, market: 'unavailable' };
+  }
+}
+
+/** Tools the model may call, executed server-side with the user's rights. */
+export function createToolExecutors(deps: { chatDb: Db; tradingDb: Db }, user: VerifiedUser): ToolExecutors {
+  const watched = () => deps.chatDb.asUser(user.claims, symbolQueries.list);
+  const snapshotFor = async (raw: string) => {
+    const symbol = symbolSchema.parse(raw);
+    const pairs = (await watched()).filter((s) => s.symbol === symbol);
+    // Not on the watchlist: still answer for the default timeframe; the data is public market analysis.
+    return loadMarketSnapshots(deps.tradingDb, pairs.length ? pairs : [{ symbol, timeframe: '1h' }]);
+  };
+  return {
+    list_my_symbols: async () => (await watched()).map(({ symbol, timeframe }) => ({ symbol, timeframe })),
+    get_signal: async ({ symbol }) =>
+      (await snapshotFor(symbol)).map((s) => ({ symbol: s.symbol, timeframe: s.timeframe, signal: s.signal, risk: s.risk, lastPrice: s.lastPrice })),
+    get_win_rate: async ({ symbol }) =>
+      (await snapshotFor(symbol)).map((s) => ({ symbol: s.symbol, timeframe: s.timeframe, winRate30d: s.winRate30d, winRateAll: s.winRateAll })),
+  };
+}

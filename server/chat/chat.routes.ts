@@ -1,0 +1,80 @@
+import { randomUUID } from 'node:crypto';
+import { Hono } from 'hono';
+import { streamSSE } from 'hono/streaming';
+import { z } from 'zod';
+import { AppError } from '../../common/errors';
+import type { ChatDoneEvent, ChatErrorEvent } from '../../common/events';
+import { readJson } from '../http/read-json';
+import type { AuthedEnv } from '../http/types';
+import type { ChatSink } from './answer-registry';
+import type { ChatService } from './chat.service';
+import { MAX_MESSAGE_CHARS } from './chat.socket';
+
+const bodySchema = z.object({
+  message: z.string().trim().min(1, 'message is empty').max(MAX_MESSAGE_CHARS, `message is longer than ${MAX_MESSAGE_CHARS} characters`),
+  voice: z.boolean().optional().default(false),
+});
+const idempotencyKey = z.string().trim().min(1).max(100).regex(/^[\w.:-]+$/);
+
+/**
+ * `POST /chat`, the REST fallback: the same service and charging as the
+ * socket. `Accept: text/event-stream` streams SSE events `token`, `done`,
+ * `error`; otherwise the whole answer comes back as JSON. A client that goes
+ * away aborts the answer (and pays only for what was delivered).
+ */
+export function createChatRoutes(deps: { chat: ChatService }) {
+  const app = new Hono<AuthedEnv>();
+
+  app.post('/', async (c) => {
+    const parsed = bodySchema.safeParse(await readJson(c.req.raw));
+    if (!parsed.success) throw new AppError('validation_failed', parsed.error.issues[0]?.message ?? 'invalid chat request');
+    const key = c.req.header('idempotency-key');
+    if (key !== undefined && !idempotencyKey.safeParse(key).success) throw new AppError('bad_request', 'Idempotency-Key must be 1–100 characters of letters, digits and . _ : -');
+    const id = key ?? `rest-${randomUUID()}`;
+    const user = c.var.user;
+
+    if ((c.req.header('accept') ?? '').includes('text/event-stream')) {
+      const queue: Array<{ event: string; data: unknown }> = [];
+      let wake: (() => void) | undefined;
+      const push = (event: string, data: unknown) => {
+        queue.push({ event, data });
+        wake?.();
+      };
+      let finished = false;
+      const sink: ChatSink = {
+        token: (e) => push('token', e),
+        audio: () => undefined, // audio needs binary frames: socket only
+        error: (e) => push('error', e),
+        done: (e) => {
+          push('done', e);
+          finished = true;
+          wake?.();
+        },
+      };
+      const { answer } = await deps.chat.start({ user, id, message: parsed.data.message, voice: false, sink });
+      c.req.raw.signal.addEventListener('abort', () => answer.abort.abort(), { once: true });
+      return streamSSE(c, async (stream) => {
+        stream.onAbort(() => answer.abort.abort());
+        for (;;) {
+          while (queue.length) {
+            const next = queue.shift()!;
+            await stream.writeSSE({ event: next.event, data: JSON.stringify(next.data) });
+          }
+          if (finished) break;
+          await new Promise<void>((resolve) => (wake = resolve));
+          wake = undefined;
+        }
+      });
+    }
+
+    let text = '';
+    const errors: ChatErrorEvent[] = [];
+    const sink: ChatSink = { token: (e) => (text += e.delta), audio: () => undefined, error: (e) => errors.push(e), done: () => undefined };
+    const { finished } = await deps.chat.start({ user, id, message: parsed.data.message, voice: false, sink });
+    const done: ChatDoneEvent = await finished;
+    if (!text && errors[0]) throw new AppError(errors[0].code === 'voice_unavailable' ? 'internal' : errors[0].code, errors[0].message);
+    return c.json({ ...done, text, errors });
+  });
+
+  return app;
+}

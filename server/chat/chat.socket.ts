@@ -1,0 +1,100 @@
+import type { Socket } from 'socket.io';
+import { z } from 'zod';
+import { AppError, toErrorBody } from '../../common/errors';
+import type { Ack, ClientToServerEvents, ServerToClientEvents, SocketData } from '../../common/events';
+import type { Logger } from '../../common/logger';
+import { socketUser } from '../realtime/socket-auth';
+import type { AnswerRegistry, ChatSink } from './answer-registry';
+import type { ChatService } from './chat.service';
+
+type ZmartySocket = Socket<ClientToServerEvents, ServerToClientEvents, Record<string, never>, SocketData>;
+
+export const MAX_MESSAGE_CHARS = 4000;
+const idSchema = z.string().trim().min(1, 'id is required').max(100, 'id is too long').regex(/^[\w.:-]+$/, 'id may use letters, digits and . _ : -');
+const sendSchema = z.object({
+  id: idSchema,
+  message: z.string().trim().min(1, 'message is empty').max(MAX_MESSAGE_CHARS, `message is longer than ${MAX_MESSAGE_CHARS} characters`),
+  voice: z.boolean().optional().default(false),
+});
+const abortSchema = z.object({ id: idSchema });
+const resumeSchema = z.object({ id: idSchema, fromSeq: z.number().int().min(-1) });
+
+function parse<T>(schema: z.ZodType<T>, payload: unknown): T {
+  const parsed = schema.safeParse(payload);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0];
+    throw new AppError('validation_failed', `${issue?.path.join('.') || 'payload'}: ${issue?.message ?? 'invalid'}`);
+  }
+  return parsed.data;
+}
+
+function failure(err: unknown): Ack<never> {
+  return { ok: false, error: toErrorBody(err).body.error };
+}
+
+/** A sink that writes an answer's events to one socket. */
+export function socketSink(socket: ZmartySocket): ChatSink {
+  return {
+    token: (e) => socket.emit('chat:token', e),
+    audio: (e) => socket.emit('chat:audio', e),
+    error: (e) => socket.emit('chat:error', e),
+    done: (e) => socket.emit('chat:done', e),
+  };
+}
+
+/** chat:send / chat:abort / chat:resume for one authenticated socket. Payloads are validated; errors go to the ack. */
+export function registerChatHandlers(socket: ZmartySocket, deps: { chat: ChatService; registry: AnswerRegistry; log: Logger }) {
+  const sink = socketSink(socket);
+  const attached = new Set<string>();
+  const ackOf = (ack: unknown) => (typeof ack === 'function' ? (ack as (r: Ack<unknown>) => void) : () => undefined);
+
+  socket.on('chat:send', async (payload, ack) => {
+    const reply = ackOf(ack);
+    try {
+      if (Date.now() >= socket.data.tokenExpiresAt * 1000) {
+        socket.emit('auth:expired', { message: 'Your session token expired; refresh it and reconnect' });
+        throw new AppError('token_expired', 'The access token has expired');
+      }
+      const input = parse(sendSchema, payload);
+      const { finished } = await deps.chat.start({ user: socketUser(socket), id: input.id, message: input.message, voice: input.voice, sink });
+      attached.add(input.id);
+      reply({ ok: true, data: { requestId: input.id } });
+      finished.catch((err) => {
+        deps.log.error({ err, requestId: input.id, socketId: socket.id }, 'chat: answer failed');
+        socket.emit('chat:error', { id: input.id, code: 'internal', message: 'The answer failed' });
+      });
+    } catch (err) {
+      if (!(err instanceof AppError)) deps.log.error({ err, socketId: socket.id, userId: socket.data.userId }, 'chat:send failed');
+      reply(failure(err));
+    }
+  });
+
+  socket.on('chat:abort', (payload, ack) => {
+    const reply = ackOf(ack);
+    try {
+      const { id } = parse(abortSchema, payload);
+      reply({ ok: true, data: { aborted: deps.chat.abort(socket.data.userId, id) } });
+    } catch (err) {
+      reply(failure(err));
+    }
+  });
+
+  socket.on('chat:resume', (payload, ack) => {
+    const reply = ackOf(ack);
+    try {
+      const { id, fromSeq } = parse(resumeSchema, payload);
+      const answer = deps.registry.get(socket.data.userId, id);
+      if (!answer) throw new AppError('not_found', 'No answer with this id to resume (finished more than 2 minutes ago?)');
+      const status = answer.attach(sink, fromSeq);
+      if (status === 'streaming') attached.add(id);
+      reply({ ok: true, data: { status } });
+    } catch (err) {
+      reply(failure(err));
+    }
+  });
+
+  // A dropped socket stops receiving, but the answer goes on so the client can resume it.
+  socket.on('disconnect', () => {
+    for (const id of attached) deps.registry.get(socket.data.userId, id)?.detach(sink);
+  });
+}

@@ -1,0 +1,60 @@
+import { z } from 'zod';
+import { ConfigError, envSchema } from '../common/env';
+import { DEFAULT_PRICE_TABLE, parsePriceTable, type PriceTable } from './credits/pricing';
+import { routerEnvSchema, routerOptionsFromEnv, type RouterOptions } from './router';
+import { voiceEnvSchema, voiceOptionsFromEnv, type VoiceOptions } from './voice';
+
+/**
+ * The web process's settings: the common ones plus chat, voice, credits and
+ * watchers sync. Parsed once at start; a bad value stops the start with one
+ * line per variable. Every variable is documented in README.
+ */
+const serverOnlySchema = z.object({
+  PRICE_TABLE: z.string().optional(),
+  CHAT_MAX_OUTPUT_TOKENS: z.coerce.number().int().min(16).max(16_384).default(1024),
+  CHAT_MAX_CONCURRENT_PER_USER: z.coerce.number().int().min(1).max(50).default(2),
+  CHAT_MAX_PER_MINUTE: z.coerce.number().int().min(1).max(10_000).default(40),
+  WEBHOOK_SECRET: z.string().min(32, 'must be at least 32 characters').optional(),
+  WEBHOOK_TOLERANCE_MS: z.coerce.number().int().min(100).max(600_000).default(1000),
+  WATCHERS_WEBHOOK_URL: z.url({ protocol: /^https?$/ }).optional(),
+});
+
+export interface ServerConfig {
+  router: RouterOptions;
+  voice: VoiceOptions;
+  priceTable: PriceTable;
+  chat: { maxOutputTokens: number; maxConcurrentPerUser: number; maxPerMinute: number };
+  webhook: { secret?: string; toleranceMs: number; url?: string };
+}
+
+export function parseServerConfig(source: Record<string, string | undefined>): ServerConfig {
+  const cleaned = Object.fromEntries(Object.entries(source).filter(([, v]) => v !== undefined && v !== ''));
+  const parsed = serverOnlySchema.safeParse(cleaned);
+  if (!parsed.success) {
+    throw new ConfigError(`Invalid configuration:\n  ${parsed.error.issues.map((i) => `${String(i.path[0])}: ${i.message}`).join('\n  ')}`);
+  }
+  const e = parsed.data;
+  let priceTable: PriceTable = DEFAULT_PRICE_TABLE;
+  if (e.PRICE_TABLE) {
+    try {
+      priceTable = parsePriceTable(e.PRICE_TABLE);
+    } catch (err) {
+      throw new ConfigError(`PRICE_TABLE: ${(err as Error).message.replace(/^Invalid[^:]*:\s*/, '')}`);
+    }
+  }
+  return {
+    router: routerOptionsFromEnv(source),
+    voice: voiceOptionsFromEnv(source),
+    priceTable,
+    chat: { maxOutputTokens: e.CHAT_MAX_OUTPUT_TOKENS, maxConcurrentPerUser: e.CHAT_MAX_CONCURRENT_PER_USER, maxPerMinute: e.CHAT_MAX_PER_MINUTE },
+    webhook: { secret: e.WEBHOOK_SECRET, toleranceMs: e.WEBHOOK_TOLERANCE_MS, url: e.WATCHERS_WEBHOOK_URL },
+  };
+}
+
+/** Every variable name the server reads, for the "unknown variable" hint and docs. */
+export const SERVER_VARIABLES = [
+  ...Object.keys(envSchema.shape),
+  ...Object.keys(serverOnlySchema.shape),
+  ...Object.keys(routerEnvSchema.shape),
+  ...Object.keys(voiceEnvSchema.shape),
+];
