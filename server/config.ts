@@ -12,7 +12,7 @@ import { voiceEnvSchema, voiceOptionsFromEnv, type VoiceOptions } from './voice'
 const serverOnlySchema = z.object({
   PRICE_TABLE: z.string().optional(),
   CHAT_MAX_OUTPUT_TOKENS: z.coerce.number().int().min(16).max(16_384).default(1024),
-  CHAT_MAX_CONCURRENT_PER_USER: z.coerce.number().int().min(1).max(50).default(2),
+  CHAT_MAX_CONCURRENT_PER_USER: z.coerce.number().int().min(1).max(1000).default(2),
   CHAT_MAX_PER_MINUTE: z.coerce.number().int().min(1).max(10_000).default(40),
   WEBHOOK_SECRET: z.string().min(32, 'must be at least 32 characters').optional(),
   WEBHOOK_TOLERANCE_MS: z.coerce.number().int().min(100).max(600_000).default(1000),

@@ -154,7 +154,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     const server = serve({ fetch: app.fetch, port: env.PORT, hostname: env.HOST }, () => resolve(server as HttpServer)) as HttpServer;
   });
   const port = (http.address() as AddressInfo).port;
-  io = new SocketServer(http, { serveClient: false, maxHttpBufferSize: 1e6 });
+  io = new SocketServer(http, { serveClient: false, maxHttpBufferSize: 2e6 });
   const push = registerSignalPush({ io, tradingDb, log });
   io.use(socketAuthMiddleware(verifyToken, log));
   io.on('connection', (socket) => {

@@ -35,8 +35,6 @@ export function socketAuthMiddleware(verifyToken: TokenVerifier, log: Logger) {
       socket.data.email = user.email;
       socket.data.tokenExpiresAt = user.expiresAt;
       verifiedUsers.set(socket, user);
-      // The raw request holds headers and buffers we no longer need (REFERENCE.md: saves memory per socket).
-      (socket as unknown as { request: unknown }).request = null;
       next();
     } catch (err) {
       const code = err instanceof AppError ? err.code : 'unauthorized';

@@ -1,0 +1,126 @@
+import type { LiqClusterBand, OverviewItem } from '../signals/signals.logic';
+
+/** Same-origin REST API. Errors arrive as `{error:{code,message}}`. */
+
+export interface Me {
+  userId: string;
+  displayName: string | null;
+  tier: string;
+  balance: number;
+  email: string | null;
+}
+
+export interface CreditEntry {
+  id: number;
+  delta: number;
+  reason: string;
+  provider: string | null;
+  model: string | null;
+  estimated: boolean | null;
+  requestId: string | null;
+  createdAt: string;
+}
+
+export interface WatchedSymbol {
+  id: number;
+  symbol: string;
+  timeframe: string;
+  createdAt: string;
+}
+
+export interface Candle {
+  time: number;
+  open: number;
+  high: number;
+  low: number;
+  close: number;
+  volume: number;
+}
+
+export interface CandlesResponse {
+  candles: Candle[];
+  clusters: LiqClusterBand[];
+}
+
+export interface PublicConfig {
+  supabaseUrl: string;
+  supabaseAnonKey: string;
+}
+
+export class ApiError extends Error {
+  constructor(
+    readonly status: number,
+    readonly code: string,
+    message: string,
+  ) {
+    super(message);
+    this.name = 'ApiError';
+  }
+}
+
+export interface ApiDeps {
+  /** The current access token (supabase-js refreshes it when it is about to expire). */
+  getToken: () => Promise<string | null>;
+  /** Forces a refresh after a 401; returns the new token or null. */
+  refreshToken: () => Promise<string | null>;
+  fetch?: typeof fetch;
+}
+
+export async function fetchPublicConfig(fetchImpl: typeof fetch = fetch): Promise<PublicConfig> {
+  const res = await fetchImpl('/api/config', { headers: { accept: 'application/json' } });
+  if (!res.ok) throw new ApiError(res.status, 'config_unavailable', 'Could not load the app configuration');
+  return (await res.json()) as PublicConfig;
+}
+
+async function toApiError(res: Response): Promise<ApiError> {
+  const body = (await res.json().catch(() => null)) as { error?: { code?: string; message?: string } } | null;
+  return new ApiError(res.status, body?.error?.code ?? `http_${res.status}`, body?.error?.message ?? res.statusText ?? 'Request failed');
+}
+
+export function createApi(deps: ApiDeps) {
+  const doFetch = deps.fetch ?? ((input: RequestInfo | URL, init?: RequestInit) => fetch(input, init));
+
+  async function request<T>(method: string, path: string, body?: unknown): Promise<T> {
+    const send = (token: string | null) =>
+      doFetch(path, {
+        method,
+        headers: {
+          accept: 'application/json',
+          ...(body === undefined ? {} : { 'content-type': 'application/json' }),
+          ...(token ? { authorization: `Bearer ${token}` } : {}),
+        },
+        body: body === undefined ? undefined : JSON.stringify(body),
+      });
+    let res = await send(await deps.getToken());
+    if (res.status === 401) {
+      const fresh = await deps.refreshToken();
+      if (fresh) res = await send(fresh);
+    }
+    if (!res.ok) throw await toApiError(res);
+    if (res.status === 204) return undefined as T;
+    return (await res.json()) as T;
+  }
+
+  /** For endpoints the server may not have yet: 404 means "not available" rather than an error. */
+  async function optional<T>(path: string): Promise<T | null> {
+    try {
+      return await request<T>('GET', path);
+    } catch (err) {
+      if (err instanceof ApiError && (err.status === 404 || err.status === 501)) return null;
+      throw err;
+    }
+  }
+
+  return {
+    me: () => request<Me>('GET', '/api/me'),
+    credits: () => request<{ balance: number; entries: CreditEntry[] }>('GET', '/api/credits'),
+    symbols: async () => (await request<{ symbols: WatchedSymbol[] }>('GET', '/api/symbols')).symbols,
+    addSymbol: (symbol: string, timeframe: string) => request<WatchedSymbol>('POST', '/api/symbols', { symbol, timeframe }),
+    removeSymbol: (id: number) => request<void>('DELETE', `/api/symbols/${id}`),
+    overview: async () => (await optional<{ items: OverviewItem[] }>('/api/symbols/overview'))?.items ?? null,
+    candles: (symbol: string, timeframe: string, limit = 200) =>
+      optional<CandlesResponse>(`/api/market/candles?${new URLSearchParams({ symbol, timeframe, limit: String(limit) })}`),
+  };
+}
+
+export type Api = ReturnType<typeof createApi>;

@@ -1,0 +1,151 @@
+import { describe, expect, it } from 'vitest';
+import type { SignalRow } from '../../../common/events';
+import {
+  applySignalToOverview,
+  chartLevels,
+  doublingText,
+  formatPrice,
+  formatWinRate,
+  maxSignalId,
+  mergeSignals,
+  pctFromEntry,
+  reasonsToList,
+  toChartCandles,
+  type OverviewItem,
+} from './signals.logic';
+
+function signal(id: number, symbol = 'BTC/USDT', timeframe = '1h'): SignalRow {
+  return {
+    id,
+    symbol,
+    timeframe,
+    candleTime: '2025-01-01T00:00:00Z',
+    direction: 'long',
+    score: 0.7,
+    entry: 100,
+    stop: 95,
+    takeProfit: 110,
+    reasons: [],
+    doubling: null,
+    createdAt: '2025-01-01T00:00:01Z',
+  };
+}
+
+describe('feed', () => {
+  it('merges newest first, dedupes replays, caps the length', () => {
+    const feed = mergeSignals([], [signal(1), signal(3)]);
+    expect(mergeSignals(feed, [signal(2), signal(3)]).map((s) => s.id)).toEqual([3, 2, 1]);
+    expect(mergeSignals(feed, [signal(5), signal(4)], 2).map((s) => s.id)).toEqual([5, 4]);
+  });
+
+  it('returns the same array when nothing comes in', () => {
+    const feed = [signal(1)];
+    expect(mergeSignals(feed, [])).toBe(feed);
+  });
+
+  it('maxSignalId over several lists', () => {
+    expect(maxSignalId([], [])).toBeUndefined();
+    expect(maxSignalId([signal(4)], [signal(9), signal(2)])).toBe(9);
+  });
+});
+
+describe('overview', () => {
+  const items: OverviewItem[] = [
+    { symbol: 'BTC/USDT', timeframe: '1h', signal: signal(5), risk: null, winRate30d: null },
+    { symbol: 'BTC/USDT', timeframe: '4h', signal: null, risk: null, winRate30d: null },
+  ];
+
+  it('updates only the matching pair and timeframe, only with a newer signal', () => {
+    const next = applySignalToOverview(items, signal(6, 'BTC/USDT', '4h'));
+    expect(next.map((i) => i.signal?.id ?? null)).toEqual([5, 6]);
+    expect(applySignalToOverview(items, signal(4))).toBe(items);
+    expect(applySignalToOverview(items, signal(7, 'ETH/USDT'))).toBe(items);
+  });
+
+  it.each([
+    [null, 'no trades yet'],
+    [{ winPct: null, trades: 0 }, 'no trades yet'],
+    [{ winPct: 57.14, trades: 7 }, '57% of 7'],
+  ])('formatWinRate(%j) = %s', (input, expected) => {
+    expect(formatWinRate(input)).toBe(expected);
+  });
+});
+
+describe('reasonsToList', () => {
+  it('reads the pipeline shape', () => {
+    expect(reasonsToList([{ indicator: 'rsi14', vote: 'long', weight: 1.5, detail: 'RSI 28 (oversold)' }])).toEqual([
+      { label: 'rsi14', vote: 'long', detail: 'RSI 28 (oversold) (weight 1.50)' },
+    ]);
+  });
+
+  it.each([
+    [null, []],
+    ['', []],
+    ['plain text', [{ label: '', detail: 'plain text' }]],
+    [['a', 2], [{ label: '', detail: 'a' }, { label: '', detail: '2' }]],
+    [{ trend: 'up', rsi: 30 }, [{ label: 'trend', detail: 'up' }, { label: 'rsi', detail: '30' }]],
+    [[{ vote: 'sideways', foo: 1 }], [{ label: '', vote: undefined, detail: '{"vote":"sideways","foo":1}' }]],
+  ])('degrades gracefully for %j', (input, expected) => {
+    expect(reasonsToList(input)).toEqual(expected);
+  });
+});
+
+describe('chartLevels', () => {
+  it('draws entry, stop, take profit and the strongest clusters at their middle', () => {
+    const levels = chartLevels({ entry: 100, stop: 95, takeProfit: null }, [
+      { side: 'long', priceLow: 90, priceHigh: 92, strength: 0.4 },
+      { side: 'short', priceLow: 110, priceHigh: 112, strength: 0.9 },
+      { side: 'long', priceLow: 80, priceHigh: 82, strength: 0.1 },
+      { side: 'short', priceLow: Number.NaN, priceHigh: 1, strength: 1 },
+    ], 2);
+    expect(levels).toEqual([
+      { price: 100, kind: 'entry', title: 'Entry' },
+      { price: 95, kind: 'stop', title: 'Stop' },
+      { price: 111, kind: 'liq_short', title: 'Liq short 90%' },
+      { price: 91, kind: 'liq_long', title: 'Liq long 40%' },
+    ]);
+  });
+});
+
+describe('formatting', () => {
+  it.each([
+    [98123.456, '98,123.46'],
+    [1.23456789, '1.2346'],
+    [0.0123456, '0.01235'],
+    [0.00001234567, '0.00001235'],
+    [null, '—'],
+    [Number.NaN, '—'],
+  ])('formatPrice(%s) = %s', (value, expected) => {
+    expect(formatPrice(value)).toBe(expected);
+  });
+
+  it.each([
+    [100, 110, '+10.00%'],
+    [100, 95, '-5.00%'],
+    [100, null, ''],
+  ])('pctFromEntry(%s, %s) = %s', (entry, level, expected) => {
+    expect(pctFromEntry(entry, level)).toBe(expected);
+  });
+});
+
+describe('chart data', () => {
+  const c = (time: number, close: number) => ({ time, open: close, high: close, low: close, close, volume: 1 });
+
+  it('sorts, keeps the last candle of a repeated time and drops broken rows', () => {
+    const out = toChartCandles([c(3, 30), c(1, 10), c(3, 31), { ...c(2, 20), high: Number.NaN }]);
+    expect(out.map((x) => [x.time, x.close])).toEqual([
+      [1, 10],
+      [3, 31],
+    ]);
+  });
+
+  it.each([
+    [{ recommended: true, blockedBy: null, detail: 'same direction, stronger score' }, 'Adding to the position is recommended: same direction, stronger score'],
+    [{ recommended: false, blockedBy: 'cooldown', detail: '' }, 'Do not add to the position'],
+    [null, null],
+    ['yes', null],
+    [{ detail: 'no flag' }, null],
+  ])('doublingText(%j)', (input, expected) => {
+    expect(doublingText(input)).toBe(expected);
+  });
+});

@@ -1,0 +1,209 @@
+import { createServer, type Server as HttpServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { Server } from 'socket.io';
+import { io as connect, type Socket as ClientSocket } from 'socket.io-client';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createDb, type Db } from '../../common/db';
+import type { ClientToServerEvents, ServerToClientEvents, SignalRow, SocketData } from '../../common/events';
+import { createLogger } from '../../common/logger';
+import { createMigratedDatabases } from '../../test/databases';
+import { registerSignalPush, type SignalPush } from './signal-push';
+import { registerSignalHandlers } from './signal.handlers';
+
+type Client = ClientSocket<ServerToClientEvents, ClientToServerEvents> & { received: SignalRow[] };
+
+const log = createLogger({ level: 'silent' });
+let dbs: Awaited<ReturnType<typeof createMigratedDatabases>>;
+let chatDb: Db;
+let tradingDb: Db;
+let http: HttpServer;
+let io: Server<ClientToServerEvents, ServerToClientEvents, Record<string, never>, SocketData>;
+let push: SignalPush;
+let url: string;
+let alice: string;
+let bob: string;
+const clients: Client[] = [];
+let candleSeq = 0;
+
+async function createUser(email: string, symbols: string[]): Promise<string> {
+  const [user] = await chatDb.query<{ id: string }>('insert into auth.users (email) values ($1) returning id', [email]);
+  for (const symbol of symbols) {
+    await chatDb.query('insert into public.user_symbols (user_id, symbol, timeframe) values ($1, $2, $3)', [user!.id, symbol, '1h']);
+  }
+  return user!.id;
+}
+
+async function insertSignal(symbol: string): Promise<number> {
+  const candleTime = new Date(Date.UTC(2024, 0, 1) + candleSeq++ * 3_600_000);
+  const [row] = await tradingDb.query<{ id: number }>(
+    `insert into public.signals (symbol, timeframe, candle_time, direction, score, entry, stop, take_profit, reasons)
+     values ($1, '1h', $2, 'long', 70, 100, 95, 110, '[{"indicator":"rsi14","vote":"long","weight":1,"detail":"x"}]') returning id`,
+    [symbol, candleTime],
+  );
+  return row!.id;
+}
+
+async function client(userId: string): Promise<Client> {
+  const socket = connect(url, { auth: { userId }, transports: ['websocket'], forceNew: true }) as Client;
+  socket.received = [];
+  socket.on('signal:new', (row) => socket.received.push(row));
+  clients.push(socket);
+  await new Promise<void>((resolve, reject) => {
+    socket.once('connect', () => resolve());
+    socket.once('connect_error', reject);
+  });
+  return socket;
+}
+
+const subscribe = (socket: Client, payload: { symbols: string[]; sinceId?: number }) =>
+  new Promise<Parameters<Parameters<ClientToServerEvents['signals:subscribe']>[1]>[0]>((resolve) =>
+    socket.emit('signals:subscribe', payload, resolve),
+  );
+
+async function until(check: () => boolean, what: string, timeoutMs = 5000): Promise<void> {
+  const start = Date.now();
+  while (!check()) {
+    if (Date.now() - start > timeoutMs) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 5));
+  }
+}
+
+beforeAll(async () => {
+  dbs = await createMigratedDatabases();
+  chatDb = createDb({ connectionString: dbs.chatUrl, max: 4 });
+  tradingDb = createDb({ connectionString: dbs.tradingUrl, max: 4 });
+  alice = await createUser('alice@example.com', ['BTC/USDT', 'ETH/USDT']);
+  bob = await createUser('bob@example.com', ['SOL/USDT']);
+
+  http = createServer();
+  io = new Server(http);
+  // Test-only stand-in for the auth middleware: the real one verifies a JWT and sets the same field.
+  io.use((socket, next) => {
+    socket.data.userId = String(socket.handshake.auth.userId);
+    next();
+  });
+  push = registerSignalPush({ io, tradingDb, log, reconnectDelayMs: 50 });
+  io.on('connection', (socket) => registerSignalHandlers(socket, { push, chatDb, log }));
+  await new Promise<void>((resolve) => http.listen(0, '127.0.0.1', resolve));
+  url = `http://127.0.0.1:${(http.address() as AddressInfo).port}`;
+  await push.ready;
+});
+
+afterAll(async () => {
+  for (const c of clients) c.disconnect();
+  await push?.close();
+  await new Promise<void>((resolve) => io?.close(() => resolve()));
+  await chatDb?.close();
+  await tradingDb?.close();
+  await dbs?.drop();
+});
+
+describe('signal push', () => {
+  it('joins only the symbols the user watches and pushes new signals to those rooms only', async () => {
+    const a = await client(alice);
+    const b = await client(bob);
+    expect(await subscribe(a, { symbols: ['btc/usdt', 'SOL/USDT'] })).toEqual({ ok: true, data: { joined: ['BTC/USDT'], refused: ['SOL/USDT'] } });
+    expect(await subscribe(b, { symbols: ['SOL/USDT', 'BTC/USDT'] })).toEqual({ ok: true, data: { joined: ['SOL/USDT'], refused: ['BTC/USDT'] } });
+
+    const btcId = await insertSignal('BTC/USDT');
+    const solId = await insertSignal('SOL/USDT');
+    await until(() => a.received.length === 1 && b.received.length === 1, 'both pushes');
+    await new Promise((r) => setTimeout(r, 100));
+
+    expect(a.received.map((s) => s.id)).toEqual([btcId]);
+    expect(b.received.map((s) => s.id)).toEqual([solId]);
+    expect(a.received[0]).toMatchObject({
+      id: btcId,
+      symbol: 'BTC/USDT',
+      timeframe: '1h',
+      direction: 'long',
+      score: 70,
+      entry: 100,
+      stop: 95,
+      takeProfit: 110,
+      doubling: null,
+      reasons: [{ indicator: 'rsi14', vote: 'long', weight: 1, detail: 'x' }],
+    });
+    expect(new Date(a.received[0]!.candleTime).toISOString()).toBe(a.received[0]!.candleTime);
+  });
+
+  it('stops pushing after signals:unsubscribe', async () => {
+    const a = await client(alice);
+    const control = await client(alice);
+    await subscribe(a, { symbols: ['ETH/USDT'] });
+    await subscribe(control, { symbols: ['ETH/USDT'] });
+    const left = await new Promise((resolve) => a.emit('signals:unsubscribe', { symbols: ['ETH/USDT', 'BTC/USDT'] }, resolve));
+    expect(left).toEqual({ ok: true, data: { left: ['ETH/USDT'] } });
+
+    const id = await insertSignal('ETH/USDT');
+    await until(() => control.received.length === 1, 'control push');
+    await new Promise((r) => setTimeout(r, 100));
+    expect(control.received.map((s) => s.id)).toEqual([id]);
+    expect(a.received).toEqual([]);
+  });
+
+  it('rejects malformed payloads with a validation error', async () => {
+    const a = await client(alice);
+    const bad = await subscribe(a, { symbols: ['not a symbol'] });
+    expect(bad).toMatchObject({ ok: false, error: { code: 'validation_failed' } });
+    const empty = await subscribe(a, { symbols: [] });
+    expect(empty).toMatchObject({ ok: false, error: { code: 'validation_failed' } });
+    const negative = await subscribe(a, { symbols: ['BTC/USDT'], sinceId: -1 });
+    expect(negative).toMatchObject({ ok: false, error: { code: 'validation_failed' } });
+  });
+
+  it('replays what a reconnecting socket missed, in id order, before the ack and without duplicates', async () => {
+    const first = await client(alice);
+    await subscribe(first, { symbols: ['BTC/USDT', 'ETH/USDT'] });
+    const seen = await insertSignal('BTC/USDT');
+    await until(() => first.received.length === 1, 'first push');
+    first.disconnect();
+
+    const missed = [await insertSignal('BTC/USDT'), await insertSignal('SOL/USDT'), await insertSignal('ETH/USDT'), await insertSignal('BTC/USDT')];
+    const again = await client(alice);
+    const ack = await subscribe(again, { symbols: ['BTC/USDT', 'ETH/USDT'], sinceId: seen });
+    expect(ack).toEqual({ ok: true, data: { joined: ['BTC/USDT', 'ETH/USDT'], refused: [] } });
+    // Replayed events are emitted before the ack, so they are all here already.
+    expect(again.received.map((s) => s.id)).toEqual([missed[0], missed[2], missed[3]]);
+
+    const live = await insertSignal('ETH/USDT');
+    await until(() => again.received.length === 4, 'live push after replay');
+    await new Promise((r) => setTimeout(r, 100));
+    expect(again.received.map((s) => s.id)).toEqual([missed[0], missed[2], missed[3], live]);
+  });
+
+  it('delivers every signal exactly once when a replay races a stream of inserts', async () => {
+    const symbol = 'ETH/USDT';
+    const since = await insertSignal(symbol);
+    const inserted: number[] = [];
+    const writer = (async () => {
+      for (let i = 0; i < 60; i++) {
+        inserted.push(await insertSignal(symbol));
+        if (i % 10 === 0) await new Promise((r) => setTimeout(r, 2));
+      }
+    })();
+    await new Promise((r) => setTimeout(r, 15));
+    const racer = await client(alice);
+    await subscribe(racer, { symbols: [symbol], sinceId: since });
+    await writer;
+    await until(() => racer.received.length >= inserted.length, 'all signals', 10_000);
+    await new Promise((r) => setTimeout(r, 150));
+    const ids = racer.received.map((s) => s.id);
+    expect(ids).toEqual(inserted);
+  });
+
+  it('re-LISTENs after the connection drops and sends what was committed meanwhile', async () => {
+    const a = await client(alice);
+    await subscribe(a, { symbols: ['BTC/USDT'] });
+    const [killed] = await tradingDb.query<{ n: number }>(
+      `select count(pg_terminate_backend(pid))::int as n from pg_stat_activity
+       where application_name = 'zmarty-signal-push' and datname = current_database()`,
+    );
+    expect(killed!.n).toBe(1);
+    const duringOutage = await insertSignal('BTC/USDT');
+    await until(() => a.received.some((s) => s.id === duringOutage), 'catch-up after reconnect');
+    const afterwards = await insertSignal('BTC/USDT');
+    await until(() => a.received.some((s) => s.id === afterwards), 'live push after reconnect');
+    expect(a.received.map((s) => s.id)).toEqual([duringOutage, afterwards]);
+  });
+});

@@ -1,0 +1,260 @@
+import pg from 'pg';
+import type { Server, Socket } from 'socket.io';
+import type { Db } from '../../common/db';
+import type { ClientToServerEvents, ServerToClientEvents, SignalRow, SocketData } from '../../common/events';
+import type { Logger } from '../../common/logger';
+import { signalQueries } from './signals.queries';
+
+/** The channel the `signals` insert trigger (sql/trading/0003) notifies, payload `{"id":…,"symbol":…}`. */
+export const SIGNAL_CHANNEL = 'zmarty_signal_new';
+
+// Any inter-server event map: the push only emits server→client events.
+type AnyEvents = Record<string, (...args: never[]) => void>;
+export type SignalIo<I extends AnyEvents = AnyEvents> = Server<ClientToServerEvents, ServerToClientEvents, I, SocketData>;
+export type SignalSocket<I extends AnyEvents = AnyEvents> = Socket<ClientToServerEvents, ServerToClientEvents, I, SocketData>;
+
+export const signalRoom = (symbol: string) => `signals:${symbol}`;
+
+export interface SignalPushOptions {
+  /** Most signals one reconnect replays (the newest ones win). */
+  replayLimit?: number;
+  /** How long a replayed id is remembered per socket, so its late live notification is not sent twice. */
+  replayDedupeMs?: number;
+  /** Delay before the first reconnect of the LISTEN connection; doubles up to 10 s. */
+  reconnectDelayMs?: number;
+  /** Liveness query on the LISTEN connection, so a silently dropped connection is noticed. */
+  pingIntervalMs?: number;
+}
+
+export interface SignalPushDeps<I extends AnyEvents> extends SignalPushOptions {
+  io: SignalIo<I>;
+  tradingDb: Db;
+  log: Logger;
+}
+
+export interface SignalPush {
+  /** Resolves once the first LISTEN is in place. */
+  readonly ready: Promise<void>;
+  /** Joins `symbols`' rooms; with `sinceId`, first replays what the socket missed, in id order, never twice. */
+  subscribe(socket: SignalSocket<AnyEvents>, symbols: string[], sinceId?: number): Promise<void>;
+  close(): Promise<void>;
+}
+
+interface PendingReplay {
+  socketId: string;
+  symbols: Set<string>;
+  buffer: SignalRow[];
+}
+
+/**
+ * Pushes every committed signal to the sockets of this instance.
+ *
+ * Each server instance LISTENs on its own dedicated connection and emits to
+ * its own rooms, so instances scale out without an adapter. Notifications are
+ * coalesced per event-loop turn and loaded with one query. A socket replaying
+ * after a reconnect is kept out of the live broadcast until its replay is
+ * sent; rows broadcast meanwhile are buffered for it, and replayed ids are
+ * remembered for a while so a notification arriving after the replay (NOTIFY
+ * lags the commit) is not delivered twice.
+ */
+export function registerSignalPush<I extends AnyEvents>(deps: SignalPushDeps<I>): SignalPush {
+  const { io, tradingDb, log } = deps;
+  const replayLimit = deps.replayLimit ?? 500;
+  const dedupeMs = deps.replayDedupeMs ?? 60_000;
+  const baseDelay = deps.reconnectDelayMs ?? 250;
+  const pingMs = deps.pingIntervalMs ?? 15_000;
+
+  const pending = new Set<PendingReplay>();
+  /** signal id → sockets that already have it from a replay. */
+  const replayed = new Map<number, Set<string>>();
+  /** Ids already broadcast: a reconnect catch-up must not resend them. Insertion-ordered, trimmed. */
+  const dispatched = new Set<number>();
+  let queued = new Set<number>();
+  let flushing: Promise<void> | undefined;
+  let maxSeenId = 0;
+  let client: pg.Client | undefined;
+  let closed = false;
+  let reconnectTimer: NodeJS.Timeout | undefined;
+  let pingTimer: NodeJS.Timeout | undefined;
+  let attempt = 0;
+
+  const hasAudience = (symbol: string) => {
+    if ((io.sockets.adapter.rooms.get(signalRoom(symbol))?.size ?? 0) > 0) return true;
+    for (const p of pending) if (p.symbols.has(symbol)) return true;
+    return false;
+  };
+
+  function emitRow(row: SignalRow) {
+    if (dispatched.has(row.id)) return;
+    dispatched.add(row.id);
+    if (dispatched.size > 20_000) {
+      for (const id of dispatched) {
+        dispatched.delete(id);
+        if (dispatched.size <= 10_000) break;
+      }
+    }
+    const except = new Set(replayed.get(row.id));
+    for (const p of pending) {
+      if (!p.symbols.has(row.symbol)) continue;
+      p.buffer.push(row);
+      except.add(p.socketId);
+    }
+    const target = io.to(signalRoom(row.symbol));
+    (except.size ? target.except([...except]) : target).emit('signal:new', row);
+  }
+
+  async function flush(): Promise<void> {
+    while (queued.size) {
+      const ids = [...queued];
+      queued = new Set();
+      try {
+        for (const row of await signalQueries.byIds(tradingDb.pool, ids)) emitRow(row);
+      } catch (err) {
+        log.error({ err, count: ids.length }, 'signal push: loading notified signals failed');
+      }
+    }
+  }
+
+  function enqueue(id: number) {
+    queued.add(id);
+    flushing ??= new Promise<void>((resolve) => setImmediate(resolve))
+      .then(flush)
+      .finally(() => {
+        flushing = undefined;
+        if (queued.size) enqueue([...queued][0]!);
+      });
+  }
+
+  function onNotification(msg: pg.Notification) {
+    if (msg.channel !== SIGNAL_CHANNEL || !msg.payload) return;
+    let parsed: { id?: unknown; symbol?: unknown };
+    try {
+      parsed = JSON.parse(msg.payload) as typeof parsed;
+    } catch {
+      return;
+    }
+    if (typeof parsed.id !== 'number' || typeof parsed.symbol !== 'string') return;
+    maxSeenId = Math.max(maxSeenId, parsed.id);
+    if (hasAudience(parsed.symbol)) enqueue(parsed.id);
+  }
+
+  async function connect(first: boolean): Promise<void> {
+    const next = new pg.Client({ ...tradingDb.pool.options, keepAlive: true, application_name: 'zmarty-signal-push' });
+    next.on('notification', onNotification);
+    next.on('error', (err) => dropped(next, err));
+    next.on('end', () => dropped(next, new Error('connection ended')));
+    try {
+      await next.connect();
+      await next.query(`listen ${SIGNAL_CHANNEL}`);
+      const currentMax = await signalQueries.maxId(next);
+      if (first) maxSeenId = currentMax;
+      else if (currentMax > maxSeenId) {
+        // Signals committed while we were not listening: send them now.
+        const missed = await next.query<{ id: number; symbol: string }>(
+          'select id, symbol from public.signals where id > $1 order by id limit 1000',
+          [maxSeenId],
+        );
+        for (const r of missed.rows) {
+          maxSeenId = Math.max(maxSeenId, r.id);
+          if (hasAudience(r.symbol)) enqueue(r.id);
+        }
+      }
+    } catch (err) {
+      await next.end().catch(() => undefined);
+      throw err;
+    }
+    if (closed) {
+      await next.end().catch(() => undefined);
+      return;
+    }
+    client = next;
+    attempt = 0;
+  }
+
+  function dropped(which: pg.Client, err: Error) {
+    if (closed || client !== which) return;
+    client = undefined;
+    log.warn({ err: err.message }, 'signal push: LISTEN connection lost, reconnecting');
+    which.end().catch(() => undefined);
+    scheduleReconnect();
+  }
+
+  function scheduleReconnect() {
+    if (closed || reconnectTimer) return;
+    const delay = Math.min(10_000, baseDelay * 2 ** attempt++);
+    reconnectTimer = setTimeout(() => {
+      reconnectTimer = undefined;
+      connect(false).catch((err: Error) => {
+        log.warn({ err: err.message, attempt }, 'signal push: reconnect failed');
+        scheduleReconnect();
+      });
+    }, delay);
+  }
+
+  const ready = connect(true).then(() => {
+    pingTimer = setInterval(() => {
+      const c = client;
+      c?.query('select 1').catch((err: Error) => dropped(c, err));
+    }, pingMs);
+    pingTimer.unref();
+  });
+  ready.catch(() => undefined);
+
+  function rememberReplayed(socketId: string, ids: Iterable<number>) {
+    const list = [...ids];
+    for (const id of list) {
+      let sockets = replayed.get(id);
+      if (!sockets) replayed.set(id, (sockets = new Set()));
+      sockets.add(socketId);
+    }
+    setTimeout(() => {
+      for (const id of list) {
+        const sockets = replayed.get(id);
+        sockets?.delete(socketId);
+        if (sockets?.size === 0) replayed.delete(id);
+      }
+    }, dedupeMs).unref();
+  }
+
+  return {
+    ready,
+    async subscribe(socket, symbols, sinceId) {
+      if (!symbols.length) return;
+      const rooms = symbols.map(signalRoom);
+      if (sinceId === undefined) {
+        await socket.join(rooms);
+        return;
+      }
+      const entry: PendingReplay = { socketId: socket.id, symbols: new Set(symbols), buffer: [] };
+      pending.add(entry);
+      try {
+        const rows = await signalQueries.since(tradingDb.pool, symbols, sinceId, replayLimit);
+        const sent = new Set<number>();
+        for (const row of rows) {
+          socket.emit('signal:new', row);
+          sent.add(row.id);
+        }
+        await socket.join(rooms);
+        // Rows broadcast while we replayed skipped this socket: hand over those it does not have yet.
+        for (const row of entry.buffer.sort((a, b) => a.id - b.id)) {
+          if (sent.has(row.id) || row.id <= sinceId) continue;
+          socket.emit('signal:new', row);
+          sent.add(row.id);
+        }
+        rememberReplayed(socket.id, sent);
+      } finally {
+        pending.delete(entry);
+      }
+    },
+    async close() {
+      closed = true;
+      clearTimeout(reconnectTimer);
+      clearInterval(pingTimer);
+      await ready.catch(() => undefined);
+      const c = client;
+      client = undefined;
+      await c?.end().catch(() => undefined);
+      await flushing;
+    },
+  };
+}
