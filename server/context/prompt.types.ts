@@ -1,0 +1,73 @@
+/**
+ * What the chat knows when it answers: the user's message, their watchlist,
+ * and the latest market facts per watched pair. Shapes are structural so the
+ * rows of `loadMarketSnapshots` (server/market) fit without mapping.
+ *
+ * Units: `*Pct` fields are percentages (1.5 = 1.5 %); `realizedVol` is an
+ * annualised fraction (0.65 = 65 %), as the pipeline writes them.
+ */
+export interface ChatMessage {
+  role: 'user' | 'assistant';
+  content: string;
+}
+
+export interface SignalFacts {
+  direction: 'long' | 'short' | 'flat';
+  /** 0–100. */
+  score: number;
+  entry: number;
+  stop: number | null;
+  takeProfit: number | null;
+  /** ISO time of the candle the signal was computed on. */
+  candleTime: string;
+  /** The pipeline's reasons: `[{indicator, vote, weight, detail}]`; anything else is ignored. */
+  reasons?: unknown;
+}
+
+export interface RiskFacts {
+  regime: string; // 'low' | 'normal' | 'high' | 'extreme'
+  realizedVol: number;
+  atrPct: number;
+  drawdownPct: number;
+  candleTime?: string;
+}
+
+export interface WinRateFacts {
+  /** null when there were no trades in the window. */
+  winPct: number | null;
+  trades: number;
+  profitFactor?: number | null;
+  expectancyPct?: number | null;
+}
+
+export interface MarketEntry {
+  symbol: string;
+  timeframe: string;
+  signal?: SignalFacts | null;
+  risk?: RiskFacts | null;
+  /** 30-day window. */
+  winRate30d?: WinRateFacts | null;
+  /** All-time window. */
+  winRateAll?: WinRateFacts | null;
+  lastPrice?: number | null;
+}
+
+export interface PromptInput {
+  userMessage: string;
+  /** The user's watchlist. */
+  symbols: Array<{ symbol: string; timeframe: string }>;
+  /** 'unavailable' when the market data could not be read (the answer must say so, never guess). */
+  market: MarketEntry[] | 'unavailable';
+  now: Date;
+  /** Earlier turns, oldest first (optional; the last few are kept). */
+  history?: ChatMessage[];
+  /** Whether tool executors will be offered to the model. */
+  toolsAvailable?: boolean;
+}
+
+/** A ready-to-send prompt; `input` travels along for routing and the local analyst. */
+export interface Prompt {
+  system: string;
+  messages: ChatMessage[];
+  input: PromptInput;
+}

@@ -1,0 +1,91 @@
+/**
+ * Token accounting for one attempt. Provider-reported numbers win; whatever
+ * the provider did not report (an aborted OpenAI stream never gets its usage
+ * chunk; a cut Anthropic stream misses message_delta) is counted with the
+ * bundled o200k tokenizer and the total is marked estimated.
+ */
+import { countTokens } from 'gpt-tokenizer';
+import type { TokenUsage } from './router.types';
+
+/** Per-message framing overhead in chat formats (role markers), as in OpenAI's counting guide. */
+const MESSAGE_OVERHEAD = 4;
+
+export function estimateTokens(text: string): number {
+  return text.length === 0 ? 0 : countTokens(text);
+}
+
+/** Estimated input of a chat request: the texts of system, messages and tool definitions. */
+export function estimatePromptTokens(parts: { system?: string; messages: ReadonlyArray<{ content?: unknown }>; tools?: unknown }): number {
+  let total = parts.system ? estimateTokens(parts.system) + MESSAGE_OVERHEAD : 0;
+  for (const m of parts.messages) {
+    // Plain text messages count their text; tool calls / tool results count their JSON.
+    const plain = typeof m.content === 'string' && Object.keys(m).every((k) => k === 'role' || k === 'content');
+    total += estimateTokens(plain ? (m.content as string) : JSON.stringify(m)) + MESSAGE_OVERHEAD;
+  }
+  if (parts.tools) total += estimateTokens(JSON.stringify(parts.tools));
+  return total;
+}
+
+interface Round {
+  estimatedInput: number;
+  reportedInput?: number;
+  reportedOutput?: number;
+  outputText: string;
+}
+
+export interface UsageMeter {
+  /** A request went out whose input is estimated at `estimatedInput`. */
+  startRound(estimatedInput: number): void;
+  reportInput(tokens: number): void;
+  /** Output so far as the provider counts it (Anthropic's message_delta is a running total). */
+  reportOutput(tokens: number): void;
+  /** Text or tool-argument characters received, for the estimate. */
+  addOutput(text: string): void;
+  total(): TokenUsage;
+  /** Any output at all (text or tool-call pieces) in any round. */
+  producedOutput(): boolean;
+}
+
+export function createUsageMeter(): UsageMeter {
+  const rounds: Round[] = [];
+  const current = () => rounds[rounds.length - 1];
+  return {
+    startRound: (estimatedInput) => {
+      rounds.push({ estimatedInput, outputText: '' });
+    },
+    reportInput: (tokens) => {
+      const r = current();
+      if (r) r.reportedInput = tokens;
+    },
+    reportOutput: (tokens) => {
+      const r = current();
+      if (r) r.reportedOutput = tokens;
+    },
+    addOutput: (text) => {
+      const r = current();
+      if (r) r.outputText += text;
+    },
+    total: () => {
+      let inputTokens = 0;
+      let outputTokens = 0;
+      let estimated = false;
+      for (const r of rounds) {
+        if (r.reportedInput !== undefined) inputTokens += r.reportedInput;
+        else {
+          inputTokens += r.estimatedInput;
+          estimated = true;
+        }
+        if (r.reportedOutput !== undefined) outputTokens += r.reportedOutput;
+        else {
+          const counted = estimateTokens(r.outputText);
+          outputTokens += counted;
+          if (counted > 0) estimated = true;
+        }
+      }
+      return { inputTokens, outputTokens, estimated };
+    },
+    producedOutput: () => rounds.some((r) => r.outputText.length > 0),
+  };
+}
+
+export const ZERO_USAGE: TokenUsage = Object.freeze({ inputTokens: 0, outputTokens: 0, estimated: false });
