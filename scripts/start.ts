@@ -5,6 +5,7 @@ import { ConfigError, loadEnv } from '../common/env';
 import { createLogger } from '../common/logger';
 import { migrate } from '../common/migrate';
 import pg from 'pg';
+import { ensureClientBuilt } from './client-build';
 
 /**
  * `npm start`: the whole product from one command. Prepares the databases
@@ -16,6 +17,7 @@ const ROOT = path.resolve(import.meta.dirname, '..');
 async function main() {
   const env = loadEnv();
   const log = createLogger({ level: env.LOG_LEVEL, name: 'start' });
+  await ensureClientBuilt((m) => log.info(m));
   const databases = await prepareDatabases(env, (m) => log.debug(m));
   for (const [url, dir] of [
     [databases.chatUrl, 'chat'],
@@ -48,7 +50,7 @@ async function main() {
     ['web', 'server/main.ts'],
     ['worker', 'pipeline/main.ts'],
   ] as const) {
-    const child = spawn(process.execPath, ['--import', 'tsx', path.join(ROOT, entry)], { env: childEnv, stdio: 'inherit', cwd: process.cwd() });
+    const child = spawn(process.execPath, ['--import', 'tsx', path.join(ROOT, entry)], { env: childEnv, stdio: ['inherit', 'inherit', 'inherit', 'ipc'], cwd: process.cwd() });
     children.set(name, child);
     child.on('exit', (code, signal) => {
       if (stopping) return;
@@ -56,6 +58,7 @@ async function main() {
       void stopAll(code ?? 1);
     });
   }
+  // The IPC channel lets a child notice when this process dies (even by SIGKILL) and exit too.
   // A terminal's Ctrl-C reaches the children too; we wait for them, then stop the database.
   process.on('SIGINT', () => void stopAll(0));
   process.on('SIGTERM', () => void stopAll(0));

@@ -23,6 +23,8 @@ async function main() {
   };
   process.on('SIGINT', () => void stop('SIGINT'));
   process.on('SIGTERM', () => void stop('SIGTERM'));
+  // Started by `npm start`: if it dies (even by SIGKILL) the IPC channel closes and we follow.
+  if (process.send) process.on('disconnect', () => void stop('parent exited'));
 }
 
 main().catch((err) => {

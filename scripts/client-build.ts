@@ -1,0 +1,32 @@
+import { existsSync, readdirSync, statSync } from 'node:fs';
+import path from 'node:path';
+
+const ROOT = path.resolve(import.meta.dirname, '..');
+export const CLIENT_DIST = path.join(ROOT, 'dist/client');
+
+function newestMtime(dir: string): number {
+  let newest = 0;
+  for (const entry of readdirSync(dir, { withFileTypes: true })) {
+    if (entry.name === 'node_modules' || entry.name.endsWith('.test.ts')) continue;
+    const full = path.join(dir, entry.name);
+    newest = Math.max(newest, entry.isDirectory() ? newestMtime(full) : statSync(full).mtimeMs);
+  }
+  return newest;
+}
+
+/** True when dist/client is missing or older than the client's sources (client/, common/, vite.config.ts). */
+export function clientBuildIsStale(): boolean {
+  const index = path.join(CLIENT_DIST, 'index.html');
+  if (!existsSync(index)) return true;
+  const sources = Math.max(newestMtime(path.join(ROOT, 'client')), newestMtime(path.join(ROOT, 'common')), statSync(path.join(ROOT, 'vite.config.ts')).mtimeMs);
+  return sources > statSync(index).mtimeMs;
+}
+
+/** Builds the web client with Vite when it is stale, so `npm start` serves the current UI without a separate step. */
+export async function ensureClientBuilt(log: (message: string) => void = () => undefined): Promise<boolean> {
+  if (!clientBuildIsStale()) return false;
+  log('building the web client (vite build)…');
+  const { build } = await import('vite');
+  await build({ configFile: path.join(ROOT, 'vite.config.ts'), logLevel: 'warn' });
+  return true;
+}
