@@ -60,19 +60,28 @@ export class ConfigError extends Error {
   override name = 'ConfigError';
 }
 
-/** Parses a variables map; a bad value throws one line per variable, naming it. */
-export function parseEnv(source: Record<string, string | undefined>): Env {
-  // Empty strings mean "unset", as in most .env conventions.
+/**
+ * Parses an environment record with `schema`: empty strings count as unset; a
+ * bad value throws a ConfigError with one line per variable, naming it, and
+ * showing the value only when it cannot be a secret. Every process's config
+ * goes through here.
+ */
+export function parseConfig<S extends z.ZodType>(schema: S, source: Record<string, string | undefined>): z.infer<S> {
   const cleaned = Object.fromEntries(Object.entries(source).filter(([, v]) => v !== undefined && v !== ''));
-  const result = envSchema.safeParse(cleaned);
+  const result = schema.safeParse(cleaned);
   if (result.success) return result.data;
   const lines = result.error.issues.map((issue) => {
     const name = String(issue.path[0] ?? 'config');
     const got = cleaned[name];
-    const shown = got === undefined || /SECRET|KEY|PASSWORD|URL/.test(name) ? '' : ` (got ${JSON.stringify(got)})`;
+    const shown = got === undefined || /SECRET|KEY|PASSWORD|LOGIN|URL|TABLE/.test(name) ? '' : ` (got ${JSON.stringify(got)})`;
     return `${name}: ${issue.message}${shown}`;
   });
   throw new ConfigError(`Invalid configuration:\n  ${lines.join('\n  ')}`);
+}
+
+/** The settings common to every process. */
+export function parseEnv(source: Record<string, string | undefined>): Env {
+  return parseConfig(envSchema, source);
 }
 
 /** process.env over `.env` (if present): the real environment wins. */

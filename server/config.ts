@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { ConfigError, envSchema } from '../common/env';
+import { ConfigError, envSchema, parseConfig } from '../common/env';
 import { DEFAULT_PRICE_TABLE, parsePriceTable, type PriceTable } from './credits/pricing';
 import { routerEnvSchema, routerOptionsFromEnv, type RouterOptions } from './router';
 import { voiceEnvSchema, voiceOptionsFromEnv, type VoiceOptions } from './voice';
@@ -28,12 +28,7 @@ export interface ServerConfig {
 }
 
 export function parseServerConfig(source: Record<string, string | undefined>): ServerConfig {
-  const cleaned = Object.fromEntries(Object.entries(source).filter(([, v]) => v !== undefined && v !== ''));
-  const parsed = serverOnlySchema.safeParse(cleaned);
-  if (!parsed.success) {
-    throw new ConfigError(`Invalid configuration:\n  ${parsed.error.issues.map((i) => `${String(i.path[0])}: ${i.message}`).join('\n  ')}`);
-  }
-  const e = parsed.data;
+  const e = parseConfig(serverOnlySchema, source);
   let priceTable: PriceTable = DEFAULT_PRICE_TABLE;
   if (e.PRICE_TABLE) {
     try {

@@ -8,7 +8,7 @@
  *   FIRST_TOKEN_TIMEOUT_MS (10000), LOCAL_ANALYST_TOKEN_DELAY_MS (4), LLM_LOCAL_FALLBACK (false)
  */
 import { z } from 'zod';
-import { ConfigError } from '../../common/env';
+import { parseConfig } from '../../common/env';
 import type { RouterOptions } from './router';
 
 const optional = z.string().trim().min(1).optional();
@@ -31,12 +31,7 @@ export const routerEnvSchema = z.object({
 });
 
 export function routerOptionsFromEnv(env: Record<string, string | undefined>): RouterOptions {
-  const cleaned = Object.fromEntries(Object.entries(env).filter(([, v]) => v !== undefined && v !== ''));
-  const parsed = routerEnvSchema.safeParse(cleaned);
-  if (!parsed.success) {
-    throw new ConfigError(`Invalid configuration:\n  ${parsed.error.issues.map((i) => `${String(i.path[0])}: ${i.message}`).join('\n  ')}`);
-  }
-  const e = parsed.data;
+  const e = parseConfig(routerEnvSchema, env);
   return {
     providers: {
       xai: { apiKey: e.XAI_API_KEY, baseURL: e.XAI_BASE_URL, model: e.XAI_MODEL },

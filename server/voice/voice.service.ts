@@ -10,7 +10,7 @@
  */
 import { LRUCache } from 'lru-cache';
 import { z } from 'zod';
-import { ConfigError } from '../../common/env';
+import { parseConfig } from '../../common/env';
 import { createElevenLabsSynth, type SpeechSynth } from './elevenlabs.synth';
 import { createVoiceStreamer, type AudioChunk, type VoiceStreamer } from './voice-streamer';
 
@@ -91,11 +91,6 @@ export const voiceEnvSchema = z.object({
 
 /** Environment → VoiceOptions (empty strings count as unset). */
 export function voiceOptionsFromEnv(env: Record<string, string | undefined>): VoiceOptions {
-  const cleaned = Object.fromEntries(Object.entries(env).filter(([, v]) => v !== undefined && v !== ''));
-  const parsed = voiceEnvSchema.safeParse(cleaned);
-  if (!parsed.success) {
-    throw new ConfigError(`Invalid configuration:\n  ${parsed.error.issues.map((i) => `${String(i.path[0])}: ${i.message}`).join('\n  ')}`);
-  }
-  const e = parsed.data;
+  const e = parseConfig(voiceEnvSchema, env);
   return { apiKey: e.ELEVENLABS_API_KEY, baseUrl: e.ELEVENLABS_BASE_URL, voiceId: e.ELEVENLABS_VOICE_ID, modelId: e.ELEVENLABS_MODEL, outputFormat: e.ELEVENLABS_OUTPUT_FORMAT };
 }
