@@ -9,6 +9,9 @@ import { createMigratedDatabases } from './databases';
 export interface TestServer extends RunningServer {
   anonKey: string;
   jwtSecret: string;
+  /** The fresh databases it runs on (superuser URLs), e.g. for a pipeline in the same test. */
+  chatUrl: string;
+  tradingUrl: string;
   /** A supabase-js client pointed at the embedded auth, with no session persistence. */
   supabase(): SupabaseClient;
   /** Signs up a fresh user and returns their access token and id. */
@@ -51,6 +54,8 @@ export async function startTestServer(
     ...server,
     anonKey,
     jwtSecret,
+    chatUrl: databases.chatUrl,
+    tradingUrl: databases.tradingUrl,
     supabase,
     async signUp(email = `trader${++counter}-${Date.now()}@example.com`, password = 'correct horse battery') {
       const { data, error } = await supabase().auth.signUp({ email, password });

@@ -254,7 +254,9 @@ describe('user_symbols → outbox → relay → watchers-upsert', () => {
     const relay = startRelay({ pollIntervalMs: 200 });
     await waitFor(async () => relay.status().leader, 2000);
     const killed = await chatDb.query<{ ok: boolean }>(
-      `select pg_terminate_backend(pid) as ok from pg_locks where locktype = 'advisory' and objid = 72616174 and granted`,
+      `select pg_terminate_backend(pid) as ok from pg_locks
+       where locktype = 'advisory' and objid = 72616174 and granted
+         and database = (select oid from pg_database where datname = current_database())`,
     );
     expect(killed).toEqual([{ ok: true }]);
     await addSymbol(users[0]!, 'AVAX/USDT', '4h');

@@ -2,9 +2,10 @@
  * Loopback ElevenLabs text-to-speech server:
  * `POST /v1/text-to-speech/{voice_id}/stream?output_format=…` with header
  * `xi-api-key` and body `{text, model_id, voice_settings}` → audio bytes.
- * The audio is fake but deterministic: MPEG-1 Layer III framed bytes derived
- * from voice, model and text (see `fakeMp3`). Errors use ElevenLabs' shape
- * `{"detail":{"status","message"}}`. Give `mock.url` to the SDK as `baseUrl`.
+ * The audio is fake but deterministic and decodable: silent MPEG-1 Layer III
+ * frames whose ancillary bytes derive from voice, model and text (see
+ * `fakeMp3`). Errors use ElevenLabs' shape `{"detail":{"status","message"}}`.
+ * Give `mock.url` to the SDK as `baseUrl`.
  */
 import { createHash } from 'node:crypto';
 import { startMockHttp, type MockControl, type RecordedRequest, type ResponseContext } from './mock-http';
@@ -38,6 +39,9 @@ export interface MockElevenLabs extends MockControl<MockTtsReply> {
 
 const FRAME_BYTES = 417; // 128 kbit/s, 44.1 kHz, no padding
 const FRAME_HEADER = [0xff, 0xfb, 0x90, 0x64];
+// Joint-stereo side info, all zero: no main data, so a real decoder (browsers
+// included) plays each frame as 26 ms of silence; the rest is ancillary data.
+const SIDE_INFO_BYTES = 32;
 
 /** The bytes the mock returns for this text, voice and model: one frame per ~16 characters. */
 export function fakeMp3(input: { text: string; voiceId: string; modelId?: string }): Uint8Array {
@@ -46,7 +50,7 @@ export function fakeMp3(input: { text: string; voiceId: string; modelId?: string
   for (let f = 0; f < frames; f++) {
     const base = f * FRAME_BYTES;
     out.set(FRAME_HEADER, base);
-    let filled = FRAME_HEADER.length;
+    let filled = FRAME_HEADER.length + SIDE_INFO_BYTES;
     let block = 0;
     while (filled < FRAME_BYTES) {
       const digest = createHash('sha256').update(`${input.voiceId}|${input.modelId ?? ''}|${input.text}|${f}|${block++}`).digest();

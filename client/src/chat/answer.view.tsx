@@ -49,7 +49,7 @@ export const AnswerView = memo(function AnswerView({ answer }: { answer: Answer 
             {answer.charged !== undefined && (
               <span className="cost" data-testid="answer-cost" title={answer.estimated ? 'Estimated from a partial answer' : 'Credits charged for this answer'}>
                 {answer.estimated ? '≈ ' : ''}
-                {formatCredits(answer.charged)} credits
+                {formatCredits(answer.charged)} {answer.charged === 1 ? 'credit' : 'credits'}
               </span>
             )}
           </footer>
