@@ -27,6 +27,8 @@ export interface StackOptions {
   pipeline?: boolean;
   /** Delay between streamed tokens of the mock model's default reply. */
   tokenDelayMs?: number;
+  /** Build the web client first (default true). Only one test file may: two builds would race on dist/client. */
+  client?: boolean;
 }
 
 /** Builds dist/client once per run when the sources are newer than the build (the server serves it). */
@@ -63,7 +65,7 @@ export async function startStack(options: StackOptions = {}): Promise<E2eStack> 
       startMockOpenAI({ reply: echoMarketFacts, tokenDelayMs: options.tokenDelayMs ?? 15 }),
       // A short pause per chunk, so audio arrives as a stream, not in one burst.
       startMockElevenLabs({ chunkDelayMs: 20 }),
-      ensureClient(),
+      options.client === false ? undefined : ensureClient(),
     ]);
     started.push(() => llm.close(), () => tts.close());
     const server = await startTestServer({
