@@ -33,12 +33,14 @@ async function createUser(email: string, symbols: string[]): Promise<string> {
   return user!.id;
 }
 
-async function insertSignal(symbol: string): Promise<number> {
+const REASONS = [{ indicator: 'rsi14', vote: 'long', weight: 1, detail: 'x' }];
+
+async function insertSignal(symbol: string, reasons: unknown[] = REASONS): Promise<number> {
   const candleTime = new Date(Date.UTC(2024, 0, 1) + candleSeq++ * 3_600_000);
   const [row] = await tradingDb.query<{ id: number }>(
-    `insert into public.signals (symbol, timeframe, candle_time, direction, score, entry, stop, take_profit, reasons)
-     values ($1, '1h', $2, 'long', 70, 100, 95, 110, '[{"indicator":"rsi14","vote":"long","weight":1,"detail":"x"}]') returning id`,
-    [symbol, candleTime],
+    `insert into public.signals (symbol, timeframe, candle_time, direction, score, entry, stop, take_profit, reasons, doubling)
+     values ($1, '1h', $2, 'long', 70, 100.25, 95.5, 110, $3, $4) returning id`,
+    [symbol, candleTime, JSON.stringify(reasons), JSON.stringify({ recommended: false, blockedBy: 'cooldown', detail: 'd' })],
   );
   return row!.id;
 }
@@ -118,10 +120,10 @@ describe('signal push', () => {
       timeframe: '1h',
       direction: 'long',
       score: 70,
-      entry: 100,
-      stop: 95,
+      entry: 100.25,
+      stop: 95.5,
       takeProfit: 110,
-      doubling: null,
+      doubling: { recommended: false, blockedBy: 'cooldown', detail: 'd' },
       reasons: [{ indicator: 'rsi14', vote: 'long', weight: 1, detail: 'x' }],
     });
     expect(new Date(a.received[0]!.candleTime).toISOString()).toBe(a.received[0]!.candleTime);
@@ -190,6 +192,24 @@ describe('signal push', () => {
     await new Promise((r) => setTimeout(r, 150));
     const ids = racer.received.map((s) => s.id);
     expect(ids).toEqual(inserted);
+  });
+
+  it('pushes the same row whether it rode in the notification or had to be loaded (too big for NOTIFY)', async () => {
+    const live = await client(alice);
+    await subscribe(live, { symbols: ['BTC/USDT'] });
+    const before = await insertSignal('ETH/USDT');
+    const small = await insertSignal('BTC/USDT');
+    // ~20 kB of reasons: over NOTIFY's 8000-byte payload, so only the id is notified.
+    const bigReasons = Array.from({ length: 100 }, (_, i) => ({ indicator: `ind${i}`, vote: 'neutral', weight: 0.5, detail: 'z'.repeat(200) }));
+    const big = await insertSignal('BTC/USDT', bigReasons);
+    await until(() => live.received.length === 2, 'both pushes');
+    expect(live.received.map((s) => s.id)).toEqual([small, big]);
+    expect(live.received[1]!.reasons).toEqual(bigReasons);
+
+    // The replay reads both rows from the database: the live copies must be identical.
+    const replay = await client(alice);
+    await subscribe(replay, { symbols: ['BTC/USDT'], sinceId: before });
+    expect(replay.received).toEqual(live.received);
   });
 
   it('re-LISTENs after the connection drops and sends what was committed meanwhile', async () => {

@@ -3,7 +3,7 @@ import type { Server, Socket } from 'socket.io';
 import type { Db } from '../../common/db';
 import type { ClientToServerEvents, ServerToClientEvents, SignalRow, SocketData } from '../../common/events';
 import type { Logger } from '../../common/logger';
-import { signalQueries } from './signals.queries';
+import { signalQueries, signalRowFromJson } from './signals.queries';
 
 /** The channel the `signals` insert trigger (sql/trading/0003) notifies, payload `{"id":…,"symbol":…}`. */
 export const SIGNAL_CHANNEL = 'zmarty_signal_new';
@@ -50,8 +50,9 @@ interface PendingReplay {
  * Pushes every committed signal to the sockets of this instance.
  *
  * Each server instance LISTENs on its own dedicated connection and emits to
- * its own rooms, so instances scale out without an adapter. Notifications are
- * coalesced per event-loop turn and loaded with one query. A socket replaying
+ * its own rooms, so instances scale out without an adapter. The row usually
+ * arrives in the notification itself; when it did not fit, the queued ids are
+ * loaded with one query, still emitted in arrival order. A socket replaying
  * after a reconnect is kept out of the live broadcast until its replay is
  * sent; rows broadcast meanwhile are buffered for it, and replayed ids are
  * remembered for a while so a notification arriving after the replay (NOTIFY
@@ -69,8 +70,9 @@ export function registerSignalPush<I extends AnyEvents>(deps: SignalPushDeps<I>)
   const replayed = new Map<number, Set<string>>();
   /** Ids already broadcast: a reconnect catch-up must not resend them. Insertion-ordered, trimmed. */
   const dispatched = new Set<number>();
-  let queued = new Set<number>();
-  let flushing: Promise<void> | undefined;
+  /** Notified signals not emitted yet, in arrival (= commit) order; `row` is absent when it must be loaded. */
+  const queue: Array<{ id: number; row: SignalRow | null }> = [];
+  let draining: Promise<void> | undefined;
   let maxSeenId = 0;
   let client: pg.Client | undefined;
   let closed = false;
@@ -103,31 +105,44 @@ export function registerSignalPush<I extends AnyEvents>(deps: SignalPushDeps<I>)
     (except.size ? target.except([...except]) : target).emit('signal:new', row);
   }
 
-  async function flush(): Promise<void> {
-    while (queued.size) {
-      const ids = [...queued];
-      queued = new Set();
+  /**
+   * Emits queued signals in arrival order. Rows that came in the payload go
+   * out at once; the others are loaded together in one query first.
+   */
+  async function drain(): Promise<void> {
+    while (queue.length) {
+      while (queue[0]?.row) emitRow(queue.shift()!.row!);
+      if (!queue.length) break;
+      const batch = queue.splice(0, 500);
       try {
-        for (const row of await signalQueries.byIds(tradingDb.pool, ids)) emitRow(row);
+        const missing = batch.filter((e) => !e.row).map((e) => e.id);
+        const loaded = new Map((await signalQueries.byIds(tradingDb.pool, missing)).map((r) => [r.id, r]));
+        for (const e of batch) {
+          const row = e.row ?? loaded.get(e.id);
+          if (row) emitRow(row);
+        }
       } catch (err) {
-        log.error({ err, count: ids.length }, 'signal push: loading notified signals failed');
+        log.error({ err, count: batch.length }, 'signal push: loading notified signals failed');
       }
     }
   }
 
-  function enqueue(id: number) {
-    queued.add(id);
-    flushing ??= new Promise<void>((resolve) => setImmediate(resolve))
-      .then(flush)
-      .finally(() => {
-        flushing = undefined;
-        if (queued.size) enqueue([...queued][0]!);
-      });
+  function startDrain() {
+    draining ??= drain().finally(() => {
+      draining = undefined;
+      // Whatever arrived between the loop's end and this callback.
+      if (queue.length) startDrain();
+    });
+  }
+
+  function enqueue(id: number, row: SignalRow | null) {
+    queue.push({ id, row });
+    startDrain();
   }
 
   function onNotification(msg: pg.Notification) {
     if (msg.channel !== SIGNAL_CHANNEL || !msg.payload) return;
-    let parsed: { id?: unknown; symbol?: unknown };
+    let parsed: { id?: unknown; symbol?: unknown; row?: Record<string, unknown> };
     try {
       parsed = JSON.parse(msg.payload) as typeof parsed;
     } catch {
@@ -135,7 +150,7 @@ export function registerSignalPush<I extends AnyEvents>(deps: SignalPushDeps<I>)
     }
     if (typeof parsed.id !== 'number' || typeof parsed.symbol !== 'string') return;
     maxSeenId = Math.max(maxSeenId, parsed.id);
-    if (hasAudience(parsed.symbol)) enqueue(parsed.id);
+    if (hasAudience(parsed.symbol)) enqueue(parsed.id, parsed.row ? signalRowFromJson(parsed.row) : null);
   }
 
   async function connect(first: boolean): Promise<void> {
@@ -156,7 +171,7 @@ export function registerSignalPush<I extends AnyEvents>(deps: SignalPushDeps<I>)
         );
         for (const r of missed.rows) {
           maxSeenId = Math.max(maxSeenId, r.id);
-          if (hasAudience(r.symbol)) enqueue(r.id);
+          if (hasAudience(r.symbol)) enqueue(r.id, null);
         }
       }
     } catch (err) {
@@ -254,7 +269,7 @@ export function registerSignalPush<I extends AnyEvents>(deps: SignalPushDeps<I>)
       const c = client;
       client = undefined;
       await c?.end().catch(() => undefined);
-      await flushing;
+      await draining;
     },
   };
 }

@@ -35,6 +35,25 @@ function toSignalRow(r: SignalRecord): SignalRow {
   };
 }
 
+/** A `signals` row as the insert trigger's `row_to_json(new)` sends it in the NOTIFY payload. */
+export function signalRowFromJson(r: Record<string, unknown>): SignalRow | null {
+  if (typeof r.id !== 'number' || typeof r.symbol !== 'string' || typeof r.candle_time !== 'string' || typeof r.created_at !== 'string') return null;
+  return {
+    id: r.id,
+    symbol: r.symbol,
+    timeframe: String(r.timeframe),
+    candleTime: new Date(r.candle_time).toISOString(),
+    direction: r.direction as SignalRow['direction'],
+    score: Number(r.score),
+    entry: Number(r.entry),
+    stop: typeof r.stop === 'number' ? r.stop : null,
+    takeProfit: typeof r.take_profit === 'number' ? r.take_profit : null,
+    reasons: r.reasons ?? [],
+    doubling: r.doubling ?? null,
+    createdAt: new Date(r.created_at).toISOString(),
+  };
+}
+
 /** Trading database: the rows pushed to sockets, always in id order. */
 export const signalQueries = {
   byIds: async (q: Queryable, ids: number[]): Promise<SignalRow[]> =>

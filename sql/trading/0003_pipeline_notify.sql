@@ -24,12 +24,19 @@ create trigger watchers_notify_active_update
 
 -- Every web server instance LISTENs here and pushes the new row to its own
 -- sockets (the Postgres adapter/emitter pair was measured not to deliver).
--- The symbol rides along so an instance with nobody in that room skips the
--- row load. NOTIFY is delivered only after commit, so a listener never sees
--- a signal that could still roll back.
+-- The row rides along when it fits NOTIFY's 8000-byte payload, so no
+-- instance has to read it back; otherwise only id and symbol are sent and
+-- the listener loads the row (the symbol lets an instance with nobody in that
+-- room skip it). NOTIFY is delivered only after commit, so a listener never
+-- sees a signal that could still roll back.
 create function public.notify_signal_new() returns trigger language plpgsql as $$
+declare
+  payload text := json_build_object('id', new.id, 'symbol', new.symbol, 'row', row_to_json(new))::text;
 begin
-  perform pg_notify('zmarty_signal_new', json_build_object('id', new.id, 'symbol', new.symbol)::text);
+  if octet_length(payload) > 7900 then
+    payload := json_build_object('id', new.id, 'symbol', new.symbol)::text;
+  end if;
+  perform pg_notify('zmarty_signal_new', payload);
   return null;
 end
 $$;

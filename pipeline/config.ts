@@ -1,0 +1,119 @@
+import { z } from 'zod';
+import { ConfigError } from '../common/env';
+import type { MarketSourceOptions } from './market/market-source';
+import type { DoublingConfig } from './signals/guardrails';
+
+/**
+ * The worker's settings, parsed once from an environment record. Every
+ * variable has a default except TRADING_DATABASE_URL; each is listed in README.
+ */
+const positiveInt = z.coerce.number().int().positive();
+const positiveNumber = z.coerce.number().positive();
+const nonNegativeNumber = z.coerce.number().min(0);
+// Five space-separated cron fields (pg-boss also takes RRULEs; we only document cron).
+const cron = z
+  .string()
+  .trim()
+  .regex(/^(\S+\s+){4}\S+$/, 'must be a cron expression with five fields, e.g. "*/5 * * * *"');
+
+export const pipelineConfigSchema = z.object({
+  TRADING_DATABASE_URL: z.string().regex(/^postgres(ql)?:\/\/.+/, 'must be a postgres:// or postgresql:// connection string'),
+  LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+
+  MARKET_DATA: z.enum(['simulated', 'binance', 'cryptometer']).default('simulated'),
+  BINANCE_BASE_URL: z.url({ protocol: /^https?$/ }).optional(),
+  CRYPTOMETER_BASE_URL: z.url({ protocol: /^https?$/ }).optional(),
+  CRYPTOMETER_API_KEY: z.string().min(1).optional(),
+  CRYPTOMETER_EXCHANGE: z.string().min(1).optional(),
+  /** KingFisher liquidation maps (access by application); without them clusters are estimated from candles. */
+  KINGFISHER_LOGIN: z.string().min(1).optional(),
+  KINGFISHER_PASSWORD: z.string().min(1).optional(),
+  KINGFISHER_BASE_URL: z.url({ protocol: /^https?$/ }).optional(),
+  MARKET_TIMEOUT_MS: positiveInt.default(10_000),
+  SIMULATED_MARKET_SEED: z.coerce.number().int().default(42),
+
+  INGEST_CRON: cron.default('*/5 * * * *'),
+  WINRATE_CRON: cron.default('0 * * * *'),
+  /** Candles the indicators are computed over (EMA-200 needs at least 200). */
+  CANDLE_LOOKBACK: positiveInt.min(50).max(1000).default(300),
+
+  DOUBLING_SCORE_DELTA: nonNegativeNumber.max(100).default(10),
+  /** Annualised realised volatility (fraction, 1.2 = 120 %) at or above which doubling is refused. */
+  DOUBLING_MAX_VOL: positiveNumber.default(1.2),
+  DOUBLING_COOLDOWN_MINUTES: nonNegativeNumber.default(240),
+  DOUBLING_MAX_POSITION_PCT: positiveNumber.max(100).default(10),
+  /** The position the guardrails assume is already open on a recommendation, % of equity. */
+  SIGNAL_POSITION_PCT: positiveNumber.max(100).default(5),
+
+  WINRATE_HORIZON_CANDLES: positiveInt.max(500).default(24),
+  WINRATE_FEE_PCT: nonNegativeNumber.max(5).default(0.1),
+
+  WORKER_BATCH_SIZE: positiveInt.max(500).default(20),
+  WORKER_CONCURRENCY: positiveInt.max(64).default(4),
+  WORKER_POLL_SECONDS: z.coerce.number().min(0.5).default(2),
+  PIPELINE_DB_POOL_MAX: positiveInt.default(10),
+  PGBOSS_POOL_MAX: positiveInt.default(10),
+  /** Named (server-prepared) statements on the hot path; false behind a transaction pooler that lacks them. */
+  DB_PREPARED_STATEMENTS: z
+    .enum(['true', 'false', '1', '0'])
+    .default('true')
+    .transform((v) => v === 'true' || v === '1'),
+
+  JOB_RETRY_LIMIT: z.coerce.number().int().min(0).max(20).default(4),
+  JOB_RETRY_DELAY_SECONDS: positiveInt.default(5),
+  JOB_RETRY_DELAY_MAX_SECONDS: positiveInt.default(300),
+  /** A job still active after this long is presumed dead (crashed worker) and retried elsewhere. */
+  JOB_EXPIRE_SECONDS: positiveInt.max(3600).default(120),
+});
+
+export type PipelineConfig = z.infer<typeof pipelineConfigSchema>;
+
+/** Parses an env record (empty strings mean unset); a bad value throws one line per variable. */
+export function parsePipelineConfig(source: Record<string, string | undefined>): PipelineConfig {
+  const known = new Set(Object.keys(pipelineConfigSchema.shape));
+  const cleaned = Object.fromEntries(Object.entries(source).filter(([k, v]) => known.has(k) && v !== undefined && v !== ''));
+  const result = pipelineConfigSchema.safeParse(cleaned);
+  if (result.success) {
+    if (result.data.MARKET_DATA === 'cryptometer' && !result.data.CRYPTOMETER_API_KEY) {
+      throw new ConfigError('Invalid configuration:\n  CRYPTOMETER_API_KEY: required when MARKET_DATA=cryptometer');
+    }
+    if (Boolean(result.data.KINGFISHER_LOGIN) !== Boolean(result.data.KINGFISHER_PASSWORD)) {
+      throw new ConfigError('Invalid configuration:\n  KINGFISHER_PASSWORD: set both KINGFISHER_LOGIN and KINGFISHER_PASSWORD, or neither');
+    }
+    return result.data;
+  }
+  const lines = result.error.issues.map((issue) => {
+    const name = String(issue.path[0] ?? 'config');
+    const got = cleaned[name];
+    const shown = got === undefined || /KEY|URL|PASSWORD|LOGIN/.test(name) ? '' : ` (got ${JSON.stringify(got)})`;
+    return `${name}: ${issue.message}${shown}`;
+  });
+  throw new ConfigError(`Invalid configuration:\n  ${lines.join('\n  ')}`);
+}
+
+/** The market-source options (pipeline/market/market-source.ts) this config describes. */
+export function marketOptionsOf(config: PipelineConfig): MarketSourceOptions {
+  return {
+    provider: config.MARKET_DATA,
+    seed: config.SIMULATED_MARKET_SEED,
+    timeoutMs: config.MARKET_TIMEOUT_MS,
+    binance: { baseUrl: config.BINANCE_BASE_URL },
+    cryptometer: config.CRYPTOMETER_API_KEY
+      ? { apiKey: config.CRYPTOMETER_API_KEY, baseUrl: config.CRYPTOMETER_BASE_URL, exchange: config.CRYPTOMETER_EXCHANGE }
+      : undefined,
+    kingfisher:
+      config.KINGFISHER_LOGIN && config.KINGFISHER_PASSWORD
+        ? { login: config.KINGFISHER_LOGIN, password: config.KINGFISHER_PASSWORD, baseUrl: config.KINGFISHER_BASE_URL }
+        : undefined,
+  };
+}
+
+/** The guardrail settings (pipeline/signals/guardrails.ts) this config describes. */
+export function doublingConfigOf(config: PipelineConfig): DoublingConfig {
+  return {
+    scoreDelta: config.DOUBLING_SCORE_DELTA,
+    maxRealizedVol: config.DOUBLING_MAX_VOL,
+    cooldownMs: config.DOUBLING_COOLDOWN_MINUTES * 60_000,
+    maxPositionPct: config.DOUBLING_MAX_POSITION_PCT,
+  };
+}

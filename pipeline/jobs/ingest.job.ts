@@ -1,0 +1,125 @@
+import type { Queryable } from '../../common/db';
+import type { Logger } from '../../common/logger';
+import { TIMEFRAME_MS } from '../../common/symbols';
+import type { Candle, LiqCluster, WatchKey } from '../domain';
+import { computeIndicators } from '../indicators/compute-indicators';
+import { estimateLiquidationClusters } from '../liquidations/estimate-clusters';
+import type { MarketSource } from '../market/market-source';
+import { sanitizeCandles } from '../market/validate-candles';
+import { computeRisk } from '../risk/compute-risk';
+import { analysisStore } from '../storage/analysis.store';
+import { candleStore } from '../storage/candles.store';
+import type { SignalJob } from './queues';
+
+export interface IngestDeps {
+  sql: Queryable;
+  market: MarketSource;
+  log: Logger;
+  now: () => number;
+  /** Candles the indicators are computed over. */
+  lookback: number;
+  /** Optional per-process memory of each watcher's newest stored candle (see createLatestCache). */
+  latest?: LatestCache;
+}
+
+/**
+ * Remembers the newest stored candle per watcher, saving a query per ingest.
+ * Safe across processes because the stored newest only ever moves forward: a
+ * stale entry (another worker ingested since) is older than the truth, which
+ * only makes us fetch a little more than needed, and the overlap is ignored
+ * on insert.
+ */
+export function createLatestCache(maxEntries = 100_000) {
+  const map = new Map<string, number>();
+  const id = (key: WatchKey) => `${key.symbol}|${key.timeframe}`;
+  return {
+    get: (key: WatchKey) => map.get(id(key)),
+    set(key: WatchKey, openTime: number) {
+      const k = id(key);
+      map.delete(k);
+      map.set(k, openTime);
+      if (map.size > maxEntries) map.delete(map.keys().next().value as string);
+    },
+  };
+}
+export type LatestCache = ReturnType<typeof createLatestCache>;
+
+/** Open time of the newest candle that has closed by `now`. */
+export function lastClosedOpenTime(timeframe: WatchKey['timeframe'], now: number): number {
+  const tf = TIMEFRAME_MS[timeframe];
+  return Math.floor(now / tf) * tf - tf;
+}
+
+/** How many candles to ask the source for: the gap since the newest stored one, at most the lookback. */
+export function candlesToFetch(latestStored: number | null, lastClosed: number, timeframe: WatchKey['timeframe'], lookback: number): number {
+  if (latestStored === null) return lookback;
+  const gap = Math.floor((lastClosed - latestStored) / TIMEFRAME_MS[timeframe]);
+  return Math.max(0, Math.min(lookback, gap));
+}
+
+export interface IngestResult {
+  /** Added to the job's log line. */
+  log: Record<string, unknown>;
+  /** The compute_signals job to send, if the candle still needs its signal. */
+  followUp: SignalJob | null;
+}
+
+/**
+ * ingest_indicators: fetch what is new, store it, analyse the newest closed
+ * candle, and name the compute_signals job that should follow. Idempotent:
+ * candles are inserted once and the analysis is one upsert keyed by candle
+ * time. The follow-up is sent by the worker for the whole batch after the
+ * analysis is stored; if that send is lost (crash), the next ingest of the
+ * watcher finds the candle analysed but unsignalled and names it again.
+ */
+export async function runIngest(deps: IngestDeps, key: WatchKey): Promise<IngestResult> {
+  const { sql, market, log } = deps;
+  const now = deps.now();
+  const latest = deps.latest?.get(key) ?? (await candleStore.latestOpenTime(sql, key));
+  const want = candlesToFetch(latest, lastClosedOpenTime(key.timeframe, now), key.timeframe, deps.lookback);
+
+  let fresh: Candle[] = [];
+  if (want > 0) {
+    const raw = await market.fetchCandles(key.symbol, key.timeframe, { limit: want });
+    // Sources validate already; this is the storage boundary, so check again rather than trust.
+    fresh = sanitizeCandles(raw, { source: market.name, symbol: key.symbol, timeframe: key.timeframe, now, log }).slice(-deps.lookback);
+  }
+  const newest = Math.max(latest ?? -Infinity, fresh.at(-1)?.openTime ?? -Infinity);
+  if (!Number.isFinite(newest)) return { log: { fetched: 0, inserted: 0, outcome: 'no_candles' }, followUp: null };
+
+  // With nothing new, ask only whether the candle is done; the window is read if it is not.
+  const beforeLimit = fresh.length ? deps.lookback - fresh.length : 0;
+  const stored = await candleStore.storeAndReadBack(sql, key, market.name, fresh, newest, beforeLimit);
+  deps.latest?.set(key, newest);
+  const line = { fetched: fresh.length, inserted: stored.inserted, candleTime: newest };
+  // A candle inserted just now cannot have been analysed: the flags matter only on a rerun.
+  if (stored.newestInserted !== newest && stored.analysed) {
+    if (stored.signalled) return { log: { ...line, outcome: 'unchanged' }, followUp: null };
+    return { log: { ...line, outcome: 'signal_requeued' }, followUp: { ...key, candleTime: newest } };
+  }
+
+  const window = fresh.length
+    ? [...stored.before, ...fresh].slice(-deps.lookback)
+    : await candleStore.window(sql, key, newest, deps.lookback);
+  if (window.at(-1)?.openTime !== newest) throw new Error(`candle ${newest} of ${key.symbol} ${key.timeframe} missing from its window`);
+
+  const indicators = computeIndicators(window);
+  const risk = computeRisk(window, key.timeframe);
+  const clusters = await clustersFor(deps, key, window);
+  await analysisStore.save(sql, key, newest, { indicators, risk, clusters });
+  return { log: { ...line, candles: window.length, regime: risk.regime, outcome: 'analysed' }, followUp: { ...key, candleTime: newest } };
+}
+
+/** Provider clusters when the source has them (KingFisher), else estimated from candles; a provider failure degrades to the estimate. */
+async function clustersFor(deps: IngestDeps, key: WatchKey, window: Candle[]): Promise<LiqCluster[]> {
+  const lastPrice = window.at(-1)!.close;
+  if (deps.market.fetchLiquidationClusters) {
+    try {
+      const provided = await deps.market.fetchLiquidationClusters(key.symbol, lastPrice);
+      if (provided.length) return provided;
+    } catch (err) {
+      deps.log.warn({ symbol: key.symbol, err: err instanceof Error ? err.message : String(err) }, 'liquidation map unavailable, estimating');
+    }
+  }
+  return estimateLiquidationClusters(window);
+}

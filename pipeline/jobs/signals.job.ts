@@ -1,0 +1,59 @@
+import type { Queryable } from '../../common/db';
+import type { DoublingDecision, WatchKey } from '../domain';
+import { evaluateDoubling, type DoublingConfig } from '../signals/guardrails';
+import { decideSignal } from '../signals/strategy';
+import { analysisStore } from '../storage/analysis.store';
+import { signalStore } from '../storage/signals.store';
+
+export interface SignalDeps {
+  sql: Queryable;
+  /** The position the guardrails assume is open on the previous recommendation, % of equity. */
+  positionPct: number;
+  doubling: DoublingConfig;
+}
+
+/**
+ * Candles handed to the strategy. decideSignal reads the newest candle (its
+ * close is the entry) and the stored indicators, which were computed over
+ * the full lookback at ingest; reading 300 candles back here cost ~1 ms a
+ * signal for nothing.
+ */
+export const STRATEGY_CANDLES = 50;
+
+/**
+ * compute_signals: decide the signal of the newest analysed candle (the one
+ * the ingest named, or a newer one if it landed since: an older candle's
+ * signal would be stale on arrival) and insert it once. One read, one
+ * idempotent insert; a retried or duplicated job never adds a row.
+ */
+export async function runSignal(deps: SignalDeps, key: WatchKey & { candleTime: number }): Promise<Record<string, unknown>> {
+  const inputs = await analysisStore.loadSignalInputs(deps.sql, key, STRATEGY_CANDLES);
+  if (!inputs || inputs.candleTime < key.candleTime) {
+    throw new Error(`no analysis stored for ${key.symbol} ${key.timeframe} at ${key.candleTime}`);
+  }
+  const { candleTime, previous } = inputs;
+  if (inputs.signalled) return { candleTime, outcome: 'exists' };
+
+  const decision = decideSignal({ candles: inputs.candles, indicators: inputs.indicators, risk: inputs.risk, clusters: inputs.clusters });
+  let doubling: DoublingDecision | null = null;
+  if (previous && decision.direction !== 'flat') {
+    // Both sides on the market clock (candle times): created_at is wall-clock and would make a
+    // backfill or a late retry look like no time had passed.
+    doubling = evaluateDoubling({
+      previous: { direction: previous.direction, score: previous.score, createdAt: previous.candleTime },
+      next: { direction: decision.direction, score: decision.score, createdAt: candleTime },
+      risk: inputs.risk,
+      positionPct: deps.positionPct,
+      config: deps.doubling,
+    });
+  }
+  const id = await signalStore.insert(deps.sql, key, candleTime, decision, doubling);
+  return {
+    candleTime,
+    signalId: id,
+    direction: decision.direction,
+    score: decision.score,
+    doubling: doubling?.recommended ?? null,
+    outcome: id === null ? 'exists' : 'inserted',
+  };
+}

@@ -1,0 +1,110 @@
+/**
+ * Estimated liquidation clusters (a Coinglass-style map) from candles alone,
+ * for when no provider map (KingFisher) is available.
+ *
+ * Model: every recent candle is an entry zone at its typical price
+ * (h + l + c) / 3, weighted by its volume. Positions opened there at leverage
+ * L are liquidated, for longs, near entry·(1 − 1/L + mmr) and, for shorts,
+ * near entry·(1 + 1/L − mmr) (mmr = maintenance margin rate). Each leverage
+ * tier carries a share of the volume. A level that later price has already
+ * crossed is "filled" (those positions are gone) and dropped. What remains is
+ * bucketed into price bands; a band's strength is its weight relative to the
+ * heaviest band (0..1). Levels below the price are long liquidations, above
+ * are short liquidations.
+ */
+import type { Candle, LiqCluster } from '../domain';
+
+export interface LeverageTier {
+  leverage: number;
+  /** Share of entry volume assumed at this leverage. */
+  weight: number;
+}
+
+export interface EstimateClusterOptions {
+  /** Candles (from the newest back) treated as entries. */
+  lookback?: number;
+  tiers?: readonly LeverageTier[];
+  /** Maintenance margin rate, as a fraction (0.005 = 0.5 %). */
+  mmr?: number;
+  /** Band width as a percentage of the last close. */
+  bandPct?: number;
+  /** At most this many bands, the strongest kept. */
+  maxClusters?: number;
+  /** Bands weaker than this (relative to the strongest) are dropped. */
+  minStrength?: number;
+}
+
+export const DEFAULT_TIERS: readonly LeverageTier[] = [
+  { leverage: 10, weight: 0.35 },
+  { leverage: 25, weight: 0.3 },
+  { leverage: 50, weight: 0.2 },
+  { leverage: 100, weight: 0.15 },
+];
+
+export function estimateLiquidationClusters(candles: readonly Candle[], options: EstimateClusterOptions = {}): LiqCluster[] {
+  const n = candles.length;
+  const last = candles[n - 1];
+  if (!last) return [];
+  const lookback = options.lookback ?? 100;
+  const tiers = options.tiers ?? DEFAULT_TIERS;
+  const mmr = options.mmr ?? 0.005;
+  const width = last.close * ((options.bandPct ?? 0.5) / 100);
+  const maxClusters = options.maxClusters ?? 12;
+  const minStrength = options.minStrength ?? 0.05;
+  if (!(width > 0)) return [];
+
+  // Lowest low / highest high strictly after each candle: "was this level crossed later?" in O(1).
+  const minLowAfter = new Float64Array(n + 1).fill(Number.POSITIVE_INFINITY);
+  const maxHighAfter = new Float64Array(n + 1).fill(Number.NEGATIVE_INFINITY);
+  for (let i = n - 1; i >= 0; i--) {
+    const c = candles[i]!;
+    minLowAfter[i] = Math.min(minLowAfter[i + 1]!, c.low);
+    maxHighAfter[i] = Math.max(maxHighAfter[i + 1]!, c.high);
+  }
+
+  const start = Math.max(0, n - lookback);
+  // Zero-volume feeds would erase every level; weigh entries equally instead.
+  let anyVolume = false;
+  for (let i = start; i < n; i++) if (candles[i]!.volume > 0) anyVolume = true;
+
+  const bands = new Map<string, { side: 'long' | 'short'; band: number; weight: number }>();
+  const add = (side: 'long' | 'short', level: number, weight: number) => {
+    const band = Math.floor(level / width);
+    const key = `${side}:${band}`;
+    const b = bands.get(key);
+    if (b) b.weight += weight;
+    else bands.set(key, { side, band, weight });
+  };
+
+  for (let i = start; i < n; i++) {
+    const c = candles[i]!;
+    const entry = (c.high + c.low + c.close) / 3;
+    const volume = anyVolume ? c.volume : 1;
+    if (!(volume > 0)) continue;
+    for (const { leverage, weight } of tiers) {
+      const longLiq = entry * (1 - 1 / leverage + mmr);
+      const shortLiq = entry * (1 + 1 / leverage - mmr);
+      // Filled once a later candle traded through it; it must also still be on its side of the price.
+      if (minLowAfter[i + 1]! > longLiq && longLiq < last.close) add('long', longLiq, volume * weight);
+      if (maxHighAfter[i + 1]! < shortLiq && shortLiq > last.close) add('short', shortLiq, volume * weight);
+    }
+  }
+
+  const all = [...bands.values()];
+  const heaviest = all.reduce((m, b) => Math.max(m, b.weight), 0);
+  if (heaviest <= 0) return [];
+  return all
+    .map((b) => ({ ...b, strength: b.weight / heaviest }))
+    .filter((b) => b.strength >= minStrength)
+    .sort((a, b) => b.strength - a.strength)
+    .slice(0, maxClusters)
+    .map((b) => ({
+      side: b.side,
+      // Clip the band to its side of the price so a band never straddles the last close.
+      priceLow: b.side === 'short' ? Math.max(b.band * width, last.close) : b.band * width,
+      priceHigh: b.side === 'long' ? Math.min((b.band + 1) * width, last.close) : (b.band + 1) * width,
+      strength: b.strength,
+      source: 'estimated' as const,
+    }))
+    .sort((a, b) => a.priceLow - b.priceLow);
+}

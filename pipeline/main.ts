@@ -1,0 +1,235 @@
+import { existsSync, readFileSync } from 'node:fs';
+import path from 'node:path';
+import { parse as parseDotenv } from 'dotenv';
+import { PgBoss, type ConstructorOptions } from 'pg-boss';
+import { createDb, type Db } from '../common/db';
+import { ConfigError } from '../common/env';
+import { createLogger, type Logger } from '../common/logger';
+import { migrate } from '../common/migrate';
+import { doublingConfigOf, marketOptionsOf, parsePipelineConfig, type PipelineConfig } from './config';
+import { createLatestCache, runIngest } from './jobs/ingest.job';
+import { ensureQueues, enqueueIngest, enqueueMany, QUEUES, signalJobSchema, watchJobSchema } from './jobs/queues';
+import { createDepthSampler, registerWorker } from './jobs/run-worker';
+import { runSignal } from './jobs/signals.job';
+import { listenForActiveWatchers } from './jobs/watcher-listener';
+import { runWinRate } from './jobs/winrate.job';
+import { createMarketSource, type MarketSource } from './market/market-source';
+import { createPreparedQueryable } from './storage/prepared';
+import { watcherStore } from './storage/watchers.store';
+import { z } from 'zod';
+
+const SQL_DIR = path.resolve(import.meta.dirname, '../sql/trading');
+export const PGBOSS_SCHEMA = 'pgboss';
+
+export interface PipelineOptions {
+  /** Parsed settings; when absent, `env` is parsed (process.env by default). */
+  config?: PipelineConfig;
+  env?: Record<string, string | undefined>;
+  log?: Logger;
+  /** Replaces the configured market source (tests, benchmarks). */
+  market?: MarketSource;
+  /** The clock for "which candle has closed" and the win-rate windows. */
+  now?: () => number;
+  /** pg-boss tuning on top of ours (e.g. short supervise intervals in tests). */
+  boss?: Partial<ConstructorOptions>;
+  /** Register the cron schedules (default true). */
+  schedules?: boolean;
+  /** Enqueue an ingest for every active watcher at start (default true). */
+  catchUpOnStart?: boolean;
+}
+
+export interface RunningPipeline {
+  boss: PgBoss;
+  db: Db;
+  config: PipelineConfig;
+  stop(): Promise<void>;
+}
+
+/**
+ * The worker's composition root: migrations, pg-boss (schema `pgboss` in the
+ * trading database), the five queues and their workers, the cron schedules,
+ * and the listener that ingests a new watcher at once. Any number of these
+ * can run against one database: pg-boss hands each job to one worker
+ * (SKIP LOCKED) and the per-watcher singleton keys keep two workers off the
+ * same watcher.
+ */
+export async function startPipeline(options: PipelineOptions = {}): Promise<RunningPipeline> {
+  const config = options.config ?? parsePipelineConfig(options.env ?? process.env);
+  const log = options.log ?? createLogger({ level: config.LOG_LEVEL, name: 'pipeline' });
+  const now = options.now ?? Date.now;
+
+  const db = createDb({ connectionString: config.TRADING_DATABASE_URL, max: config.PIPELINE_DB_POOL_MAX, applicationName: 'zmarty-pipeline' });
+  const cleanup: Array<() => Promise<unknown>> = [() => db.close()];
+  const stopAll = async () => {
+    for (const step of cleanup.reverse()) await step().catch((err: Error) => log.error({ err: err.message }, 'pipeline shutdown step failed'));
+  };
+  try {
+    const migrated = await migrate(db.pool, SQL_DIR);
+    if (migrated.applied.length) log.info({ applied: migrated.applied }, 'trading migrations applied');
+
+    const boss = new PgBoss({
+      connectionString: config.TRADING_DATABASE_URL,
+      schema: PGBOSS_SCHEMA,
+      max: config.PGBOSS_POOL_MAX,
+      application_name: 'zmarty-pgboss',
+      // Workers wake on NOTIFY when a job is created instead of waiting out their poll.
+      useListenNotify: true,
+      ...options.boss,
+    });
+    boss.on('error', (err) => log.error({ err: err.message }, 'pg-boss error'));
+    boss.on('warning', (w) => log.warn({ data: w.data }, `pg-boss: ${w.message}`));
+    await boss.start();
+    cleanup.push(() => boss.stop({ graceful: true, timeout: 30_000 }));
+
+    await ensureQueues(boss, {
+      retryLimit: config.JOB_RETRY_LIMIT,
+      retryDelaySeconds: config.JOB_RETRY_DELAY_SECONDS,
+      retryDelayMaxSeconds: config.JOB_RETRY_DELAY_MAX_SECONDS,
+      expireInSeconds: config.JOB_EXPIRE_SECONDS,
+    });
+
+    const market = options.market ?? createMarketSource({ ...marketOptionsOf(config), log, now });
+    const depth = createDepthSampler(boss, PGBOSS_SCHEMA);
+    const workOptions = {
+      batchSize: config.WORKER_BATCH_SIZE,
+      localConcurrency: config.WORKER_CONCURRENCY,
+      pollingIntervalSeconds: config.WORKER_POLL_SECONDS,
+    };
+    const once = { batchSize: 1, localConcurrency: 1, pollingIntervalSeconds: config.WORKER_POLL_SECONDS };
+    const workerDeps = { log, depth };
+    const latest = createLatestCache();
+    const sql = config.DB_PREPARED_STATEMENTS ? createPreparedQueryable(db.pool) : db.pool;
+
+    await registerWorker(
+      boss,
+      {
+        queue: QUEUES.ingest,
+        schema: watchJobSchema,
+        options: workOptions,
+        handle: (key) => runIngest({ sql, market, log, now, lookback: config.CANDLE_LOOKBACK, latest }, key),
+        sendFollowUps: (jobs) => enqueueMany(boss, QUEUES.signals, jobs),
+      },
+      workerDeps,
+    );
+    await registerWorker(
+      boss,
+      {
+        queue: QUEUES.signals,
+        schema: signalJobSchema,
+        options: workOptions,
+        handle: async (job) => ({
+          log: await runSignal({ sql, positionPct: config.SIGNAL_POSITION_PCT, doubling: doublingConfigOf(config) }, job),
+        }),
+      },
+      workerDeps,
+    );
+    await registerWorker(
+      boss,
+      {
+        queue: QUEUES.winrate,
+        schema: watchJobSchema,
+        options: workOptions,
+        handle: async (key) => ({
+          log: await runWinRate({ db, log, now, horizonCandles: config.WINRATE_HORIZON_CANDLES, feePct: config.WINRATE_FEE_PCT }, key),
+        }),
+      },
+      workerDeps,
+    );
+    const fanOut = z.object({}).loose();
+    await registerWorker(
+      boss,
+      {
+        queue: QUEUES.scheduleIngest,
+        schema: fanOut,
+        options: once,
+        handle: async () => {
+          const keys = await watcherStore.active(db.pool);
+          await enqueueMany(boss, QUEUES.ingest, keys);
+          return { log: { watchers: keys.length } };
+        },
+      },
+      workerDeps,
+    );
+    await registerWorker(
+      boss,
+      {
+        queue: QUEUES.scheduleWinrate,
+        schema: fanOut,
+        options: once,
+        handle: async () => {
+          const keys = await watcherStore.withSignals(db.pool);
+          await enqueueMany(boss, QUEUES.winrate, keys);
+          return { log: { watchers: keys.length } };
+        },
+      },
+      workerDeps,
+    );
+
+    if (options.schedules ?? true) {
+      // Stored in pgboss.schedule; every instance upserts the same rows, and pg-boss fires each tick once.
+      await boss.schedule(QUEUES.scheduleIngest, config.INGEST_CRON, {}, { tz: 'UTC' });
+      await boss.schedule(QUEUES.scheduleWinrate, config.WINRATE_CRON, {}, { tz: 'UTC' });
+    }
+
+    const catchUp = async () => enqueueMany(boss, QUEUES.ingest, await watcherStore.active(db.pool));
+    const listener = listenForActiveWatchers({ db, log, onActive: (key) => enqueueIngest(boss, key), onReconnect: catchUp });
+    await listener.ready;
+    // Runs before the pool and pg-boss close (cleanup runs in reverse).
+    cleanup.push(() => listener.close());
+    if (options.catchUpOnStart ?? true) await catchUp();
+
+    log.info(
+      { market: market.name, ingestCron: config.INGEST_CRON, winrateCron: config.WINRATE_CRON, ...workOptions },
+      'pipeline started',
+    );
+    let stopped: Promise<void> | undefined;
+    return {
+      boss,
+      db,
+      config,
+      stop: () => (stopped ??= stopAll().then(() => log.info('pipeline stopped'))),
+    };
+  } catch (err) {
+    await stopAll();
+    throw err;
+  }
+}
+
+/** `.env` under the real environment, as the server reads it. */
+function readEnv(): Record<string, string | undefined> {
+  const fromFile = existsSync('.env') ? parseDotenv(readFileSync('.env')) : {};
+  return { ...fromFile, ...process.env };
+}
+
+async function main() {
+  let pipeline: RunningPipeline;
+  try {
+    pipeline = await startPipeline({ env: readEnv() });
+  } catch (err) {
+    if (err instanceof ConfigError) {
+      console.error(err.message);
+      process.exit(2);
+    }
+    throw err;
+  }
+  let exiting = false;
+  const shutdown = (signal: string) => {
+    if (exiting) return;
+    exiting = true;
+    // A second signal while draining forces the exit.
+    process.once(signal, () => process.exit(1));
+    pipeline.stop().then(
+      () => process.exit(0),
+      () => process.exit(1),
+    );
+  };
+  process.once('SIGINT', () => shutdown('SIGINT'));
+  process.once('SIGTERM', () => shutdown('SIGTERM'));
+}
+
+if (process.argv[1] && path.resolve(process.argv[1]) === import.meta.filename) {
+  main().catch((err: unknown) => {
+    console.error(err);
+    process.exit(1);
+  });
+}

@@ -1,0 +1,70 @@
+import { describe, expect, it } from 'vitest';
+import { captureLog } from './fixtures/loopback-server';
+import { sanitizeCandles, selectWindow } from './validate-candles';
+
+const M = 60_000;
+const T = Date.UTC(2024, 0, 1, 12, 0);
+const good = (i: number, over: Record<string, unknown> = {}) => ({ openTime: T + i * M, open: 100, high: 101, low: 99, close: 100.5, volume: 3, ...over });
+
+describe('sanitizeCandles', () => {
+  it.each([
+    ['NaN close', { close: Number.NaN }],
+    ['Infinity volume', { volume: Number.POSITIVE_INFINITY }],
+    ['negative volume', { volume: -1 }],
+    ['zero price', { low: 0 }],
+    ['negative price', { open: -5 }],
+    ['high below low', { high: 98 }],
+    ['close above high', { close: 102 }],
+    ['open below low', { open: 98.5 }],
+    ['string price', { open: '100' }],
+    ['missing field', { volume: undefined }],
+    ['fractional openTime', { openTime: T + 0.5 }],
+    ['misaligned openTime', { openTime: T + 1000 }],
+  ])('skips and logs a candle with %s', (_name, over) => {
+    const log = captureLog();
+    const out = sanitizeCandles([good(0), good(1, over), good(2)], { source: 'test', symbol: 'BTC/USDT', timeframe: '1m', now: T + 10 * M, log });
+    expect(out.map((c) => c.openTime)).toEqual([T, T + 2 * M]);
+    expect(log.entries).toHaveLength(1);
+    expect(log.entries[0]!.obj).toMatchObject({ source: 'test', symbol: 'BTC/USDT', index: 1 });
+  });
+
+  it.each([null, 'candle', 42, [1, 2, 3]])('skips a row that is not a candle at all: %j', (row) => {
+    const log = captureLog();
+    expect(sanitizeCandles([row, good(0)], { source: 't', symbol: 'X/Y', timeframe: '1m', now: T + M, log })).toHaveLength(1);
+    expect(log.entries).toHaveLength(1);
+  });
+
+  it('sorts ascending, keeps the later duplicate and drops candles still open at `now`', () => {
+    const out = sanitizeCandles([good(2), good(0), good(1), good(1, { close: 100.9 }), good(3)], {
+      source: 't',
+      symbol: 'X/Y',
+      timeframe: '1m',
+      now: T + 3 * M + 59_999, // candle 3 closes at T + 4m
+    });
+    expect(out.map((c) => [c.openTime, c.close])).toEqual([
+      [T, 100.5],
+      [T + M, 100.9],
+      [T + 2 * M, 100.5],
+    ]);
+  });
+
+  it('summarises instead of logging every row when a feed is badly broken', () => {
+    const log = captureLog();
+    sanitizeCandles(Array.from({ length: 50 }, (_, i) => good(i, { close: -1 })), { source: 't', symbol: 'X/Y', timeframe: '1m', now: T + 100 * M, log });
+    expect(log.entries).toHaveLength(4);
+    expect(log.entries[3]!.obj).toMatchObject({ skipped: 50 });
+  });
+});
+
+describe('selectWindow', () => {
+  const candles = [0, 1, 2, 3, 4].map((i) => ({ ...good(i) }));
+  it.each([
+    [{ limit: 2 }, [3, 4]],
+    [{ limit: 10 }, [0, 1, 2, 3, 4]],
+    [{ limit: 2, endTime: T + 2 * M }, [1, 2]],
+    [{ limit: 2, endTime: T + 2 * M + 1 }, [1, 2]],
+    [{ limit: 0 }, []],
+  ])('%j → candles %j', (opts, idx) => {
+    expect(selectWindow(candles, opts).map((c) => (c.openTime - T) / M)).toEqual(idx);
+  });
+});

@@ -1,0 +1,131 @@
+import type { Queryable } from '../../common/db';
+import type { Candle, Direction, IndicatorValues, LiqCluster, RiskMetric, WatchKey } from '../domain';
+import { CANDLE_ARRAY_SQL, candlesFromArray } from './candles.store';
+
+export interface Analysis {
+  indicators: IndicatorValues;
+  risk: RiskMetric;
+  clusters: LiqCluster[];
+}
+
+/** The open recommendation the guardrails compare a new signal against. */
+export interface OpenRecommendation {
+  id: number;
+  direction: Exclude<Direction, 'flat'>;
+  score: number;
+  candleTime: number;
+}
+
+/** Everything compute_signals needs about the newest analysed candle. */
+export interface SignalInputs extends Analysis {
+  candleTime: number;
+  signalled: boolean;
+  candles: Candle[];
+  previous: OpenRecommendation | null;
+}
+
+const fromMs = (param: string) => `(timestamptz 'epoch' + ${param}::float8 * interval '1 millisecond')`;
+
+/**
+ * indicators, risk_metric and liq_clusters of one closed candle. Every write
+ * is keyed by symbol+timeframe+candle_time and replaces what a previous
+ * (crashed or retried) attempt left, so a job can run any number of times.
+ */
+export const analysisStore = {
+  /**
+   * One statement, so one round trip and atomic on its own. The clusters'
+   * delete and insert share the statement's snapshot: the delete sees only
+   * the rows of an earlier attempt, never the ones inserted beside it.
+   */
+  save: async (q: Queryable, key: WatchKey, candleTime: number, analysis: Analysis): Promise<void> => {
+    const r = analysis.risk;
+    await q.query(
+      `with indicators as (
+         insert into public.indicators (symbol, timeframe, candle_time, values) values ($1, $2, ${fromMs('$3')}, $4)
+         on conflict (symbol, timeframe, candle_time) do update set values = excluded.values, computed_at = now()
+       ), risk as (
+         insert into public.risk_metric (symbol, timeframe, candle_time, realized_vol, atr_pct, drawdown_pct, volume_z, regime)
+         values ($1, $2, ${fromMs('$3')}, $5, $6, $7, $8, $9)
+         on conflict (symbol, timeframe, candle_time) do update set realized_vol = excluded.realized_vol,
+           atr_pct = excluded.atr_pct, drawdown_pct = excluded.drawdown_pct, volume_z = excluded.volume_z,
+           regime = excluded.regime, computed_at = now()
+       ), old_clusters as (
+         -- liq_clusters has no natural key: an earlier attempt's set is replaced whole.
+         delete from public.liq_clusters where symbol = $1 and timeframe = $2 and candle_time = ${fromMs('$3')}
+       )
+       insert into public.liq_clusters (symbol, timeframe, candle_time, source, side, price_low, price_high, strength)
+       select $1, $2, ${fromMs('$3')}, u.source, u.side, u."priceLow", u."priceHigh", u.strength
+       from json_to_recordset($10::json) as u(source text, side text, "priceLow" float8, "priceHigh" float8, strength float8)`,
+      [
+        key.symbol,
+        key.timeframe,
+        candleTime,
+        JSON.stringify(analysis.indicators),
+        r.realizedVol,
+        r.atrPct,
+        r.drawdownPct,
+        r.volumeZ,
+        r.regime,
+        JSON.stringify(analysis.clusters),
+      ],
+    );
+  },
+
+  /**
+   * compute_signals' one read: the newest analysed candle of the watcher, its
+   * risk and clusters, whether it has a signal already, the `lookback`
+   * candles up to it, and the open recommendation before it (the newest
+   * long/short signal not yet evaluated).
+   */
+  loadSignalInputs: async (q: Queryable, key: WatchKey, lookback: number): Promise<SignalInputs | null> => {
+    const { rows } = await q.query<{
+      t: number;
+      values: IndicatorValues;
+      signalled: boolean;
+      risk: { realized_vol: number; atr_pct: number; drawdown_pct: number; volume_z: number; regime: RiskMetric['regime'] } | null;
+      clusters: LiqCluster[];
+      candles: Array<[number, number, number, number, number, number]>;
+      previous: { id: number; direction: OpenRecommendation['direction']; score: number; t: number } | null;
+    }>(
+      `with latest as (
+         select candle_time, values from public.indicators where symbol = $1 and timeframe = $2
+         order by candle_time desc limit 1
+       )
+       select (extract(epoch from l.candle_time) * 1000)::float8 as t, l.values,
+         exists (select 1 from public.signals s where s.symbol = $1 and s.timeframe = $2 and s.candle_time = l.candle_time) as signalled,
+         (select row_to_json(r) from (select realized_vol, atr_pct, drawdown_pct, volume_z, regime from public.risk_metric
+            where symbol = $1 and timeframe = $2 and candle_time = l.candle_time) r) as risk,
+         (select coalesce(json_agg(json_build_object('source', c.source, 'side', c.side, 'priceLow', c.price_low,
+            'priceHigh', c.price_high, 'strength', c.strength) order by c.price_low), '[]')
+          from public.liq_clusters c where c.symbol = $1 and c.timeframe = $2 and c.candle_time = l.candle_time) as clusters,
+         ${CANDLE_ARRAY_SQL(`(select (extract(epoch from open_time) * 1000)::float8 as t, open, high, low, close, volume
+            from public.candles where symbol = $1 and timeframe = $2 and open_time <= l.candle_time
+            order by open_time desc limit $3)`)} as candles,
+         (select row_to_json(p) from (
+            select s.id, s.direction, s.score, (extract(epoch from s.candle_time) * 1000)::float8 as t from public.signals s
+            where s.symbol = $1 and s.timeframe = $2 and s.candle_time < l.candle_time and s.direction <> 'flat'
+              and not exists (select 1 from public.signal_outcomes o where o.signal_id = s.id)
+            order by s.candle_time desc limit 1) p) as previous
+       from latest l`,
+      [key.symbol, key.timeframe, lookback],
+    );
+    const row = rows[0];
+    if (!row) return null;
+    if (!row.risk) throw new Error(`risk_metric missing beside indicators of ${key.symbol} ${key.timeframe} at ${row.t}`);
+    return {
+      candleTime: row.t,
+      signalled: row.signalled,
+      indicators: row.values,
+      risk: {
+        realizedVol: row.risk.realized_vol,
+        atrPct: row.risk.atr_pct,
+        drawdownPct: row.risk.drawdown_pct,
+        volumeZ: row.risk.volume_z,
+        regime: row.risk.regime,
+      },
+      clusters: row.clusters,
+      candles: candlesFromArray(row.candles),
+      previous: row.previous ? { id: row.previous.id, direction: row.previous.direction, score: row.previous.score, candleTime: row.previous.t } : null,
+    };
+  },
+};
