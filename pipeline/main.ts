@@ -225,11 +225,13 @@ async function main() {
   };
   process.once('SIGINT', () => shutdown('SIGINT'));
   process.once('SIGTERM', () => shutdown('SIGTERM'));
+  // Started by `npm start`: if it dies (even by SIGKILL) the IPC channel closes and we follow.
+  if (process.send) process.once('disconnect', () => shutdown('disconnect'));
 }
 
 if (process.argv[1] && path.resolve(process.argv[1]) === import.meta.filename) {
   main().catch((err: unknown) => {
-    console.error(err);
+    console.error(`pipeline failed to start: ${err instanceof Error ? err.message : String(err)}`);
     process.exit(1);
   });
 }

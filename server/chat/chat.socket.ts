@@ -1,6 +1,7 @@
 import type { Socket } from 'socket.io';
 import { z } from 'zod';
-import { AppError, toErrorBody } from '../../common/errors';
+import { ackFailure, parsePayload } from '../realtime/acks';
+import { AppError } from '../../common/errors';
 import type { Ack, ClientToServerEvents, ServerToClientEvents, SocketData } from '../../common/events';
 import type { Logger } from '../../common/logger';
 import { socketUser } from '../realtime/socket-auth';
@@ -19,18 +20,7 @@ const sendSchema = z.object({
 const abortSchema = z.object({ id: idSchema });
 const resumeSchema = z.object({ id: idSchema, fromSeq: z.number().int().min(-1) });
 
-function parse<T>(schema: z.ZodType<T>, payload: unknown): T {
-  const parsed = schema.safeParse(payload);
-  if (!parsed.success) {
-    const issue = parsed.error.issues[0];
-    throw new AppError('validation_failed', `${issue?.path.join('.') || 'payload'}: ${issue?.message ?? 'invalid'}`);
-  }
-  return parsed.data;
-}
 
-function failure(err: unknown): Ack<never> {
-  return { ok: false, error: toErrorBody(err).body.error };
-}
 
 /** A sink that writes an answer's events to one socket. */
 export function socketSink(socket: ZmartySocket): ChatSink {
@@ -55,7 +45,7 @@ export function registerChatHandlers(socket: ZmartySocket, deps: { chat: ChatSer
         socket.emit('auth:expired', { message: 'Your session token expired; refresh it and reconnect' });
         throw new AppError('token_expired', 'The access token has expired');
       }
-      const input = parse(sendSchema, payload);
+      const input = parsePayload(sendSchema, payload);
       const { finished } = await deps.chat.start({ user: socketUser(socket), id: input.id, message: input.message, voice: input.voice, sink });
       attached.add(input.id);
       reply({ ok: true, data: { requestId: input.id } });
@@ -65,31 +55,31 @@ export function registerChatHandlers(socket: ZmartySocket, deps: { chat: ChatSer
       });
     } catch (err) {
       if (!(err instanceof AppError)) deps.log.error({ err, socketId: socket.id, userId: socket.data.userId }, 'chat:send failed');
-      reply(failure(err));
+      reply(ackFailure(err));
     }
   });
 
   socket.on('chat:abort', (payload, ack) => {
     const reply = ackOf(ack);
     try {
-      const { id } = parse(abortSchema, payload);
+      const { id } = parsePayload(abortSchema, payload);
       reply({ ok: true, data: { aborted: deps.chat.abort(socket.data.userId, id) } });
     } catch (err) {
-      reply(failure(err));
+      reply(ackFailure(err));
     }
   });
 
   socket.on('chat:resume', (payload, ack) => {
     const reply = ackOf(ack);
     try {
-      const { id, fromSeq } = parse(resumeSchema, payload);
+      const { id, fromSeq } = parsePayload(resumeSchema, payload);
       const answer = deps.registry.get(socket.data.userId, id);
       if (!answer) throw new AppError('not_found', 'No answer with this id to resume (finished more than 2 minutes ago?)');
       const status = answer.attach(sink, fromSeq);
       if (status === 'streaming') attached.add(id);
       reply({ ok: true, data: { status } });
     } catch (err) {
-      reply(failure(err));
+      reply(ackFailure(err));
     }
   });
 

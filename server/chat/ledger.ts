@@ -53,24 +53,34 @@ export function createLedger(deps: { chatDb: Db }) {
       return deps.chatDb.asServiceRole(async (q) => {
         const locked = await q.query('select 1 from public.profiles where user_id = $1 for update', [input.userId]);
         if (!locked.rowCount) throw new AppError('not_found', 'No profile for this user');
-        const existing = await q.query<{ reason: string; delta: number; user_id: string }>(
-          `select reason, delta, user_id from public.credits_ledger where request_id = $1 and reason in ('reserve', 'settle')`,
-          [input.requestId],
+        // One statement once the lock is held (its snapshot is taken after the lock was granted, so it sees
+        // every reservation committed before ours): the request id's rows, the balance, and the reservation
+        // itself when it is new and covered. Each round trip here is on every answer's time to first token.
+        const { rows } = await q.query<{ existing: Array<{ reason: string; delta: number; user_id: string }>; balance: number; inserted: boolean }>(
+          `with existing as (
+             select reason, delta, user_id from public.credits_ledger where request_id = $2 and reason in ('reserve', 'settle')
+           ), current as (
+             select coalesce(sum(delta), 0)::bigint as balance from public.credits_ledger where user_id = $1
+           ), inserted as (
+             insert into public.credits_ledger (user_id, delta, reason, request_id)
+             select $1::uuid, -$3::integer, 'reserve', $2::text from current
+             where current.balance >= $3::integer and not exists (select 1 from existing where reason = 'reserve')
+             returning 1
+           )
+           select coalesce((select json_agg(existing) from existing), '[]'::json) as existing,
+                  (select balance from current) as balance,
+                  exists (select 1 from inserted) as inserted`,
+          [input.userId, input.requestId, input.amount],
         );
-        const reserveRow = existing.rows.find((r) => r.reason === 'reserve');
+        const { existing, balance, inserted } = rows[0]!;
+        const reserveRow = existing.find((r) => r.reason === 'reserve');
         if (reserveRow) {
           if (reserveRow.user_id !== input.userId) throw new AppError('conflict', 'This request id is already in use');
-          return { requestId: input.requestId, userId: input.userId, reserved: -reserveRow.delta, created: false, settled: existing.rows.some((r) => r.reason === 'settle') };
+          return { requestId: input.requestId, userId: input.userId, reserved: -reserveRow.delta, created: false, settled: existing.some((r) => r.reason === 'settle') };
         }
-        const balance = await balanceOf(q, input.userId);
-        if (balance < input.amount) {
+        if (!inserted) {
           throw new AppError('insufficient_credits', `This answer needs up to ${input.amount} credits; your balance is ${balance}`);
         }
-        await q.query(`insert into public.credits_ledger (user_id, delta, reason, request_id) values ($1, $2, 'reserve', $3)`, [
-          input.userId,
-          -input.amount,
-          input.requestId,
-        ]);
         return { requestId: input.requestId, userId: input.userId, reserved: input.amount, created: true, settled: false };
       });
     },
@@ -89,13 +99,18 @@ export function createLedger(deps: { chatDb: Db }) {
         const previous = rows.find((r) => r.reason === 'settle');
         if (previous) return { charged: reserved - previous.delta, balance: await balanceOf(q, input.userId) };
         const charged = Math.min(Math.max(0, Math.ceil(input.cost)), reserved);
-        await q.query(
-          `insert into public.credits_ledger
-             (user_id, delta, reason, provider, model, input_tokens, output_tokens, voice_characters, estimated, request_id)
-           values ($1, $2, 'settle', $3, $4, $5, $6, $7, $8, $9)`,
+        // The new balance in the same round trip: the statement's snapshot predates its own insert, so add the row's delta.
+        const settled = await q.query<{ balance: number }>(
+          `with inserted as (
+             insert into public.credits_ledger
+               (user_id, delta, reason, provider, model, input_tokens, output_tokens, voice_characters, estimated, request_id)
+             values ($1, $2, 'settle', $3, $4, $5, $6, $7, $8, $9)
+             returning delta
+           )
+           select ((select coalesce(sum(delta), 0) from public.credits_ledger where user_id = $1) + (select delta from inserted))::bigint as balance`,
           [input.userId, reserved - charged, input.provider, input.model, input.inputTokens, input.outputTokens, input.voiceCharacters, input.estimated, input.requestId],
         );
-        return { charged, balance: await balanceOf(q, input.userId) };
+        return { charged, balance: settled.rows[0]!.balance };
       });
     },
   };

@@ -1,7 +1,7 @@
 import { z } from 'zod';
+import { ackFailure, parsePayload } from '../realtime/acks';
 import type { Db } from '../../common/db';
-import { AppError, toErrorBody } from '../../common/errors';
-import type { Ack } from '../../common/events';
+import { AppError } from '../../common/errors';
 import type { Logger } from '../../common/logger';
 import { symbolSchema } from '../../common/symbols';
 import { signalRoom, type SignalPush, type SignalSocket } from './signal-push';
@@ -17,18 +17,7 @@ export interface SignalHandlerDeps {
   log: Logger;
 }
 
-function parse<T>(schema: z.ZodType<T>, payload: unknown): T {
-  const result = schema.safeParse(payload);
-  if (!result.success) {
-    const issue = result.error.issues[0];
-    throw new AppError('validation_failed', `${issue?.path.join('.') || 'payload'}: ${issue?.message ?? 'invalid'}`);
-  }
-  return result.data;
-}
 
-function failure(err: unknown): Ack<never> {
-  return { ok: false, error: toErrorBody(err).body.error };
-}
 
 /**
  * `signals:subscribe` / `signals:unsubscribe` for one socket. A user joins
@@ -41,7 +30,7 @@ export function registerSignalHandlers(socket: SignalSocket, deps: SignalHandler
   socket.on('signals:subscribe', async (payload, ack) => {
     if (typeof ack !== 'function') return;
     try {
-      const input = parse(subscribeSchema, payload);
+      const input = parsePayload(subscribeSchema, payload);
       const symbols = [...new Set(input.symbols)];
       const watched = await chatDb.asUser({ sub: socket.data.userId, role: 'authenticated' }, (q) =>
         watchedSymbolQueries.among(q, symbols),
@@ -52,13 +41,13 @@ export function registerSignalHandlers(socket: SignalSocket, deps: SignalHandler
       ack({ ok: true, data: { joined, refused } });
     } catch (err) {
       if (!(err instanceof AppError)) log.error({ err, socketId: socket.id, userId: socket.data.userId }, 'signals:subscribe failed');
-      ack(failure(err));
+      ack(ackFailure(err));
     }
   });
 
   socket.on('signals:unsubscribe', async (payload, ack) => {
     try {
-      const input = parse(unsubscribeSchema, payload);
+      const input = parsePayload(unsubscribeSchema, payload);
       const left: string[] = [];
       for (const symbol of new Set(input.symbols)) {
         const room = signalRoom(symbol);
@@ -69,7 +58,7 @@ export function registerSignalHandlers(socket: SignalSocket, deps: SignalHandler
       if (typeof ack === 'function') ack({ ok: true, data: { left } });
     } catch (err) {
       if (!(err instanceof AppError)) log.error({ err, socketId: socket.id }, 'signals:unsubscribe failed');
-      if (typeof ack === 'function') ack(failure(err));
+      if (typeof ack === 'function') ack(ackFailure(err));
     }
   });
 }
