@@ -261,7 +261,6 @@ describe.skipIf(unavailable !== null)('web client in Chromium with short-lived a
       });
     });
     await signUpInUi(page, newEmail('expiry'));
-    const signedInAt = Date.now();
 
     // Awake: the server disconnects the socket when its token expires
     // (auth:expired); the client refreshes the session and reconnects.
