@@ -288,3 +288,34 @@ describe.skipIf(unavailable !== null)('web client in Chromium with short-lived a
     expect(app.errors).toEqual([]);
   });
 });
+
+// In this file (not its own) because it needs dist/client, which only this file may build.
+describe('built client bundle', () => {
+  it('ships no secret: no server-side variable, key or secret value reaches the browser', { timeout: 120_000 }, async () => {
+    const { readdir, readFile } = await import('node:fs/promises');
+    const path = await import('node:path');
+    const { CLIENT_DIST } = await import('../../scripts/client-build');
+    const { ensureClient } = await import('./stack');
+    const { startTestServer } = await import('../test-server');
+    await ensureClient();
+    const files = (await readdir(CLIENT_DIST, { recursive: true, withFileTypes: true })).filter((f) => f.isFile());
+    expect(files.some((f) => f.name.endsWith('.js'))).toBe(true);
+    const bundle = (await Promise.all(files.map((f) => readFile(path.join(f.parentPath, f.name), 'utf8')))).join('\n');
+
+    const server = await startTestServer({ XAI_API_KEY: 'xai-secret-provider-key' });
+    try {
+      for (const name of ['SUPABASE_JWT_SECRET', 'WEBHOOK_SECRET', 'XAI_API_KEY', 'OPENAI_API_KEY', 'ANTHROPIC_API_KEY', 'ELEVENLABS_API_KEY', 'DATABASE_URL', 'service_role', 'process.env']) {
+        expect(bundle, `bundle mentions ${name}`).not.toContain(name);
+      }
+      expect(bundle).not.toContain(server.jwtSecret);
+      expect(bundle).not.toMatch(/postgres(ql)?:\/\//);
+      // The only runtime configuration the browser gets is public.
+      const config = await (await fetch(`${server.url}/api/config`)).json();
+      expect(Object.keys(config).sort()).toEqual(['supabaseAnonKey', 'supabaseUrl']);
+      expect(JSON.stringify(config)).not.toContain('xai-secret-provider-key');
+      expect(JSON.parse(Buffer.from(config.supabaseAnonKey.split('.')[1], 'base64url').toString()).role).toBe('anon');
+    } finally {
+      await server.close();
+    }
+  });
+});
