@@ -1,0 +1,187 @@
+/**
+ * Push latency: a signal committed in the trading database → `signal:new`
+ * received by every subscribed socket.io-client socket, the sockets spread
+ * over two server processes that each LISTEN (bench/push-server.ts).
+ * Loopback only.
+ *
+ *   npx tsx bench/push.ts
+ *
+ * Settings (env): BENCH_SOCKETS (1000), BENCH_SIGNALS (100), BENCH_INTERVAL_MS
+ * (50 ms between signals), BENCH_CLIENT_PROCESSES (2; the sockets are split
+ * over this many client processes, see bench/push-clients.ts). Uses
+ * TRADING_DATABASE_URL + CHAT_DATABASE_URL when set, else a throw-away
+ * embedded PostgreSQL.
+ *
+ * Latency runs from just before the INSERT is sent (so it includes the
+ * commit) to the client's `signal:new` callback, both on the host's wall
+ * clock at sub-millisecond resolution. Every process of the run (database,
+ * servers, clients) shares the same cores, so the tail includes the clients'
+ * own work of reading 1,000 frames per signal.
+ */
+import { fork, spawn, type ChildProcess } from 'node:child_process';
+import os from 'node:os';
+import path from 'node:path';
+import pg from 'pg';
+import type { ChildMessage, ClientGroupSpec } from './push-clients';
+import { openBenchDatabases, percentile } from './pipeline-databases';
+
+const SOCKETS = Number(process.env.BENCH_SOCKETS ?? 1000);
+const SIGNALS = Number(process.env.BENCH_SIGNALS ?? 100);
+const INTERVAL_MS = Number(process.env.BENCH_INTERVAL_MS ?? 50);
+const CLIENT_PROCESSES = Number(process.env.BENCH_CLIENT_PROCESSES ?? 2);
+const SERVERS = 2;
+const USERS = 20;
+const WARMUP = 5;
+const SYMBOL = 'PUSHB/USDT';
+const wallNow = () => performance.timeOrigin + performance.now();
+
+async function startServer(env: NodeJS.ProcessEnv): Promise<{ child: ChildProcess; port: number }> {
+  const child = spawn(process.execPath, ['--import', 'tsx', path.join(import.meta.dirname, 'push-server.ts')], {
+    env,
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  const port = await new Promise<number>((resolve, reject) => {
+    let out = '';
+    const timer = setTimeout(() => reject(new Error('push server did not start in 60 s')), 60_000);
+    child.stdout!.on('data', (d: Buffer) => {
+      out += d.toString();
+      const m = /LISTENING (\d+)/.exec(out);
+      if (m) {
+        clearTimeout(timer);
+        resolve(Number(m[1]));
+      }
+    });
+    child.once('exit', (code) => reject(new Error(`push server exited with ${code}`)));
+  });
+  return { child, port };
+}
+
+interface ClientGroup {
+  child: ChildProcess;
+  received: number;
+  ready: Promise<void>;
+  report(): Promise<Extract<ChildMessage, { type: 'report' }>>;
+}
+
+function startClients(spec: ClientGroupSpec): ClientGroup {
+  const child = fork(path.join(import.meta.dirname, 'push-clients.ts'), [], {
+    execArgv: ['--import', 'tsx'],
+    env: { ...process.env, PUSH_CLIENTS_SPEC: JSON.stringify(spec) },
+  });
+  const group: ClientGroup = {
+    child,
+    received: 0,
+    ready: new Promise((resolve, reject) => {
+      child.on('message', (m: ChildMessage) => {
+        if (m.type === 'ready') resolve();
+        else if (m.type === 'progress') group.received = m.received;
+        else if (m.type === 'error') reject(new Error(`client group: ${m.message}`));
+      });
+      child.once('exit', (code) => reject(new Error(`client group exited with ${code}`)));
+    }),
+    report: () =>
+      new Promise((resolve) => {
+        child.on('message', (m: ChildMessage) => m.type === 'report' && resolve(m));
+        child.send({ type: 'report' });
+      }),
+  };
+  return group;
+}
+
+async function main() {
+  const dbs = await openBenchDatabases();
+  const chat = new pg.Pool({ connectionString: dbs.chatUrl, max: 2 });
+  const trading = new pg.Pool({ connectionString: dbs.tradingUrl, max: 2 });
+  // pool.end() resolves before its clients have closed; stopping the embedded server then errors them.
+  for (const pool of [chat, trading]) pool.on('error', () => undefined);
+  const children: ChildProcess[] = [];
+  const userIds: string[] = [];
+  try {
+    for (let i = 0; i < USERS; i++) {
+      const { rows } = await chat.query<{ id: string }>('insert into auth.users (email) values ($1) returning id', [
+        `push-bench-${process.pid}-${i}@example.com`,
+      ]);
+      userIds.push(rows[0]!.id);
+      await chat.query('insert into public.user_symbols (user_id, symbol, timeframe) values ($1, $2, $3)', [rows[0]!.id, SYMBOL, '1m']);
+    }
+
+    const env = { ...process.env, TRADING_DATABASE_URL: dbs.tradingUrl, CHAT_DATABASE_URL: dbs.chatUrl };
+    const ports: number[] = [];
+    for (let i = 0; i < SERVERS; i++) {
+      const s = await startServer(env);
+      children.push(s.child);
+      ports.push(s.port);
+    }
+    const groups: ClientGroup[] = [];
+    const per = Math.ceil(SOCKETS / CLIENT_PROCESSES);
+    for (let offset = 0; offset < SOCKETS; offset += per) {
+      const group = startClients({ ports, userIds, symbol: SYMBOL, count: Math.min(per, SOCKETS - offset), offset });
+      children.push(group.child);
+      groups.push(group);
+    }
+    await Promise.all(groups.map((g) => g.ready));
+
+    // candle time → wall time just before its INSERT was sent.
+    const sentAt = new Map<string, number>();
+    let candle = Math.floor(Date.now() / 60_000) * 60_000 + 3_600_000 * 24 * 365;
+    const insert = async (record: boolean) => {
+      candle += 60_000;
+      const candleTime = new Date(candle);
+      if (record) sentAt.set(candleTime.toISOString(), wallNow());
+      await trading.query(
+        `insert into public.signals (symbol, timeframe, candle_time, direction, score, entry, stop, take_profit, reasons)
+         values ($1, '1m', $2, 'long', 72, 100, 97, 106, '[{"indicator":"rsi14","vote":"long","weight":1.5,"detail":"rsi14 28 (≤ 30, oversold)"}]')`,
+        [SYMBOL, candleTime],
+      );
+    };
+    // Warm-up: LISTEN paths, JIT.
+    for (let i = 0; i < WARMUP; i++) await insert(false);
+    await new Promise((r) => setTimeout(r, 500));
+
+    const started = performance.now();
+    for (let i = 0; i < SIGNALS; i++) {
+      await insert(true);
+      const wait = started + (i + 1) * INTERVAL_MS - performance.now();
+      if (wait > 0) await new Promise((r) => setTimeout(r, wait));
+    }
+    const expected = (SIGNALS + WARMUP) * SOCKETS;
+    const deadline = performance.now() + 15_000;
+    while (groups.reduce((n, g) => n + g.received, 0) < expected && performance.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+
+    const reports = await Promise.all(groups.map((g) => g.report()));
+    const latencies: number[] = [];
+    let duplicates = 0;
+    for (const r of reports) {
+      duplicates += r.duplicates;
+      for (const [candleTime, at] of r.receipts) {
+        const t0 = sentAt.get(candleTime);
+        if (t0 !== undefined) latencies.push(at - t0);
+      }
+    }
+    latencies.sort((a, b) => a - b);
+    const ms = (x: number) => `${x.toFixed(1)} ms`;
+    console.log(
+      `push bench: ${SOCKETS} sockets over ${SERVERS} server processes (${groups.length} client processes), ` +
+        `${SIGNALS} signals every ${INTERVAL_MS} ms, ${os.cpus().length} CPUs, ${dbs.embedded ? 'embedded' : 'given'} PostgreSQL`,
+    );
+    console.log(`delivered ${latencies.length}/${SIGNALS * SOCKETS}, duplicates ${duplicates}`);
+    console.log(
+      `commit → signal:new  p50 ${ms(percentile(latencies, 50))}  p95 ${ms(percentile(latencies, 95))}  ` +
+        `p99 ${ms(percentile(latencies, 99))}  max ${ms(latencies.at(-1) ?? Number.NaN)}`,
+    );
+    if (latencies.length < SIGNALS * SOCKETS || duplicates) process.exitCode = 1;
+  } finally {
+    for (const c of children) if (c.exitCode === null) c.kill('SIGTERM');
+    await Promise.all(children.map((c) => (c.exitCode === null ? new Promise((r) => c.once('exit', r)) : undefined)));
+    await trading.query('delete from public.signals where symbol = $1', [SYMBOL]).catch(() => undefined);
+    if (userIds.length) await chat.query('delete from auth.users where id = any($1::uuid[])', [userIds]).catch(() => undefined);
+    await chat.end();
+    await trading.end();
+    await dbs.close();
+  }
+}
+
+main().catch((err: unknown) => {
+  console.error(err);
+  process.exit(1);
+});
