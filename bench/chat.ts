@@ -91,6 +91,23 @@ async function main() {
   let bench: ChatBench | undefined;
   const results: NResult[] = [];
   let memory: SocketMemory | undefined;
+  let cleaning: Promise<void> | undefined;
+  // Once only: an interrupt and the failing phase it causes may both get here.
+  const cleanup = () =>
+    (cleaning ??= (async () => {
+      await clients?.stop().catch(() => undefined);
+      await bench?.close();
+      await mock?.stop().catch(() => undefined);
+    })());
+  // Interrupted (Ctrl-C, or bench/run.ts's timeout): still stop PostgreSQL and remove the temp dirs.
+  for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+    process.on(signal, () => {
+      if (cleaning) return;
+      log(`${signal}: cleaning up`);
+      setTimeout(() => process.exit(130), 20_000).unref();
+      void cleanup().finally(() => process.exit(130));
+    });
+  }
   try {
     mock = await forkChild('bench/lib/mock-llm.process.ts');
     const { url: mockUrl } = await mock.call<{ url: string }>('start', {
@@ -194,9 +211,7 @@ async function main() {
       log(`N=${n}: added TTFT p50 ${fmt(through.ttft.p50 - baseline.ttft.p50)} ms, p99 ${fmt(through.ttft.p99 - baseline.ttft.p99)} ms`);
     }
   } finally {
-    await clients?.stop().catch(() => undefined);
-    await bench?.close();
-    await mock?.stop().catch(() => undefined);
+    await cleanup();
   }
   printReport(results, memory, { firstTokenMs: args.firstTokenMs, tokenMs: args.tokenMs, replyTokens: REPLY_TOKENS, loadBefore });
 }

@@ -47,11 +47,16 @@ export function createDb({ connectionString, max = 10, applicationName = 'zmarty
   // An idle client that loses its connection must not crash the process; the pool replaces it.
   pool.on('error', () => undefined);
 
-  async function tx<T>(work: (client: Queryable) => Promise<T>, setup?: (client: pg.PoolClient) => Promise<void>): Promise<T> {
+  /**
+   * One transaction. `preamble` (statements that set who we are) is sent in the
+   * same round trip as `begin`: the simple query protocol takes several
+   * statements at once, and every round trip saved is on a chat answer's time
+   * to first token. Values in it are escaped with escapeLiteral.
+   */
+  async function tx<T>(work: (client: Queryable) => Promise<T>, preamble?: (client: pg.PoolClient) => string): Promise<T> {
     const client = await pool.connect();
     try {
-      await client.query('begin');
-      if (setup) await setup(client);
+      await client.query(preamble ? `begin; ${preamble(client)}` : 'begin');
       const result = await work(client);
       await client.query('commit');
       return result;
@@ -71,18 +76,14 @@ export function createDb({ connectionString, max = 10, applicationName = 'zmarty
     },
     tx: (work) => tx(work),
     asUser: (claims, work) =>
-      tx(work, async (client) => {
-        await client.query('set local role authenticated');
-        await client.query(`select set_config('request.jwt.claims', $1, true), set_config('request.jwt.claim.sub', $2, true)`, [
-          JSON.stringify(claims),
-          claims.sub,
-        ]);
-      }),
+      tx(
+        work,
+        (client) =>
+          `set local role authenticated; select set_config('request.jwt.claims', ${client.escapeLiteral(JSON.stringify(claims))}, true), ` +
+          `set_config('request.jwt.claim.sub', ${client.escapeLiteral(String(claims.sub))}, true)`,
+      ),
     asServiceRole: (work) =>
-      tx(work, async (client) => {
-        await client.query('set local role service_role');
-        await client.query(`select set_config('request.jwt.claims', $1, true)`, [JSON.stringify({ role: 'service_role' })]);
-      }),
+      tx(work, (client) => `set local role service_role; select set_config('request.jwt.claims', ${client.escapeLiteral('{"role":"service_role"}')}, true)`),
     close: () => pool.end(),
   };
 }

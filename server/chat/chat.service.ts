@@ -30,6 +30,8 @@ export interface ChatServiceDeps {
   maxConcurrentPerUser?: number;
   /** Answers started per user per minute. */
   maxPerMinute?: number;
+  /** Tokens after the first are batched for this long into one chat:token (0 = one event per provider token). */
+  tokenCoalesceMs?: number;
   now?: () => Date;
 }
 
@@ -53,6 +55,7 @@ export function createChatService(deps: ChatServiceDeps) {
   const perMinute = new RateLimiterMemory({ points: deps.maxPerMinute ?? 40, duration: 60 });
   const inFlight = new Map<string, number>();
   const now = deps.now ?? (() => new Date());
+  const coalesceMs = deps.tokenCoalesceMs ?? 16;
 
   async function start(input: StartChatInput): Promise<{ answer: LiveAnswer; finished: Promise<ChatDoneEvent> }> {
     const { user, id } = input;
@@ -110,6 +113,28 @@ export function createChatService(deps: ChatServiceDeps) {
       else sink.error({ id, code: 'voice_unavailable', message: opened.error.message });
     }
 
+    // The first token goes out at once (it is what the user waits for); later ones
+    // arriving within one frame are sent as one event. At hundreds of concurrent
+    // streams a socket write per provider token is what saturates the CPU.
+    let pending = '';
+    let flushTimer: NodeJS.Timeout | undefined;
+    const flush = () => {
+      clearTimeout(flushTimer);
+      flushTimer = undefined;
+      if (!pending) return;
+      sink.token({ id, delta: pending, seq: seq++ });
+      pending = '';
+    };
+    const emitToken = (delta: string) => {
+      if (seq === 0 && !pending) {
+        deps.metrics?.chatTtft.observe({ provider: 'any' }, (performance.now() - started) / 1000);
+        sink.token({ id, delta, seq: seq++ });
+        return;
+      }
+      pending += delta;
+      flushTimer ??= setTimeout(flush, coalesceMs);
+    };
+
     let result: StreamResult | undefined;
     try {
       result = await deps.router.stream({
@@ -118,8 +143,8 @@ export function createChatService(deps: ChatServiceDeps) {
         signal: abort.signal,
         maxOutputTokens,
         onToken: (delta) => {
-          if (seq === 0) deps.metrics?.chatTtft.observe({ provider: 'any' }, (performance.now() - started) / 1000);
-          sink.token({ id, delta, seq: seq++ });
+          if (coalesceMs > 0) emitToken(delta);
+          else sink.token({ id, delta, seq: seq++ });
           voice?.pushText(delta);
         },
       });
@@ -128,6 +153,7 @@ export function createChatService(deps: ChatServiceDeps) {
       if (!(err instanceof AppError)) deps.log.error({ err, requestId: id, userId: user.userId }, 'chat: router failed');
       sink.error({ id, code, message: err instanceof AppError ? err.message : 'The answer failed' });
     }
+    flush();
     const voiceSummary = voice ? await voice.end() : undefined;
     if (voiceSummary?.status === 'failed' && voiceSummary.error) sink.error({ id, code: 'voice_unavailable', message: voiceSummary.error.message });
 

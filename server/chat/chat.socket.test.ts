@@ -55,6 +55,10 @@ describe('realtime chat over Socket.IO (Grok via the openai SDK, ElevenLabs voic
     expect(answer.ack).toEqual({ ok: true, data: { requestId: id } });
     expect(answer.text).toBe(ANSWER);
     expect(answer.tokens.map((t) => t.seq)).toEqual(answer.tokens.map((_, i) => i));
+    // The first provider token is sent alone and at once; later ones arriving within a frame share an event.
+    expect(ANSWER.startsWith(answer.tokens[0]!.delta)).toBe(true);
+    expect(answer.tokens[0]!.delta.trim().split(' ')).toHaveLength(1);
+    expect(answer.tokens.length).toBeLessThan(grok.requests[0]!.unitsSent);
     const done = answer.done!;
     expect(done).toMatchObject({ id, provider: 'xai', model: 'grok-4-fast-non-reasoning', status: 'complete' });
     expect(done.usage.estimated).toBe(false);
@@ -203,7 +207,7 @@ describe('realtime chat over Socket.IO (Grok via the openai SDK, ElevenLabs voic
 describe('chat without provider keys: the local analyst', () => {
   let server: TestServer;
   beforeAll(async () => {
-    server = await startTestServer({ CHAT_MAX_CONCURRENT_PER_USER: '100', CHAT_MAX_PER_MINUTE: '1000' });
+    server = await startTestServer({ CHAT_MAX_CONCURRENT_PER_USER: '100', CHAT_MAX_PER_MINUTE: '1000', CHAT_TOKEN_COALESCE_MS: '0' });
   });
   afterAll(() => server.close());
 
