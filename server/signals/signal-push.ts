@@ -1,8 +1,9 @@
-import pg from 'pg';
+import type pg from 'pg';
 import type { Server, Socket } from 'socket.io';
 import type { Db } from '../../common/db';
 import type { ClientToServerEvents, ServerToClientEvents, SignalRow, SocketData } from '../../common/events';
 import type { Logger } from '../../common/logger';
+import { createPgListener } from '../../common/pg-listener';
 import { signalQueries, signalRowFromJson } from './signals.queries';
 
 /** The channel the `signals` insert trigger (sql/trading/0003) notifies, payload `{"id":…,"symbol":…}`. */
@@ -74,11 +75,6 @@ export function registerSignalPush<I extends AnyEvents>(deps: SignalPushDeps<I>)
   const queue: Array<{ id: number; row: SignalRow | null }> = [];
   let draining: Promise<void> | undefined;
   let maxSeenId = 0;
-  let client: pg.Client | undefined;
-  let closed = false;
-  let reconnectTimer: NodeJS.Timeout | undefined;
-  let pingTimer: NodeJS.Timeout | undefined;
-  let attempt = 0;
 
   const hasAudience = (symbol: string) => {
     if ((io.sockets.adapter.rooms.get(signalRoom(symbol))?.size ?? 0) > 0) return true;
@@ -140,11 +136,10 @@ export function registerSignalPush<I extends AnyEvents>(deps: SignalPushDeps<I>)
     startDrain();
   }
 
-  function onNotification(msg: pg.Notification) {
-    if (msg.channel !== SIGNAL_CHANNEL || !msg.payload) return;
+  function onNotification(payload: string) {
     let parsed: { id?: unknown; symbol?: unknown; row?: Record<string, unknown> };
     try {
-      parsed = JSON.parse(msg.payload) as typeof parsed;
+      parsed = JSON.parse(payload) as typeof parsed;
     } catch {
       return;
     }
@@ -153,67 +148,34 @@ export function registerSignalPush<I extends AnyEvents>(deps: SignalPushDeps<I>)
     if (hasAudience(parsed.symbol)) enqueue(parsed.id, parsed.row ? signalRowFromJson(parsed.row) : null);
   }
 
-  async function connect(first: boolean): Promise<void> {
-    const next = new pg.Client({ ...tradingDb.pool.options, keepAlive: true, application_name: 'zmarty-signal-push' });
-    next.on('notification', onNotification);
-    next.on('error', (err) => dropped(next, err));
-    next.on('end', () => dropped(next, new Error('connection ended')));
-    try {
-      await next.connect();
-      await next.query(`listen ${SIGNAL_CHANNEL}`);
-      const currentMax = await signalQueries.maxId(next);
-      if (first) maxSeenId = currentMax;
-      else if (currentMax > maxSeenId) {
-        // Signals committed while we were not listening: send them now.
-        const missed = await next.query<{ id: number; symbol: string }>(
-          'select id, symbol from public.signals where id > $1 order by id limit 1000',
-          [maxSeenId],
-        );
-        for (const r of missed.rows) {
-          maxSeenId = Math.max(maxSeenId, r.id);
-          if (hasAudience(r.symbol)) enqueue(r.id, null);
-        }
+  /** On every (re)connection: signals committed while nobody listened are sent now. */
+  async function catchUp(next: pg.Client, { first }: { first: boolean }): Promise<void> {
+    const currentMax = await signalQueries.maxId(next);
+    if (first) maxSeenId = currentMax;
+    else if (currentMax > maxSeenId) {
+      // Signals committed while we were not listening: send them now.
+      const missed = await next.query<{ id: number; symbol: string }>(
+        'select id, symbol from public.signals where id > $1 order by id limit 1000',
+        [maxSeenId],
+      );
+      for (const r of missed.rows) {
+        maxSeenId = Math.max(maxSeenId, r.id);
+        if (hasAudience(r.symbol)) enqueue(r.id, null);
       }
-    } catch (err) {
-      await next.end().catch(() => undefined);
-      throw err;
     }
-    if (closed) {
-      await next.end().catch(() => undefined);
-      return;
-    }
-    client = next;
-    attempt = 0;
   }
 
-  function dropped(which: pg.Client, err: Error) {
-    if (closed || client !== which) return;
-    client = undefined;
-    log.warn({ err: err.message }, 'signal push: LISTEN connection lost, reconnecting');
-    which.end().catch(() => undefined);
-    scheduleReconnect();
-  }
-
-  function scheduleReconnect() {
-    if (closed || reconnectTimer) return;
-    const delay = Math.min(10_000, baseDelay * 2 ** attempt++);
-    reconnectTimer = setTimeout(() => {
-      reconnectTimer = undefined;
-      connect(false).catch((err: Error) => {
-        log.warn({ err: err.message, attempt }, 'signal push: reconnect failed');
-        scheduleReconnect();
-      });
-    }, delay);
-  }
-
-  const ready = connect(true).then(() => {
-    pingTimer = setInterval(() => {
-      const c = client;
-      c?.query('select 1').catch((err: Error) => dropped(c, err));
-    }, pingMs);
-    pingTimer.unref();
+  const listener = createPgListener({
+    connection: tradingDb.pool.options,
+    channel: SIGNAL_CHANNEL,
+    name: 'zmarty-signal-push',
+    log,
+    onNotification,
+    onConnected: catchUp,
+    reconnectDelayMs: baseDelay,
+    pingIntervalMs: pingMs,
   });
-  ready.catch(() => undefined);
+  const ready = listener.ready;
 
   function rememberReplayed(socketId: string, ids: Iterable<number>) {
     const list = [...ids];
@@ -262,13 +224,7 @@ export function registerSignalPush<I extends AnyEvents>(deps: SignalPushDeps<I>)
       }
     },
     async close() {
-      closed = true;
-      clearTimeout(reconnectTimer);
-      clearInterval(pingTimer);
-      await ready.catch(() => undefined);
-      const c = client;
-      client = undefined;
-      await c?.end().catch(() => undefined);
+      await listener.close();
       await draining;
     },
   };
