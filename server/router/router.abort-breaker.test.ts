@@ -1,18 +1,9 @@
 import { countTokens } from 'gpt-tokenizer';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { faults } from '../../test/mock-providers';
-import { collector, prompt, routerFor, startMocks, type Mocks } from './router.test-helpers';
+import { collector, prompt, routerFor, useMocks } from './router.test-helpers';
 
-let mocks: Mocks;
-beforeAll(async () => {
-  mocks = await startMocks();
-});
-afterAll(() => mocks.close());
-afterEach(() => {
-  mocks.xai.reset();
-  mocks.openai.reset();
-  mocks.anthropic.reset();
-});
+const mocks = useMocks();
 
 async function abortAfterTokens(n: number, run: (signal: AbortSignal, onToken: (d: string) => void) => Promise<unknown>) {
   const ac = new AbortController();

@@ -1,19 +1,10 @@
 import { countTokens } from 'gpt-tokenizer';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { AppError } from '../../common/errors';
 import { faults } from '../../test/mock-providers';
-import { collector, prompt, routerFor, startMocks, type Mocks } from './router.test-helpers';
+import { collector, prompt, routerFor, useMocks } from './router.test-helpers';
 
-let mocks: Mocks;
-beforeAll(async () => {
-  mocks = await startMocks();
-});
-afterAll(() => mocks.close());
-afterEach(() => {
-  mocks.xai.reset();
-  mocks.openai.reset();
-  mocks.anthropic.reset();
-});
+const mocks = useMocks();
 
 describe('model router: happy path', () => {
   it('streams Grok first by default with provider-reported usage', async () => {

@@ -1,3 +1,4 @@
+import { afterAll, afterEach, beforeAll } from 'vitest';
 /** Shared fixtures of the router tests: mocks for the three providers and a prompt. */
 import { buildPrompt, type MarketEntry, type Prompt } from '../context';
 import { startMockAnthropic, startMockOpenAI, type MockAnthropic, type MockOpenAI } from '../../test/mock-providers';
@@ -31,6 +32,25 @@ export async function startMocks(): Promise<Mocks> {
     startMockAnthropic({ apiKey: 'anthropic-key', reply: { text: 'Claude says hi.' } }),
   ]);
   return { xai, openai, anthropic, close: async () => void (await Promise.all([xai.close(), openai.close(), anthropic.close()])) };
+}
+
+/**
+ * The three mocks for one test file: started before its tests, closed after,
+ * their scripts and recorded requests cleared after each test. The returned
+ * object is filled in by `beforeAll`.
+ */
+export function useMocks(): Mocks {
+  const mocks = {} as Mocks;
+  beforeAll(async () => {
+    Object.assign(mocks, await startMocks());
+  });
+  afterAll(() => mocks.close());
+  afterEach(() => {
+    mocks.xai.reset();
+    mocks.openai.reset();
+    mocks.anthropic.reset();
+  });
+  return mocks;
 }
 
 /** A router over the mocks; pass `only` to configure a subset of providers. */

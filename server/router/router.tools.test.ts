@@ -1,18 +1,9 @@
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type { RecordedRequest } from '../../test/mock-providers';
 import type { ToolExecutors } from './tools';
-import { collector, prompt, routerFor, startMocks, type Mocks } from './router.test-helpers';
+import { collector, prompt, routerFor, useMocks } from './router.test-helpers';
 
-let mocks: Mocks;
-beforeAll(async () => {
-  mocks = await startMocks();
-});
-afterAll(() => mocks.close());
-afterEach(() => {
-  mocks.xai.reset();
-  mocks.openai.reset();
-  mocks.anthropic.reset();
-});
+const mocks = useMocks();
 
 const DOGE_SIGNAL = { symbol: 'DOGE/USDT', timeframe: '1h', direction: 'short', score: 64, entry: 0.1234 };
 
