@@ -9,6 +9,7 @@ import { decode, encode } from 'gpt-tokenizer';
 import type { ProviderAdapter, ProviderOutcome, ProviderTurn } from './router.types';
 import { composeAnalystAnswer } from './local-analyst.answer';
 import { estimatePromptTokens } from './usage-meter';
+import { sleepUnlessAborted } from './sleep';
 
 export interface LocalAnalystOptions {
   /** Delay between tokens (default 4 ms); 0 streams as fast as possible. */
@@ -30,7 +31,7 @@ export function createLocalAnalystProvider(options: LocalAnalystOptions = {}): P
       let emitted = 0;
       turn.onRequestStart();
       for (let i = 0; i < tokens.length; i++) {
-        if (i > 0 && delay > 0) await sleep(delay, turn.signal);
+        if (i > 0 && delay > 0) await sleepUnlessAborted(delay, turn.signal);
         if (turn.signal.aborted) break;
         // Decode the prefix so that a character split across tokens is emitted whole.
         const next = decode(tokens.slice(0, i + 1));
@@ -45,17 +46,4 @@ export function createLocalAnalystProvider(options: LocalAnalystOptions = {}): P
       return { text, usage: { inputTokens, outputTokens: emitted, estimated: false }, finished: !turn.signal.aborted, toolCalls: [] };
     },
   };
-}
-
-function sleep(ms: number, signal: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    if (signal.aborted) return resolve();
-    const done = () => {
-      clearTimeout(timer);
-      signal.removeEventListener('abort', done);
-      resolve();
-    };
-    const timer = setTimeout(done, ms);
-    signal.addEventListener('abort', done, { once: true });
-  });
 }

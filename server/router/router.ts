@@ -29,6 +29,7 @@ import type { AttemptReport, ProviderAdapter, ProviderName, ProviderOutcome, Rou
 import { classifyRequest, orderProviders } from './routing.rules';
 import { toolSpecsFor } from './tools';
 import { ZERO_USAGE } from './usage-meter';
+import { sleepUnlessAborted } from './sleep';
 
 export interface RemoteProviderConfig {
   /** Without a key the provider is not configured (skipped). */
@@ -236,24 +237,11 @@ export function createModelRouter(options: RouterOptions = {}): ModelRouter {
           if (!failure.retrySame || retry >= retriesPerProvider) break;
           const delay = retryDelay(failure, retry, { ...backoff, hasNext: p < order.length - 1 }, options.random);
           if (delay === undefined) break;
-          await sleep(delay, callerSignal);
+          await sleepUnlessAborted(delay, callerSignal);
         }
       }
       if (callerSignal.aborted) return finish(adapters.get(order[0]!)!, 'aborted', '', ZERO_USAGE);
       throw new AppError('provider_unavailable', 'No AI provider can answer right now; please try again shortly.', { headers: retryAfterHeader() });
     },
   };
-}
-
-function sleep(ms: number, signal: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    if (signal.aborted || ms <= 0) return resolve();
-    const done = () => {
-      clearTimeout(timer);
-      signal.removeEventListener('abort', done);
-      resolve();
-    };
-    const timer = setTimeout(done, ms);
-    signal.addEventListener('abort', done, { once: true });
-  });
 }
