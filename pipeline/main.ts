@@ -135,35 +135,27 @@ export async function startPipeline(options: PipelineOptions = {}): Promise<Runn
       },
       workerDeps,
     );
+    // The cron ticks: each fans out one job per watcher it selects.
     const fanOut = z.object({}).loose();
-    await registerWorker(
-      boss,
-      {
-        queue: QUEUES.scheduleIngest,
-        schema: fanOut,
-        options: once,
-        handle: async () => {
-          const keys = await watcherStore.active(db.pool);
-          await enqueueMany(boss, QUEUES.ingest, keys);
-          return { log: { watchers: keys.length } };
+    for (const [tick, target, select] of [
+      [QUEUES.scheduleIngest, QUEUES.ingest, watcherStore.active],
+      [QUEUES.scheduleWinrate, QUEUES.winrate, watcherStore.withSignals],
+    ] as const) {
+      await registerWorker(
+        boss,
+        {
+          queue: tick,
+          schema: fanOut,
+          options: once,
+          handle: async () => {
+            const keys = await select(db.pool);
+            await enqueueMany(boss, target, keys);
+            return { log: { watchers: keys.length } };
+          },
         },
-      },
-      workerDeps,
-    );
-    await registerWorker(
-      boss,
-      {
-        queue: QUEUES.scheduleWinrate,
-        schema: fanOut,
-        options: once,
-        handle: async () => {
-          const keys = await watcherStore.withSignals(db.pool);
-          await enqueueMany(boss, QUEUES.winrate, keys);
-          return { log: { watchers: keys.length } };
-        },
-      },
-      workerDeps,
-    );
+        workerDeps,
+      );
+    }
 
     if (options.schedules ?? true) {
       // Stored in pgboss.schedule; every instance upserts the same rows, and pg-boss fires each tick once.
