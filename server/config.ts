@@ -15,6 +15,10 @@ const serverOnlySchema = z.object({
   CHAT_MAX_CONCURRENT_PER_USER: z.coerce.number().int().min(1).max(1000).default(2),
   CHAT_MAX_PER_MINUTE: z.coerce.number().int().min(1).max(10_000).default(40),
   CHAT_TOKEN_COALESCE_MS: z.coerce.number().int().min(0).max(200).default(16),
+  SHUTDOWN_DRAIN_MS: z.coerce.number().int().min(0).max(600_000).default(20_000),
+  ANSWER_HEARTBEAT_MS: z.coerce.number().int().min(50).max(60_000).default(5_000),
+  ANSWER_STALE_MS: z.coerce.number().int().min(200).max(3_600_000).default(30_000),
+  RESERVATION_SWEEP_MS: z.coerce.number().int().min(100).max(3_600_000).default(10_000),
   WEBHOOK_SECRET: z.string().min(32, 'must be at least 32 characters').optional(),
   WEBHOOK_TOLERANCE_MS: z.coerce.number().int().min(100).max(600_000).default(1000),
   WATCHERS_WEBHOOK_URL: z.url({ protocol: /^https?$/ }).optional(),
@@ -26,10 +30,15 @@ export interface ServerConfig {
   priceTable: PriceTable;
   chat: { maxOutputTokens: number; maxConcurrentPerUser: number; maxPerMinute: number; tokenCoalesceMs: number };
   webhook: { secret?: string; toleranceMs: number; url?: string };
+  /** Graceful shutdown and crash recovery of answers in flight. */
+  lifecycle: { shutdownDrainMs: number; heartbeatMs: number; staleMs: number; sweepMs: number };
 }
 
 export function parseServerConfig(source: Record<string, string | undefined>): ServerConfig {
   const e = parseConfig(serverOnlySchema, source);
+  if (e.ANSWER_STALE_MS <= 2 * e.ANSWER_HEARTBEAT_MS) {
+    throw new ConfigError(`Invalid configuration:\n  ANSWER_STALE_MS: must exceed two heartbeats (2 × ANSWER_HEARTBEAT_MS = ${2 * e.ANSWER_HEARTBEAT_MS})`);
+  }
   let priceTable: PriceTable = DEFAULT_PRICE_TABLE;
   if (e.PRICE_TABLE) {
     try {
@@ -44,6 +53,7 @@ export function parseServerConfig(source: Record<string, string | undefined>): S
     priceTable,
     chat: { maxOutputTokens: e.CHAT_MAX_OUTPUT_TOKENS, maxConcurrentPerUser: e.CHAT_MAX_CONCURRENT_PER_USER, maxPerMinute: e.CHAT_MAX_PER_MINUTE, tokenCoalesceMs: e.CHAT_TOKEN_COALESCE_MS },
     webhook: { secret: e.WEBHOOK_SECRET, toleranceMs: e.WEBHOOK_TOLERANCE_MS, url: e.WATCHERS_WEBHOOK_URL },
+    lifecycle: { shutdownDrainMs: e.SHUTDOWN_DRAIN_MS, heartbeatMs: e.ANSWER_HEARTBEAT_MS, staleMs: e.ANSWER_STALE_MS, sweepMs: e.RESERVATION_SWEEP_MS },
   };
 }
 

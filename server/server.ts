@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import type { AddressInfo } from 'node:net';
 import type { Server as HttpServer } from 'node:http';
 import path from 'node:path';
@@ -14,7 +15,8 @@ import { createAnswerRegistry } from './chat/answer-registry';
 import { createChatRoutes } from './chat/chat.routes';
 import { createChatService } from './chat/chat.service';
 import { registerChatHandlers } from './chat/chat.socket';
-import { createLedger } from './chat/ledger';
+import { createLedger } from './credits/ledger';
+import { createAnswersInFlight } from './credits/answers-in-flight';
 import { parseServerConfig, type ServerConfig } from './config';
 import { createPricer, parsePriceTable } from './credits/pricing';
 import { createMarketRoutes } from './market/market.routes';
@@ -58,6 +60,8 @@ export interface RunningServer {
   close(): Promise<void>;
   /** Stops the outbox relay (tests simulate a relay outage with it). */
   relay: ReturnType<typeof createOutboxRelay>;
+  /** Heartbeat and sweeper of this instance's answers (tests run a beat or a sweep at once). */
+  answersInFlight: ReturnType<typeof createAnswersInFlight>;
 }
 
 const SQL_DIR = path.resolve(import.meta.dirname, '../sql');
@@ -111,8 +115,12 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
   );
   const ledger = createLedger({ chatDb });
   const registry = createAnswerRegistry();
+  // Names this process on the reservations of the answers it runs (see answers-in-flight.ts).
+  const instanceId = `${process.pid}-${randomUUID()}`;
   let io: ZmartyIo | undefined;
+  let closing = false;
   const chat = createChatService({
+    instanceId,
     chatDb,
     tradingDb,
     ledger,
@@ -127,6 +135,16 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     maxPerMinute: config.chat.maxPerMinute,
     tokenCoalesceMs: config.chat.tokenCoalesceMs,
     onBalance: (userId, balance) => io?.to(userRoom(userId)).emit('credits:balance', { balance }),
+  });
+
+  const answersInFlight = createAnswersInFlight({
+    chatDb,
+    ledger,
+    log,
+    progress: () => chat.progress(),
+    heartbeatMs: config.lifecycle.heartbeatMs,
+    staleMs: config.lifecycle.staleMs,
+    sweepMs: config.lifecycle.sweepMs,
   });
 
   const webhookSecret = config.webhook.secret ?? (await loadOrCreateSecrets(env.DATA_DIR)).webhookSecret;
@@ -157,6 +175,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
   const port = (http.address() as AddressInfo).port;
   io = new SocketServer(http, { serveClient: false, maxHttpBufferSize: 2e6 });
   const push = registerSignalPush({ io, tradingDb, log });
+  io.use((_socket, next) => (closing ? next(Object.assign(new Error('unavailable'), { data: { code: 'unavailable', message: 'Zmarty is restarting' } })) : next()));
   io.use(socketAuthMiddleware(verifyToken, log));
   io.on('connection', (socket) => {
     metrics.sockets.inc();
@@ -174,6 +193,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     log,
   });
   await relay.start();
+  answersInFlight.start();
   await push.ready;
   const sockets = io;
 
@@ -185,7 +205,15 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     chatDb,
     tradingDb,
     relay,
+    answersInFlight,
     async close() {
+      // New sockets and answers are refused from now on; answers in flight get
+      // the drain to finish, then are cut and settled for what they delivered —
+      // all before the pools close, so no reservation is left open.
+      closing = true;
+      const drained = await chat.drain(config.lifecycle.shutdownDrainMs);
+      if (drained.finished + drained.aborted > 0) log.info(drained, 'shutdown: answers in flight settled');
+      await answersInFlight.stop();
       await relay.stop();
       await push.close();
       registry.close();

@@ -19,14 +19,22 @@ export interface TestServer extends RunningServer {
 }
 
 let counter = 0;
+export const TEST_JWT_SECRET = 'test-secret-' + 'x'.repeat(40);
+export const TEST_WEBHOOK_SECRET = 'test-webhook-secret-'.padEnd(40, 'w');
 
-/** The real server on port 0 over fresh migrated databases. */
+/**
+ * The real server on port 0 over fresh migrated databases — or, with
+ * `extra.sameDatabasesAs`, a second instance on another server's databases
+ * (as a second web process would be; closing it leaves them in place).
+ */
 export async function startTestServer(
   overrides: Record<string, string> = {},
-  extra: Partial<Pick<ServerOptions, 'passwordHash'>> = {},
+  extra: Partial<Pick<ServerOptions, 'passwordHash'>> & { sameDatabasesAs?: Pick<TestServer, 'chatUrl' | 'tradingUrl'> } = {},
 ): Promise<TestServer> {
-  const databases = await createMigratedDatabases();
-  const jwtSecret = 'test-secret-' + 'x'.repeat(40);
+  const databases = extra.sameDatabasesAs
+    ? { chatUrl: extra.sameDatabasesAs.chatUrl, tradingUrl: extra.sameDatabasesAs.tradingUrl, drop: async () => undefined }
+    : await createMigratedDatabases();
+  const jwtSecret = TEST_JWT_SECRET;
   const anonKey = await signApiKey(jwtSecret, 'anon');
   const env = parseEnv({
     PORT: '0',
@@ -37,7 +45,7 @@ export async function startTestServer(
     ...overrides,
   });
   // Only what the test says: never the developer's own provider keys from the environment.
-  const config = parseServerConfig({ WEBHOOK_SECRET: 'test-webhook-secret-'.padEnd(40, 'w'), LOCAL_ANALYST_TOKEN_DELAY_MS: '0', ...overrides });
+  const config = parseServerConfig({ WEBHOOK_SECRET: TEST_WEBHOOK_SECRET, LOCAL_ANALYST_TOKEN_DELAY_MS: '0', ...overrides });
   const server = await startServer({
     env,
     config,

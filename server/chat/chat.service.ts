@@ -1,4 +1,4 @@
-import { RateLimiterMemory } from 'rate-limiter-flexible';
+import { RateLimiterMemory, type RateLimiterAbstract } from 'rate-limiter-flexible';
 import type { Db } from '../../common/db';
 import { AppError } from '../../common/errors';
 import type { ChatDoneEvent } from '../../common/events';
@@ -7,11 +7,12 @@ import type { VerifiedUser } from '../auth/token-verifier';
 import { buildPrompt } from '../context';
 import type { Pricer } from '../credits/pricing';
 import type { Metrics } from '../metrics/metrics';
-import { estimatePromptTokens, TOOL_SPECS, type ModelRouter, type StreamResult } from '../router';
+import { estimatePromptTokens, estimateTokens, TOOL_SPECS, type ModelRouter, type ProviderName, type StreamResult } from '../router';
 import type { VoiceService, VoiceStreamer } from '../voice';
 import type { AnswerRegistry, ChatSink, LiveAnswer } from './answer-registry';
 import { createToolExecutors, gatherContext } from './chat-context';
-import type { Ledger } from './ledger';
+import type { AnswerProgress } from '../credits/answers-in-flight';
+import type { Ledger } from '../credits/ledger';
 
 export interface ChatServiceDeps {
   chatDb: Db;
@@ -22,14 +23,18 @@ export interface ChatServiceDeps {
   voice: VoiceService;
   registry: AnswerRegistry;
   log: Logger;
+  /** This process, as recorded on the reservations of the answers it runs. */
+  instanceId: string;
   metrics?: Metrics;
   /** Every socket of the user hears about their new balance. */
   onBalance?: (userId: string, balance: number) => void;
   maxOutputTokens?: number;
-  /** Answers in progress per user (LibreChat's default is 2). */
+  /** Answers in progress per user (LibreChat's default is 2), counted by the ledger across instances. */
   maxConcurrentPerUser?: number;
-  /** Answers started per user per minute. */
+  /** Answers started per user per minute (used when no shared `perMinute` limiter is given). */
   maxPerMinute?: number;
+  /** The per-user answers-per-minute limiter; shared by all instances when it is backed by the database. */
+  perMinute?: RateLimiterAbstract;
   /** Tokens after the first are batched for this long into one chat:token (0 = one event per provider token). */
   tokenCoalesceMs?: number;
   now?: () => Date;
@@ -43,6 +48,21 @@ export interface StartChatInput {
   sink: ChatSink;
 }
 
+/** What is known of an answer while it runs: enough to charge what it delivered if this process dies. */
+interface Delivery {
+  userId: string;
+  requestId: string;
+  inputTokens: number;
+  voiceModel?: string;
+  source?: { provider: ProviderName; model: string };
+  text: string;
+  voice?: VoiceStreamer;
+  counted?: { length: number; tokens: number };
+}
+
+/** The abort reason of answers cut by a shutdown (not by their user). */
+const SHUTDOWN = new Error('the server is shutting down');
+
 /**
  * One answer, from request to charge: limits, context, reservation, the
  * model stream (and voice), settlement. `start` resolves once the answer is
@@ -52,64 +72,81 @@ export interface StartChatInput {
 export function createChatService(deps: ChatServiceDeps) {
   const maxOutputTokens = deps.maxOutputTokens ?? 1024;
   const maxConcurrent = deps.maxConcurrentPerUser ?? 2;
-  const perMinute = new RateLimiterMemory({ points: deps.maxPerMinute ?? 40, duration: 60 });
-  const inFlight = new Map<string, number>();
+  const perMinute = deps.perMinute ?? new RateLimiterMemory({ points: deps.maxPerMinute ?? 40, duration: 60 });
   const now = deps.now ?? (() => new Date());
   const coalesceMs = deps.tokenCoalesceMs ?? 16;
+  const deliveries = new Map<LiveAnswer, Delivery>();
+  const running = new Set<Promise<ChatDoneEvent>>();
+  // Accepted requests still gathering context or reserving: a drain waits for them to become answers.
+  const starting = new Set<Promise<unknown>>();
+  let accepting = true;
 
-  async function start(input: StartChatInput): Promise<{ answer: LiveAnswer; finished: Promise<ChatDoneEvent> }> {
+  function start(input: StartChatInput): Promise<{ answer: LiveAnswer; finished: Promise<ChatDoneEvent> }> {
+    if (!accepting) return Promise.reject(new AppError('unavailable', 'Zmarty is restarting; ask again in a moment'));
+    const started = begin(input);
+    starting.add(started);
+    void started.catch(() => undefined).finally(() => starting.delete(started));
+    return started;
+  }
+
+  async function begin(input: StartChatInput): Promise<{ answer: LiveAnswer; finished: Promise<ChatDoneEvent> }> {
     const { user, id } = input;
+    // A fast answer for the common retry; the reservation below is what decides, across instances.
     const existing = deps.registry.get(user.userId, id);
     if (existing) {
       throw new AppError('conflict', existing.finished ? 'This request was already answered' : 'This request is already being answered; resume it instead');
     }
-    if ((inFlight.get(user.userId) ?? 0) >= maxConcurrent) {
-      throw new AppError('rate_limited', `At most ${maxConcurrent} answers at a time; wait for one to finish`);
-    }
-    await perMinute.consume(user.userId).catch((res: { msBeforeNext?: number }) => {
-      const seconds = Math.ceil((res.msBeforeNext ?? 60_000) / 1000);
+    await perMinute.consume(user.userId).catch((res: unknown) => {
+      if (res instanceof Error) throw res;
+      const seconds = Math.ceil(((res as { msBeforeNext?: number }).msBeforeNext ?? 60_000) / 1000);
       throw new AppError('rate_limited', `Too many questions; try again in ${seconds} s`, { headers: { 'Retry-After': String(seconds) } });
     });
-    inFlight.set(user.userId, (inFlight.get(user.userId) ?? 0) + 1);
-    try {
-      const context = await gatherContext(deps, user);
-      const prompt = buildPrompt({ userMessage: input.message, symbols: context.symbols, market: context.market, now: now(), toolsAvailable: true });
-      const wantsVoice = input.voice && deps.voice.available;
-      const reservation = await deps.ledger.reserve({
-        userId: user.userId,
-        requestId: id,
-        amount: deps.pricer.minimumReserve({
-          candidates: deps.router.configured(),
-          inputTokens: estimatePromptTokens({ system: prompt.system, messages: prompt.messages, tools: TOOL_SPECS }),
-          maxOutputTokens,
-          voiceModel: wantsVoice ? deps.voice.modelId : undefined,
-        }),
-      });
-      if (reservation.settled) throw new AppError('conflict', 'This request was already answered');
-      const answer = deps.registry.create(user.userId, id, input.sink);
-      const finished = run(answer, input, prompt, wantsVoice).finally(() => release(user.userId));
-      return { answer, finished };
-    } catch (err) {
-      release(user.userId);
-      throw err;
-    }
+    const context = await gatherContext(deps, user);
+    const prompt = buildPrompt({ userMessage: input.message, symbols: context.symbols, market: context.market, now: now(), toolsAvailable: true });
+    const wantsVoice = input.voice && deps.voice.available;
+    const inputTokens = estimatePromptTokens({ system: prompt.system, messages: prompt.messages, tools: TOOL_SPECS });
+    await deps.ledger.reserve({
+      userId: user.userId,
+      requestId: id,
+      instanceId: deps.instanceId,
+      maxOpen: maxConcurrent,
+      amount: deps.pricer.minimumReserve({
+        candidates: deps.router.configured(),
+        inputTokens,
+        maxOutputTokens,
+        voiceModel: wantsVoice ? deps.voice.modelId : undefined,
+      }),
+    });
+    const answer = deps.registry.create(user.userId, id, input.sink);
+    const delivery: Delivery = { userId: user.userId, requestId: id, inputTokens, voiceModel: wantsVoice ? deps.voice.modelId : undefined, text: '' };
+    deliveries.set(answer, delivery);
+    const finished = run(answer, input, prompt, delivery).finally(() => {
+      deliveries.delete(answer);
+      running.delete(finished);
+    });
+    running.add(finished);
+    return { answer, finished };
   }
 
-  function release(userId: string) {
-    const n = (inFlight.get(userId) ?? 1) - 1;
-    if (n <= 0) inFlight.delete(userId);
-    else inFlight.set(userId, n);
+  /** Credits for what an answer has delivered so far (the settlement of a crash, see answers-in-flight.ts). */
+  function progressOf(d: Delivery): AnswerProgress {
+    if (!d.source) return { userId: d.userId, requestId: d.requestId, inputTokens: 0, outputTokens: 0, voiceCharacters: 0, charge: 0 };
+    if (d.counted?.length !== d.text.length) d.counted = { length: d.text.length, tokens: estimateTokens(d.text) };
+    const usage = { inputTokens: d.inputTokens, outputTokens: d.counted.tokens, voiceCharacters: d.voice?.charactersDelivered() ?? 0 };
+    const charge = deps.pricer.priceOf(usage, d.source.provider, d.source.model, usage.voiceCharacters > 0 ? d.voiceModel : undefined);
+    return { userId: d.userId, requestId: d.requestId, provider: d.source.provider, model: d.source.model, ...usage, charge };
   }
 
-  async function run(answer: LiveAnswer, input: StartChatInput, prompt: ReturnType<typeof buildPrompt>, wantsVoice: boolean): Promise<ChatDoneEvent> {
+  async function run(answer: LiveAnswer, input: StartChatInput, prompt: ReturnType<typeof buildPrompt>, delivery: Delivery): Promise<ChatDoneEvent> {
     const { user, id } = input;
     const { sink, abort } = answer;
+    const wantsVoice = delivery.voiceModel !== undefined;
     const started = performance.now();
     let seq = 0;
     let voice: VoiceStreamer | undefined;
     if (input.voice) {
       const opened = deps.voice.open({ signal: abort.signal, onAudio: (chunk) => sink.audio({ id, ...chunk }) });
-      if (opened.ok) voice = opened.streamer;
+      if (opened.ok) voice = delivery.voice = opened.streamer;
       else sink.error({ id, code: 'voice_unavailable', message: opened.error.message });
     }
 
@@ -142,7 +179,9 @@ export function createChatService(deps: ChatServiceDeps) {
         tools: createToolExecutors(deps, user),
         signal: abort.signal,
         maxOutputTokens,
-        onToken: (delta) => {
+        onToken: (delta, source) => {
+          delivery.source = source;
+          delivery.text += delta;
           if (coalesceMs > 0) emitToken(delta);
           else sink.token({ id, delta, seq: seq++ });
           voice?.pushText(delta);
@@ -174,6 +213,7 @@ export function createChatService(deps: ChatServiceDeps) {
         : 0;
     const settlement = await settleWithRetry({ userId: user.userId, requestId: id, cost, provider, model, ...usage });
     const status = result?.status ?? (abort.signal.aborted ? 'aborted' : 'incomplete');
+    if (abort.signal.reason === SHUTDOWN) sink.error({ id, code: 'unavailable', message: 'Zmarty is restarting: this answer was stopped, and you pay only for what you received' });
     const done: ChatDoneEvent = { id, provider, model, usage, credits: settlement, status };
     deps.metrics?.chatRequests.inc({ provider, status });
     deps.metrics?.creditsCharged.inc({ provider }, settlement.charged);
@@ -201,6 +241,29 @@ export function createChatService(deps: ChatServiceDeps) {
 
   return {
     start,
+    /** The answers this process is running and what each has delivered so far. */
+    progress: (): AnswerProgress[] => [...deliveries.values()].map(progressOf),
+    /**
+     * Graceful shutdown: refuses new answers at once, lets the running ones
+     * finish for up to `timeoutMs`, then aborts the rest; resolves once every
+     * answer has been settled and its client told (`chat:error` unavailable,
+     * then `chat:done` with status aborted).
+     */
+    async drain(timeoutMs: number): Promise<{ finished: number; aborted: number }> {
+      accepting = false;
+      await Promise.allSettled([...starting]);
+      const all = [...running];
+      let timer: NodeJS.Timeout | undefined;
+      const timedOut = await Promise.race([
+        Promise.allSettled(all).then(() => false),
+        new Promise<boolean>((resolve) => (timer = setTimeout(() => resolve(true), timeoutMs))),
+      ]);
+      clearTimeout(timer);
+      const cut = timedOut ? [...deliveries.keys()].filter((a) => !a.finished) : [];
+      for (const answer of cut) answer.abort.abort(SHUTDOWN);
+      await Promise.allSettled([...running]);
+      return { finished: all.length - cut.length, aborted: cut.length };
+    },
     /** Stops an answer in progress: the upstream request is aborted at once. */
     abort(userId: string, id: string): boolean {
       const answer = deps.registry.get(userId, id);

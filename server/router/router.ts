@@ -111,6 +111,7 @@ export function createModelRouter(options: RouterOptions = {}): ModelRouter {
     let idle: NodeJS.Timeout | undefined;
     let firstTokenMs: number | undefined;
     let delivered = '';
+    const source = { provider: adapter.name, model: adapter.model };
     const fire = (kind: RouterTimeout['kind']) => {
       if (timer) return;
       timer = new RouterTimeout(kind);
@@ -144,7 +145,7 @@ export function createModelRouter(options: RouterOptions = {}): ModelRouter {
           // Nothing reaches the caller once this attempt is being torn down.
           if (timer || callerSignal.aborted || delta.length === 0) return;
           delivered += delta;
-          request.onToken?.(delta);
+          request.onToken?.(delta, source);
         },
       });
     } finally {

@@ -21,8 +21,8 @@ export interface StreamRequest {
   tools?: ToolExecutors;
   /** Aborts the upstream request at once; the result then has status 'aborted'. */
   signal?: AbortSignal;
-  /** Each text delta, in order, exactly once (never replayed after a failover). */
-  onToken?: (delta: string) => void;
+  /** Each text delta, in order, exactly once (never replayed after a failover), with the provider that produced it. */
+  onToken?: (delta: string, source: { provider: ProviderName; model: string }) => void;
   /** Force this provider first (if configured), overriding the routing rule. */
   prefer?: ProviderName;
   maxOutputTokens?: number;

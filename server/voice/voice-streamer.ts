@@ -39,6 +39,8 @@ export interface VoiceStreamer {
   pushText(delta: string): void;
   /** No more text: resolves after the last audio and the final marker were emitted. */
   end(): Promise<VoiceSummary>;
+  /** Characters whose audio reached the client so far (what a crash-time settlement may charge). */
+  charactersDelivered(): number;
 }
 
 export interface VoiceStreamerDeps {
@@ -212,6 +214,7 @@ export function createVoiceStreamer(deps: VoiceStreamerDeps): VoiceStreamer {
       }
       return emitter;
     },
+    charactersDelivered: () => summary.charactersDelivered,
   };
 }
 

@@ -1,0 +1,107 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createDb, type Db } from '../../common/db';
+import { createMigratedDatabases } from '../../test/databases';
+import { createLedger, type Ledger } from './ledger';
+
+describe('credits ledger', () => {
+  let databases: Awaited<ReturnType<typeof createMigratedDatabases>>;
+  let db: Db;
+  let ledger: Ledger;
+  const newUser = async (tier = 'free') => {
+    const [row] = await db.query<{ id: string }>(`insert into auth.users (email, raw_app_meta_data) values ($1, $2) returning id`, [
+      `u${Math.random()}@example.com`,
+      JSON.stringify({ tier }),
+    ]);
+    return row!.id;
+  };
+  const reserve = (userId: string, requestId: string, amount: number, maxOpen?: number) =>
+    ledger.reserve({ userId, requestId, amount, instanceId: 'test-instance', maxOpen });
+  const openAnswers = async (userId: string) =>
+    (await db.query<{ n: number }>('select count(*)::int as n from zmarty_private.answers_in_flight where user_id = $1', [userId]))[0]!.n;
+  const settleInput = (userId: string, requestId: string, cost: number) => ({
+    userId, requestId, cost, provider: 'local', model: 'analyst', inputTokens: 10, outputTokens: 20, voiceCharacters: 0, estimated: false,
+  });
+
+  beforeAll(async () => {
+    databases = await createMigratedDatabases();
+    db = createDb({ connectionString: databases.chatUrl, max: 20 });
+    ledger = createLedger({ chatDb: db });
+  });
+  afterAll(async () => {
+    await db.close();
+    await databases.drop();
+  });
+
+  it('reserves, then settles refunding what was not used', async () => {
+    const user = await newUser();
+    await reserve(user, 'r1', 100);
+    expect(await ledger.balance(user)).toBe(900);
+    expect(await ledger.settle(settleInput(user, 'r1', 37))).toEqual({ charged: 37, balance: 963 });
+  });
+
+  it('answers a request id once: a second reserve of an open or settled id is a conflict and writes nothing', async () => {
+    const user = await newUser();
+    await reserve(user, 'r2', 50);
+    await expect(reserve(user, 'r2', 50)).rejects.toMatchObject({ code: 'conflict', message: expect.stringContaining('resume') });
+    await ledger.settle(settleInput(user, 'r2', 20));
+    expect(await ledger.settle(settleInput(user, 'r2', 45))).toEqual({ charged: 20, balance: 980 });
+    await expect(reserve(user, 'r2', 50)).rejects.toMatchObject({ code: 'conflict', message: expect.stringContaining('already answered') });
+    const rows = await db.query('select reason from public.credits_ledger where request_id = $1 order by id', ['r2']);
+    expect(rows.map((r) => r.reason)).toEqual(['reserve', 'settle']);
+  });
+
+  it('gives one of 20 concurrent reserves of the same id the reservation, and the others a conflict', async () => {
+    const user = await newUser();
+    const results = await Promise.allSettled(Array.from({ length: 20 }, () => reserve(user, 'same-id', 10)));
+    expect(results.filter((r) => r.status === 'fulfilled')).toHaveLength(1);
+    expect(results.filter((r) => r.status === 'rejected').map((r) => (r as PromiseRejectedResult).reason.code)).toEqual(Array(19).fill('conflict'));
+    expect(await ledger.balance(user)).toBe(990);
+  });
+
+  it('tracks each open reservation as an answer in flight until it is settled', async () => {
+    const user = await newUser();
+    await reserve(user, 'open-1', 10);
+    await reserve(user, 'open-2', 10);
+    expect(await openAnswers(user)).toBe(2);
+    await ledger.settle(settleInput(user, 'open-1', 3));
+    expect(await openAnswers(user)).toBe(1);
+  });
+
+  it('caps the answers a user has open under the profile lock, across 30 concurrent reserves', async () => {
+    const user = await newUser();
+    const results = await Promise.allSettled(Array.from({ length: 30 }, (_, i) => reserve(user, `cap-${i}`, 1, 2)));
+    const granted = results.filter((r) => r.status === 'fulfilled').length;
+    const limited = results.filter((r) => r.status === 'rejected' && (r.reason as { code?: string }).code === 'rate_limited').length;
+    expect([granted, limited]).toEqual([2, 28]);
+    expect(await openAnswers(user)).toBe(2);
+    // Settling one frees a slot.
+    await ledger.settle(settleInput(user, 'cap-0', 1));
+    await expect(reserve(user, 'cap-next', 1, 2)).resolves.toMatchObject({ reserved: 1 });
+  });
+
+  it('caps a charge at the reservation, so the balance never goes negative', async () => {
+    const user = await newUser();
+    await reserve(user, 'r3', 1000);
+    expect(await ledger.settle(settleInput(user, 'r3', 5000))).toEqual({ charged: 1000, balance: 0 });
+    await expect(reserve(user, 'r4', 1)).rejects.toMatchObject({ code: 'insufficient_credits' });
+  });
+
+  it('grants exactly what the balance covers to 50 concurrent reservations', async () => {
+    const user = await newUser();
+    const results = await Promise.allSettled(
+      Array.from({ length: 50 }, (_, i) => reserve(user, `c${i}-${user}`, 200)),
+    );
+    const granted = results.filter((r) => r.status === 'fulfilled').length;
+    const refused = results.filter((r) => r.status === 'rejected' && (r.reason as { code?: string }).code === 'insufficient_credits').length;
+    expect([granted, refused]).toEqual([5, 45]);
+    expect(await ledger.balance(user)).toBe(0);
+  });
+
+  it('scopes request ids per user: another user may use the same id, and learns nothing of it', async () => {
+    const [a, b] = [await newUser(), await newUser()];
+    await reserve(a, 'shared', 10);
+    await expect(reserve(b, 'shared', 10)).resolves.toMatchObject({ requestId: 'shared', userId: b, reserved: 10 });
+    expect(await ledger.settle(settleInput(b, 'shared', 4))).toEqual({ charged: 4, balance: 996 });
+    expect(await ledger.settle(settleInput(a, 'shared', 7))).toEqual({ charged: 7, balance: 993 });
+  });
+});

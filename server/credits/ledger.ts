@@ -1,0 +1,143 @@
+import type { Db, Queryable } from '../../common/db';
+import { AppError } from '../../common/errors';
+
+/**
+ * The credits ledger, written only as the service role. A charge is two
+ * append-only rows keyed by (user, request id) — `reserve` before the provider
+ * is called, `settle` once the real cost is known — and the unique key makes
+ * each step idempotent. Every decision about a reservation (is this id new,
+ * does the balance cover it, how many answers does the user have open) is
+ * taken in one statement under a row lock on the user's profile, so it holds
+ * across concurrent requests and across server instances: fifty concurrent
+ * requests from a user who can pay for five get exactly five reservations,
+ * the same id never gets two, and the balance can never go negative (the
+ * settled charge is capped by the reservation).
+ *
+ * An open reservation has a row in zmarty_private.answers_in_flight (written
+ * with it, deleted with its settlement): see reservation-sweeper.ts.
+ */
+export interface ReserveInput {
+  userId: string;
+  requestId: string;
+  amount: number;
+  /** The process that will run the answer (its heartbeat keeps the reservation alive). */
+  instanceId: string;
+  /** Open reservations (answers in progress) the user may have, this one included. */
+  maxOpen?: number;
+}
+
+export interface Reservation {
+  requestId: string;
+  userId: string;
+  reserved: number;
+}
+
+export interface SettleInput {
+  requestId: string;
+  userId: string;
+  /** The cost by the price table; charged up to the reservation. */
+  cost: number;
+  provider: string;
+  model: string;
+  inputTokens: number;
+  outputTokens: number;
+  voiceCharacters: number;
+  estimated: boolean;
+}
+
+export interface Settlement {
+  charged: number;
+  balance: number;
+}
+
+async function balanceOf(q: Queryable, userId: string): Promise<number> {
+  const { rows } = await q.query<{ balance: number }>('select coalesce(sum(delta), 0)::bigint as balance from public.credits_ledger where user_id = $1', [userId]);
+  return rows[0]?.balance ?? 0;
+}
+
+const lockProfile = (q: Queryable, userId: string) => q.query('select 1 from public.profiles where user_id = $1 for update', [userId]);
+
+export function createLedger(deps: { chatDb: Db }) {
+  return {
+    balance: (userId: string) => deps.chatDb.asServiceRole((q) => balanceOf(q, userId)),
+
+    /**
+     * Reserves `amount` credits for a new request. Refuses with `conflict` when
+     * the user already used this id (answered, or still being answered: resume
+     * it instead), `rate_limited` when the user has `maxOpen` answers open, and
+     * `insufficient_credits` when the balance does not cover it.
+     */
+    async reserve(input: ReserveInput): Promise<Reservation> {
+      if (!Number.isSafeInteger(input.amount) || input.amount <= 0) throw new Error(`reservation must be a positive integer, got ${input.amount}`);
+      const maxOpen = input.maxOpen ?? 2_147_483_647;
+      return deps.chatDb.asServiceRole(async (q) => {
+        const locked = await lockProfile(q, input.userId);
+        if (!locked.rowCount) throw new AppError('not_found', 'No profile for this user');
+        // One statement once the lock is held (its snapshot is taken after the lock was granted, so it sees
+        // every reservation committed before ours). Each round trip here is on every answer's time to first token.
+        const { rows } = await q.query<{ reasons: string[]; balance: number; open: number; inserted: boolean }>(
+          `with existing as (
+             select reason from public.credits_ledger where user_id = $1 and request_id = $2 and reason in ('reserve', 'settle')
+           ), current as (
+             select coalesce(sum(delta), 0)::bigint as balance from public.credits_ledger where user_id = $1
+           ), open as (
+             select count(*)::integer as n from zmarty_private.answers_in_flight where user_id = $1
+           ), inserted as (
+             insert into public.credits_ledger (user_id, delta, reason, request_id)
+             select $1::uuid, -$3::integer, 'reserve', $2::text from current, open
+             where current.balance >= $3::integer and open.n < $5::integer and not exists (select 1 from existing)
+             returning 1
+           ), tracked as (
+             insert into zmarty_private.answers_in_flight (user_id, request_id, instance_id, reserved)
+             select $1::uuid, $2::text, $4::text, $3::integer from inserted
+             returning 1
+           )
+           select coalesce((select array_agg(reason) from existing), '{}') as reasons,
+                  (select balance from current) as balance,
+                  (select n from open) as open,
+                  exists (select 1 from tracked) as inserted`,
+          [input.userId, input.requestId, input.amount, input.instanceId, maxOpen],
+        );
+        const { reasons, balance, open, inserted } = rows[0]!;
+        if (reasons.includes('settle')) throw new AppError('conflict', 'This request was already answered');
+        if (reasons.includes('reserve')) throw new AppError('conflict', 'This request is already being answered; resume it instead');
+        if (inserted) return { requestId: input.requestId, userId: input.userId, reserved: input.amount };
+        if (open >= maxOpen) throw new AppError('rate_limited', `At most ${maxOpen} answers at a time; wait for one to finish`);
+        throw new AppError('insufficient_credits', `This answer needs up to ${input.amount} credits; your balance is ${balance}`);
+      });
+    },
+
+    /** Settles a reservation: refunds what was not used and closes it. Idempotent; a second call returns the first result. */
+    async settle(input: SettleInput): Promise<Settlement> {
+      return deps.chatDb.asServiceRole(async (q) => {
+        await lockProfile(q, input.userId);
+        const { rows } = await q.query<{ reason: string; delta: number }>(
+          `select reason, delta from public.credits_ledger where request_id = $1 and user_id = $2 and reason in ('reserve', 'settle')`,
+          [input.requestId, input.userId],
+        );
+        const reserve = rows.find((r) => r.reason === 'reserve');
+        if (!reserve) throw new Error(`no reservation for request ${input.requestId}`);
+        const reserved = -reserve.delta;
+        const previous = rows.find((r) => r.reason === 'settle');
+        if (previous) return { charged: reserved - previous.delta, balance: await balanceOf(q, input.userId) };
+        const charged = Math.min(Math.max(0, Math.ceil(input.cost)), reserved);
+        // The new balance in the same round trip: the statement's snapshot predates its own insert, so add the row's delta.
+        const settled = await q.query<{ balance: number }>(
+          `with inserted as (
+             insert into public.credits_ledger
+               (user_id, delta, reason, provider, model, input_tokens, output_tokens, voice_characters, estimated, request_id)
+             values ($1, $2, 'settle', $3, $4, $5, $6, $7, $8, $9)
+             returning delta
+           ), closed as (
+             delete from zmarty_private.answers_in_flight where user_id = $1 and request_id = $9
+           )
+           select ((select coalesce(sum(delta), 0) from public.credits_ledger where user_id = $1) + (select delta from inserted))::bigint as balance`,
+          [input.userId, reserved - charged, input.provider, input.model, input.inputTokens, input.outputTokens, input.voiceCharacters, input.estimated, input.requestId],
+        );
+        return { charged, balance: settled.rows[0]!.balance };
+      });
+    },
+  };
+}
+
+export type Ledger = ReturnType<typeof createLedger>;
