@@ -23,9 +23,14 @@ let counter = 0;
 /** The real server on port 0 over fresh migrated databases. */
 export async function startTestServer(
   overrides: Record<string, string> = {},
-  extra: Partial<Pick<ServerOptions, 'passwordHash'>> = {},
+  extra: Partial<Pick<ServerOptions, 'passwordHash'>> & {
+    /** Another instance's databases (two servers sharing one deployment); left in place on close. */
+    sharedWith?: Pick<TestServer, 'chatUrl' | 'tradingUrl'>;
+  } = {},
 ): Promise<TestServer> {
-  const databases = await createMigratedDatabases();
+  const databases = extra.sharedWith
+    ? { chatUrl: extra.sharedWith.chatUrl, tradingUrl: extra.sharedWith.tradingUrl, drop: async () => undefined }
+    : await createMigratedDatabases();
   const jwtSecret = 'test-secret-' + 'x'.repeat(40);
   const anonKey = await signApiKey(jwtSecret, 'anon');
   const env = parseEnv({

@@ -1,4 +1,4 @@
-import { RateLimiterMemory } from 'rate-limiter-flexible';
+import { RateLimiterMemory, type RateLimiterAbstract } from 'rate-limiter-flexible';
 import type { Db } from '../../common/db';
 import { AppError } from '../../common/errors';
 import type { ChatDoneEvent } from '../../common/events';
@@ -30,6 +30,8 @@ export interface ChatServiceDeps {
   maxConcurrentPerUser?: number;
   /** Answers started per user per minute. */
   maxPerMinute?: number;
+  /** The shared per-minute limiter (server/limits); a per-process one of maxPerMinute when absent. */
+  perMinute?: RateLimiterAbstract;
   /** Tokens after the first are batched for this long into one chat:token (0 = one event per provider token). */
   tokenCoalesceMs?: number;
   now?: () => Date;
@@ -52,7 +54,7 @@ export interface StartChatInput {
 export function createChatService(deps: ChatServiceDeps) {
   const maxOutputTokens = deps.maxOutputTokens ?? 1024;
   const maxConcurrent = deps.maxConcurrentPerUser ?? 2;
-  const perMinute = new RateLimiterMemory({ points: deps.maxPerMinute ?? 40, duration: 60 });
+  const perMinute = deps.perMinute ?? new RateLimiterMemory({ points: deps.maxPerMinute ?? 40, duration: 60 });
   const inFlight = new Map<string, number>();
   const now = deps.now ?? (() => new Date());
   const coalesceMs = deps.tokenCoalesceMs ?? 16;
