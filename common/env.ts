@@ -38,6 +38,9 @@ export const envSchema = z
     ACCESS_TOKEN_TTL_SECONDS: positiveInt.max(86_400).default(3600),
     AUTH_RATE_LIMIT_ATTEMPTS: positiveInt.default(10),
     AUTH_RATE_LIMIT_WINDOW_SECONDS: positiveInt.default(900),
+    AUTH_ACCOUNT_FREE_ATTEMPTS: positiveInt.max(1000).default(5),
+    AUTH_ACCOUNT_MAX_DELAY_SECONDS: positiveInt.max(86_400).default(900),
+    TRUST_PROXY_HOPS: nonNegativeInt.max(10).default(0),
     STARTING_CREDITS_FREE: nonNegativeInt.default(1000),
     STARTING_CREDITS_PRO: nonNegativeInt.default(20_000),
   })

@@ -35,6 +35,7 @@ import { createAuthStore } from './auth/gotrue.store';
 import { createGoTrueRoutes } from './auth/gotrue.routes';
 import type { PasswordHashOptions } from './auth/passwords';
 import { createTokenVerifier } from './auth/token-verifier';
+import { createLimits } from './limits/limits';
 
 export type ZmartyIo = SocketServer<ClientToServerEvents, ServerToClientEvents, Record<string, never>, SocketData>;
 
@@ -91,6 +92,15 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     issuer,
   });
 
+  const config = options.config ?? parseServerConfig(process.env);
+  const limits = createLimits({
+    pool: chatDb.pool,
+    config: {
+      signIn: { attempts: env.AUTH_RATE_LIMIT_ATTEMPTS, windowSeconds: env.AUTH_RATE_LIMIT_WINDOW_SECONDS },
+      account: { freeAttempts: env.AUTH_ACCOUNT_FREE_ATTEMPTS, maxDelaySeconds: env.AUTH_ACCOUNT_MAX_DELAY_SECONDS },
+      chatPerMinute: config.chat.maxPerMinute,
+    },
+  });
   const authRoutes = embedded
     ? createGoTrueRoutes({
         store: createAuthStore(chatDb),
@@ -99,13 +109,13 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
         issuer,
         apiKeys: [anonKey!, ...(options.embeddedAuth?.serviceRoleKey ? [options.embeddedAuth.serviceRoleKey] : [])],
         accessTokenTtlSeconds: env.ACCESS_TOKEN_TTL_SECONDS,
-        rateLimit: { attempts: env.AUTH_RATE_LIMIT_ATTEMPTS, windowSeconds: env.AUTH_RATE_LIMIT_WINDOW_SECONDS },
+        limits,
+        trustProxyHops: env.TRUST_PROXY_HOPS,
         passwordHash: options.passwordHash,
         log,
       })
     : undefined;
 
-  const config = options.config ?? parseServerConfig(process.env);
   const metrics = createMetrics();
   const router = createModelRouter({ ...config.router, log });
   const voice = createVoiceService(config.voice);
@@ -133,6 +143,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     maxOutputTokens: config.chat.maxOutputTokens,
     maxConcurrentPerUser: config.chat.maxConcurrentPerUser,
     maxPerMinute: config.chat.maxPerMinute,
+    perMinute: limits.chatPerMinute,
     tokenCoalesceMs: config.chat.tokenCoalesceMs,
     onBalance: (userId, balance) => io?.to(userRoom(userId)).emit('credits:balance', { balance }),
   });

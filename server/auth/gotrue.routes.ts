@@ -1,10 +1,13 @@
+import { createHash } from 'node:crypto';
 import { Hono } from 'hono';
 import { SignJWT } from 'jose';
-import { RateLimiterMemory } from 'rate-limiter-flexible';
 import { z } from 'zod';
 import { AppError } from '../../common/errors';
 import type { Logger } from '../../common/logger';
+import { clientAddress } from '../http/client-address';
 import { readJson } from '../http/read-json';
+import type { Limits } from '../limits/limits';
+import { consumeOrRefuse } from '../limits/refusal';
 import { type AuthStore, type AuthUserRow } from './gotrue.store';
 import { hashPassword, verifyPassword, type PasswordHashOptions } from './passwords';
 import type { TokenVerifier } from './token-verifier';
@@ -23,8 +26,13 @@ export interface GoTrueOptions {
   /** API keys accepted in the `apikey` header (anon and service role). */
   apiKeys: string[];
   accessTokenTtlSeconds: number;
-  rateLimit: { attempts: number; windowSeconds: number };
+  /** Shared (Postgres) limits; see server/limits/limits.ts. */
+  limits: Pick<Limits, 'signInPerAddress' | 'signupsPerAddress' | 'signInPerAccount'>;
+  /** How many proxies of ours append to X-Forwarded-For (TRUST_PROXY_HOPS). */
+  trustProxyHops: number;
   passwordHash?: PasswordHashOptions;
+  /** The scrypt verifier; tests inject a counting one. */
+  verifyPassword?: (password: string, stored: string) => Promise<boolean>;
   log: Logger;
 }
 
@@ -32,15 +40,27 @@ const credentialsSchema = z.object({
   email: z.string().trim().toLowerCase().pipe(z.email('a valid email address is required')).pipe(z.string().max(255)),
   password: z.string().min(1, 'password is required').max(256, 'password is too long'),
 });
-const signupSchema = credentialsSchema.extend({ data: z.record(z.string(), z.unknown()).optional() });
+/** user_metadata travels in every access token: 60 KB of it made tokens no proxy would pass (431). */
+export const MAX_USER_METADATA_BYTES = 4096;
+const signupSchema = credentialsSchema.extend({
+  data: z
+    .record(z.string(), z.unknown())
+    .optional()
+    .refine((data) => data === undefined || Buffer.byteLength(JSON.stringify(data)) <= MAX_USER_METADATA_BYTES, {
+      message: `user metadata must be at most ${MAX_USER_METADATA_BYTES} bytes of JSON`,
+    }),
+});
 const refreshSchema = z.object({ refresh_token: z.string().min(10).max(200) });
 const MIN_PASSWORD_LENGTH = 8;
 
 export function createGoTrueRoutes(options: GoTrueOptions): Hono {
   const app = new Hono();
   const secret = new TextEncoder().encode(options.jwtSecret);
-  const failedLogins = new RateLimiterMemory({ points: options.rateLimit.attempts, duration: options.rateLimit.windowSeconds });
-  const signupsPerIp = new RateLimiterMemory({ points: Math.max(30, options.rateLimit.attempts * 3), duration: options.rateLimit.windowSeconds });
+  const { limits } = options;
+  const verify = options.verifyPassword ?? verifyPassword;
+  // An unknown email is checked against this hash, so it costs one scrypt like a known one (no timing oracle).
+  const dummyHash = hashPassword('no such user', options.passwordHash);
+  dummyHash.catch(() => undefined);
 
   app.use('*', async (c, next) => {
     const apiKey = c.req.header('apikey');
@@ -80,10 +100,7 @@ export function createGoTrueRoutes(options: GoTrueOptions): Hono {
   }
 
   app.post('/signup', async (c) => {
-    const ip = clientIp(c.req.raw.headers);
-    await signupsPerIp.consume(ip).catch((res) => {
-      throw rateLimited(res);
-    });
+    await consumeOrRefuse(limits.signupsPerAddress, clientAddress(c, options.trustProxyHops));
     const body = signupSchema.safeParse(await readJson(c.req.raw));
     if (!body.success) throw new AppError('validation_failed', body.error.issues[0]?.message ?? 'invalid signup');
     if (body.data.password.length < MIN_PASSWORD_LENGTH) {
@@ -101,18 +118,22 @@ export function createGoTrueRoutes(options: GoTrueOptions): Hono {
     if (grantType === 'password') {
       const body = credentialsSchema.safeParse(await readJson(c.req.raw));
       if (!body.success) throw new AppError('validation_failed', body.error.issues[0]?.message ?? 'invalid credentials');
-      // Keyed by ip+email: one attacker cannot lock a victim out from everywhere.
-      const key = `${clientIp(c.req.raw.headers)}|${body.data.email}`;
-      const state = await failedLogins.get(key);
-      if (state && state.remainingPoints <= 0) throw rateLimited(state);
+      const address = clientAddress(c, options.trustProxyHops);
+      // Hashed: keys stay short and the limits table holds no email addresses.
+      const account = createHash('sha256').update(body.data.email).digest('base64url');
+      // Attempts are counted before the password is checked (a success resets them), so
+      // concurrent guesses cannot all pass one check. Keyed by address+account: one
+      // source cannot lock a victim out from everywhere; the per-account delay covers many sources.
+      const addressKey = `${address}|${account}`;
+      await consumeOrRefuse(limits.signInPerAddress, addressKey);
+      await limits.signInPerAccount.admit(account, address);
       const user = await options.store.findUserByEmail(body.data.email);
-      const ok = user?.encrypted_password ? await verifyPassword(body.data.password, user.encrypted_password) : false;
-      if (!user || !ok) {
-        await failedLogins.consume(key).catch(() => undefined);
-        options.log.warn({ ip: key.split('|')[0] }, 'auth: failed sign-in');
+      const matches = await verify(body.data.password, user?.encrypted_password ?? (await dummyHash));
+      if (!user?.encrypted_password || !matches) {
+        options.log.warn({ ip: address }, 'auth: failed sign-in');
         throw new AppError('invalid_credentials', 'Invalid login credentials');
       }
-      await failedLogins.delete(key);
+      await Promise.all([limits.signInPerAddress.delete(addressKey), limits.signInPerAccount.succeeded(account, address)]);
       await options.store.touchSignIn(user.id);
       return c.json(await issueSession(user, await options.store.startSession(user.id)));
     }
@@ -153,17 +174,6 @@ export function createGoTrueRoutes(options: GoTrueOptions): Hono {
 export function bearer(header: string | undefined): string | undefined {
   const match = /^Bearer\s+(\S+)$/i.exec(header ?? '');
   return match?.[1];
-}
-
-function clientIp(headers: Headers): string {
-  // Only meaningful behind a proxy that sets it; otherwise all traffic shares one bucket per email.
-  return headers.get('x-forwarded-for')?.split(',')[0]?.trim() || 'direct';
-}
-
-function rateLimited(res: unknown): AppError {
-  const ms = typeof res === 'object' && res && 'msBeforeNext' in res ? Number((res as { msBeforeNext: number }).msBeforeNext) : 60_000;
-  const seconds = Math.max(1, Math.ceil(ms / 1000));
-  return new AppError('rate_limited', `Too many attempts; try again in ${seconds} s`, { headers: { 'Retry-After': String(seconds) } });
 }
 
 export function toUserBody(user: AuthUserRow) {

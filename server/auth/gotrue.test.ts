@@ -63,6 +63,23 @@ describe('embedded auth with @supabase/supabase-js', () => {
     expect((await res.json()).error.code).toBe('rate_limited');
   });
 
+  it('refuses sign-up metadata over 4 KB with validation_failed and writes nothing (no user, no credit grant)', async () => {
+    const email = 'big-metadata@example.com';
+    const count = async () =>
+      (await server.chatDb.query<{ users: number; grants: number }>(
+        `select (select count(*) from auth.users where email = $1)::int as users, (select count(*) from public.credits_ledger)::int as grants`,
+        [email],
+      ))[0]!;
+    const before = await count();
+    const res = await server.supabase().auth.signUp({ email, password: 'long enough password', options: { data: { bio: 'x'.repeat(60 * 1024) } } });
+    expect(res.error?.status).toBe(400);
+    expect(res.error?.code).toBe('validation_failed');
+    expect(await count()).toEqual({ users: 0, grants: before.grants });
+    // Metadata within the cap still lands in the token.
+    const ok = await server.supabase().auth.signUp({ email, password: 'long enough password', options: { data: { name: 'Ann' } } });
+    expect(ok.data.user?.user_metadata).toMatchObject({ name: 'Ann' });
+  });
+
   it('rotates refresh tokens; reusing a rotated token revokes the session', async () => {
     const { refreshToken } = await server.signUp();
     const supabase = server.supabase();

@@ -62,6 +62,7 @@ describe('access token verification (JWKS + HS256)', () => {
     ['three random segments', async () => 'eyJhbGciOiJIUzI1NiJ9.e30.c2ln', 'token_invalid_signature'],
     ['expired', () => signHs(SECRET, (j) => j.setIssuedAt(now() - 7200).setExpirationTime(now() - 60)), 'token_expired'],
     ['not yet valid', () => signHs(SECRET, (j) => j.setNotBefore(now() + 600)), 'token_not_yet_valid'],
+    ['issued more than a minute in the future', () => signHs(SECRET, (j) => j.setIssuedAt(now() + 120)), 'token_not_yet_valid'],
     ['wrong audience', () => signHs(SECRET, (j) => j.setAudience('anon')), 'token_invalid_claims'],
     ['wrong issuer', () => signHs(SECRET, (j) => j.setIssuer('https://evil.example/auth/v1')), 'token_invalid_claims'],
     ['wrong HS256 secret', () => signHs('another-secret-'.padEnd(48, 'q')), 'token_invalid_signature'],
@@ -96,6 +97,10 @@ describe('access token verification (JWKS + HS256)', () => {
       await expect(verify(token)).rejects.toMatchObject({ code, status: 401 });
     });
   }
+
+  it('accepts an iat up to the allowed clock skew in the future', async () => {
+    expect((await verify(await signHs(SECRET, (j) => j.setIssuedAt(now() + 30)))).userId).toBe(USER);
+  });
 
   it('refuses HS256 entirely when only a JWKS is configured', async () => {
     const { port } = jwksServer.address() as AddressInfo;

@@ -22,7 +22,15 @@ export interface TokenVerifierOptions {
   jwksCooldownMs?: number;
   /** Allowed clock skew in seconds. */
   clockToleranceSeconds?: number;
+  /** How far in the future `iat` may be (clock skew between issuer and us); default MAX_IAT_SKEW_SECONDS. */
+  maxIssuedAtSkewSeconds?: number;
 }
+
+/**
+ * A token "issued" later than now plus this is refused: jose checks `iat` only
+ * with maxTokenAge, and a future iat is a sign of a forged or mis-minted token.
+ */
+export const MAX_IAT_SKEW_SECONDS = 60;
 
 export type TokenVerifier = (token: string | undefined) => Promise<VerifiedUser>;
 
@@ -64,6 +72,10 @@ export function createTokenVerifier(options: TokenVerifierOptions): TokenVerifie
       };
       const { payload } =
         alg === 'HS256' ? await jwtVerify(token, secret!, verifyOptions) : await jwtVerify(token, jwks!, verifyOptions);
+      const maxSkew = options.maxIssuedAtSkewSeconds ?? MAX_IAT_SKEW_SECONDS;
+      if (payload.iat !== undefined && payload.iat > Math.floor(Date.now() / 1000) + maxSkew) {
+        throw new AppError('token_not_yet_valid', 'The access token was issued in the future');
+      }
       if (typeof payload.sub !== 'string' || !/^[0-9a-f-]{36}$/i.test(payload.sub)) {
         throw new AppError('token_invalid_claims', 'The access token has no valid subject');
       }
