@@ -2,7 +2,6 @@ import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { serveStatic } from '@hono/node-server/serve-static';
 import { Hono } from 'hono';
-import { bodyLimit } from 'hono/body-limit';
 import type { Db } from '../common/db';
 import { AppError, toErrorBody } from '../common/errors';
 import type { Logger } from '../common/logger';
@@ -10,6 +9,7 @@ import { requireUser } from './auth/require-user';
 import type { TokenVerifier } from './auth/token-verifier';
 import { createHealthRoutes } from './health/health.routes';
 import { createMetricsRoutes, metricsMiddleware, type Metrics } from './metrics/metrics';
+import { limitBody } from './http/body-limit';
 import type { AuthedEnv } from './http/types';
 import { createProfileRoutes } from './profile/profile.routes';
 import { createSymbolsRoutes } from './symbols/symbols.routes';
@@ -50,15 +50,7 @@ export function createApp(deps: AppDeps): Hono {
     app.use('*', metricsMiddleware(deps.metrics));
     app.route('/metrics', createMetricsRoutes(deps.metrics));
   }
-  app.use(
-    '*',
-    bodyLimit({
-      maxSize: deps.maxBodyBytes ?? 64 * 1024,
-      onError: () => {
-        throw new AppError('payload_too_large', 'The request body is too large');
-      },
-    }),
-  );
+  app.use('*', limitBody(deps.maxBodyBytes ?? 64 * 1024));
 
   app.route('/healthz', createHealthRoutes({ databases: { chat: deps.chatDb, trading: deps.tradingDb }, reports: deps.healthReports }));
   app.get('/api/config', (c) => c.json(deps.publicConfig));

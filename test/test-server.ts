@@ -23,7 +23,7 @@ let counter = 0;
 /** The real server on port 0 over fresh migrated databases. */
 export async function startTestServer(
   overrides: Record<string, string> = {},
-  extra: Partial<Pick<ServerOptions, 'passwordHash'>> = {},
+  extra: Partial<Pick<ServerOptions, 'passwordHash' | 'clientDir'>> = {},
 ): Promise<TestServer> {
   const databases = await createMigratedDatabases();
   const jwtSecret = 'test-secret-' + 'x'.repeat(40);
@@ -47,6 +47,7 @@ export async function startTestServer(
     embeddedAuth: { jwtSecret, anonKey },
     // Cheap hashing keeps tests fast; production uses the memory-hard default.
     passwordHash: extra.passwordHash ?? { cost: 2 ** 10 },
+    clientDir: extra.clientDir,
   });
   const supabase = () =>
     createClient(server.url, anonKey, { auth: { persistSession: false, autoRefreshToken: false, detectSessionInUrl: false } });
