@@ -4,6 +4,7 @@ import { RateLimiterMemory } from 'rate-limiter-flexible';
 import { z } from 'zod';
 import { AppError } from '../../common/errors';
 import type { Logger } from '../../common/logger';
+import { jsonHasControlCharacters } from '../../common/text';
 import { readJson } from '../http/read-json';
 import { type AuthStore, type AuthUserRow } from './gotrue.store';
 import { hashPassword, verifyPassword, type PasswordHashOptions } from './passwords';
@@ -32,7 +33,9 @@ const credentialsSchema = z.object({
   email: z.string().trim().toLowerCase().pipe(z.email('a valid email address is required')).pipe(z.string().max(255)),
   password: z.string().min(1, 'password is required').max(256, 'password is too long'),
 });
-const signupSchema = credentialsSchema.extend({ data: z.record(z.string(), z.unknown()).optional() });
+const signupSchema = credentialsSchema.extend({ data: z.record(z.string(), z.unknown()).optional() })
+  // user_metadata lands in jsonb, which refuses NUL: keys and string values follow the text rule (common/text.ts).
+  .refine((body) => !jsonHasControlCharacters(body.data, { multiline: true }), { message: 'data must not contain control characters', path: ['data'] });
 const refreshSchema = z.object({ refresh_token: z.string().min(10).max(200) });
 const MIN_PASSWORD_LENGTH = 8;
 
