@@ -74,7 +74,7 @@ export function createWatchersUpsertHandler({
 
   function parse(request: Request, body: Uint8Array): { eventId: string; payload: WatchersWebhookPayload } {
     const eventId = webhookEventIdSchema.safeParse(request.headers.get(WEBHOOK_HEADERS.id) ?? '');
-    if (!eventId.success) throw new AppError('validation_failed', `The ${WEBHOOK_HEADERS.id} header must be 1-200 characters`);
+    if (!eventId.success) throw new AppError('validation_failed', `The ${WEBHOOK_HEADERS.id} header must be 1-200 characters, none of them control characters`);
     let json: unknown;
     try {
       json = JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(body));
