@@ -2,7 +2,6 @@ import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { serveStatic } from '@hono/node-server/serve-static';
 import { Hono } from 'hono';
-import { bodyLimit } from 'hono/body-limit';
 import type { Db } from '../common/db';
 import { AppError, toErrorBody } from '../common/errors';
 import type { Logger } from '../common/logger';
@@ -10,7 +9,10 @@ import { requireUser } from './auth/require-user';
 import type { TokenVerifier } from './auth/token-verifier';
 import { createHealthRoutes } from './health/health.routes';
 import { createMetricsRoutes, metricsMiddleware, type Metrics } from './metrics/metrics';
+import { limitBody } from './http/body-limit';
+import { securityHeaders } from './http/security-headers';
 import type { AuthedEnv } from './http/types';
+import { rejectUnroutable } from './http/unknown-routes';
 import { createProfileRoutes } from './profile/profile.routes';
 import { createSymbolsRoutes } from './symbols/symbols.routes';
 
@@ -46,19 +48,14 @@ export function createApp(deps: AppDeps): Hono {
   });
   app.notFound((c) => c.json({ error: { code: 'not_found', message: `No route for ${c.req.method} ${c.req.path}` } }, 404));
 
+  app.use('*', securityHeaders({ supabaseUrl: deps.publicConfig.supabaseUrl || undefined }));
   if (deps.metrics) {
     app.use('*', metricsMiddleware(deps.metrics));
     app.route('/metrics', createMetricsRoutes(deps.metrics));
   }
-  app.use(
-    '*',
-    bodyLimit({
-      maxSize: deps.maxBodyBytes ?? 64 * 1024,
-      onError: () => {
-        throw new AppError('payload_too_large', 'The request body is too large');
-      },
-    }),
-  );
+  app.use('*', limitBody(deps.maxBodyBytes ?? 64 * 1024));
+  // Before any auth middleware: an unknown API path is 404 (405 for a wrong method) even without a token.
+  app.use('*', rejectUnroutable(app));
 
   app.route('/healthz', createHealthRoutes({ databases: { chat: deps.chatDb, trading: deps.tradingDb }, reports: deps.healthReports }));
   app.get('/api/config', (c) => c.json(deps.publicConfig));
@@ -83,7 +80,7 @@ export function createApp(deps: AppDeps): Hono {
   if (deps.clientDir && existsSync(path.join(deps.clientDir, 'index.html'))) {
     const root = path.relative(process.cwd(), deps.clientDir);
     app.use('/*', serveStatic({ root }));
-    // Single-page app: unknown non-API paths get index.html.
+    // Single-page app: other GET paths get index.html (API paths never reach here: rejectUnroutable).
     app.get('*', serveStatic({ root, path: 'index.html' }));
   }
   return app;

@@ -49,6 +49,8 @@ export interface ServerOptions {
   /** Secrets for the embedded auth (when env.SUPABASE_URL is unset) — from env or DATA_DIR. */
   embeddedAuth?: { jwtSecret: string; anonKey: string; serviceRoleKey?: string };
   passwordHash?: PasswordHashOptions;
+  /** The built web client to serve (default dist/client); tests point it at a fixture. */
+  clientDir?: string;
 }
 
 export interface RunningServer {
@@ -171,7 +173,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     authRoutes,
     metrics,
     publicConfig: { supabaseUrl: embedded ? '' : env.SUPABASE_URL!, supabaseAnonKey: anonKey! },
-    clientDir: path.resolve(import.meta.dirname, '../dist/client'),
+    clientDir: options.clientDir ?? path.resolve(import.meta.dirname, '../dist/client'),
     healthReports: { providers: () => router.health(), voice: () => ({ available: voice.available, cache: voice.cacheStats() }), watchersRelay: () => relay.status() },
     routes: [
       { path: '/api', app: createMarketRoutes({ chatDb, tradingDb }), authenticated: true },

@@ -29,7 +29,7 @@ export const TEST_WEBHOOK_SECRET = 'test-webhook-secret-'.padEnd(40, 'w');
  */
 export async function startTestServer(
   overrides: Record<string, string> = {},
-  extra: Partial<Pick<ServerOptions, 'passwordHash'>> & { sameDatabasesAs?: Pick<TestServer, 'chatUrl' | 'tradingUrl'> } = {},
+  extra: Partial<Pick<ServerOptions, 'passwordHash' | 'clientDir'>> & { sameDatabasesAs?: Pick<TestServer, 'chatUrl' | 'tradingUrl'> } = {},
 ): Promise<TestServer> {
   const databases = extra.sameDatabasesAs
     ? { chatUrl: extra.sameDatabasesAs.chatUrl, tradingUrl: extra.sameDatabasesAs.tradingUrl, drop: async () => undefined }
@@ -55,6 +55,7 @@ export async function startTestServer(
     embeddedAuth: { jwtSecret, anonKey },
     // Cheap hashing keeps tests fast; production uses the memory-hard default.
     passwordHash: extra.passwordHash ?? { cost: 2 ** 10 },
+    clientDir: extra.clientDir,
   });
   const supabase = () =>
     createClient(server.url, anonKey, { auth: { persistSession: false, autoRefreshToken: false, detectSessionInUrl: false } });

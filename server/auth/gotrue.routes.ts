@@ -4,6 +4,7 @@ import { SignJWT } from 'jose';
 import { z } from 'zod';
 import { AppError } from '../../common/errors';
 import type { Logger } from '../../common/logger';
+import { jsonHasControlCharacters } from '../../common/text';
 import { clientAddress } from '../http/client-address';
 import { readJson } from '../http/read-json';
 import type { Limits } from '../limits/limits';
@@ -49,7 +50,9 @@ const signupSchema = credentialsSchema.extend({
     .refine((data) => data === undefined || Buffer.byteLength(JSON.stringify(data)) <= MAX_USER_METADATA_BYTES, {
       message: `user metadata must be at most ${MAX_USER_METADATA_BYTES} bytes of JSON`,
     }),
-});
+})
+  // user_metadata lands in jsonb, which refuses NUL: keys and string values follow the text rule (common/text.ts).
+  .refine((body) => !jsonHasControlCharacters(body.data, { multiline: true }), { message: 'data must not contain control characters', path: ['data'] });
 const refreshSchema = z.object({ refresh_token: z.string().min(10).max(200) });
 const MIN_PASSWORD_LENGTH = 8;
 

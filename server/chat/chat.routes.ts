@@ -3,15 +3,16 @@ import { Hono } from 'hono';
 import { streamSSE } from 'hono/streaming';
 import { z } from 'zod';
 import { AppError } from '../../common/errors';
+import { issueText } from '../../common/text';
 import type { ChatDoneEvent, ChatErrorEvent } from '../../common/events';
 import { readJson } from '../http/read-json';
 import type { AuthedEnv } from '../http/types';
 import type { ChatSink } from './answer-registry';
 import type { ChatService } from './chat.service';
-import { MAX_MESSAGE_CHARS } from './chat.socket';
+import { chatMessageSchema } from './chat.socket';
 
 const bodySchema = z.object({
-  message: z.string().trim().min(1, 'message is empty').max(MAX_MESSAGE_CHARS, `message is longer than ${MAX_MESSAGE_CHARS} characters`),
+  message: chatMessageSchema,
   voice: z.boolean().optional().default(false),
 });
 const idempotencyKey = z.string().trim().min(1).max(100).regex(/^[\w.:-]+$/);
@@ -27,7 +28,7 @@ export function createChatRoutes(deps: { chat: ChatService }) {
 
   app.post('/', async (c) => {
     const parsed = bodySchema.safeParse(await readJson(c.req.raw));
-    if (!parsed.success) throw new AppError('validation_failed', parsed.error.issues[0]?.message ?? 'invalid chat request');
+    if (!parsed.success) throw new AppError('validation_failed', issueText(parsed.error.issues[0], 'invalid chat request'));
     const key = c.req.header('idempotency-key');
     if (key !== undefined && !idempotencyKey.safeParse(key).success) throw new AppError('bad_request', 'Idempotency-Key must be 1–100 characters of letters, digits and . _ : -');
     const id = key ?? `rest-${randomUUID()}`;

@@ -2,6 +2,7 @@ import type { Socket } from 'socket.io';
 import { z } from 'zod';
 import { ackFailure, parsePayload } from '../realtime/acks';
 import { AppError } from '../../common/errors';
+import { safeText } from '../../common/text';
 import type { Ack, ClientToServerEvents, ServerToClientEvents, SocketData } from '../../common/events';
 import type { Logger } from '../../common/logger';
 import { socketUser } from '../realtime/socket-auth';
@@ -12,9 +13,14 @@ type ZmartySocket = Socket<ClientToServerEvents, ServerToClientEvents, Record<st
 
 export const MAX_MESSAGE_CHARS = 4000;
 const idSchema = z.string().trim().min(1, 'id is required').max(100, 'id is too long').regex(/^[\w.:-]+$/, 'id may use letters, digits and . _ : -');
+/** A chat message, for the socket and the REST fallback alike: multi-line text, no other control characters. */
+export const chatMessageSchema = safeText({ multiline: true })
+  .trim()
+  .min(1, 'message is empty')
+  .max(MAX_MESSAGE_CHARS, `message is longer than ${MAX_MESSAGE_CHARS} characters`);
 const sendSchema = z.object({
   id: idSchema,
-  message: z.string().trim().min(1, 'message is empty').max(MAX_MESSAGE_CHARS, `message is longer than ${MAX_MESSAGE_CHARS} characters`),
+  message: chatMessageSchema,
   voice: z.boolean().optional().default(false),
 });
 const abortSchema = z.object({ id: idSchema });

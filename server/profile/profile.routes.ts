@@ -2,6 +2,7 @@ import { Hono } from 'hono';
 import { z } from 'zod';
 import type { Db } from '../../common/db';
 import { AppError } from '../../common/errors';
+import { issueText, safeText } from '../../common/text';
 import { readJson } from '../http/read-json';
 import type { AuthedEnv } from '../http/types';
 
@@ -17,7 +18,7 @@ const profileSql = `
          coalesce((select balance from public.credit_balance b where b.user_id = p.user_id), 0) as balance
   from public.profiles p where p.user_id = auth.uid()`;
 
-const updateSchema = z.object({ displayName: z.string().trim().min(1).max(80).nullable() });
+const updateSchema = z.object({ displayName: safeText().trim().min(1).max(80).nullable() });
 
 /** The signed-in user's profile and credit balance, read under RLS. */
 export function createProfileRoutes(deps: { chatDb: Db }) {
@@ -33,7 +34,7 @@ export function createProfileRoutes(deps: { chatDb: Db }) {
 
   app.patch('/me', async (c) => {
     const parsed = updateSchema.safeParse(await readJson(c.req.raw));
-    if (!parsed.success) throw new AppError('validation_failed', parsed.error.issues[0]?.message ?? 'invalid profile');
+    if (!parsed.success) throw new AppError('validation_failed', issueText(parsed.error.issues[0], 'invalid profile'));
     await deps.chatDb.asUser(c.var.user.claims, (q) =>
       q.query('update public.profiles set display_name = $1, updated_at = now() where user_id = auth.uid()', [parsed.data.displayName]),
     );

@@ -151,6 +151,7 @@ describe('watchers-upsert function', () => {
       ['a stale timestamp (1001 ms old)', () => ({ timestamp: String(clock - 1001) }), 401, 'webhook_timestamp_expired'],
       ['a timestamp 1001 ms in the future', () => ({ timestamp: String(clock + 1001) }), 401, 'webhook_timestamp_expired'],
       ['a missing event id', () => ({ id: null }), 400, 'validation_failed'],
+      ['an event id with a control character', () => ({ id: `evt-${randomUUID()}\u0085` }), 400, 'validation_failed'],
       ['a body that is not JSON', () => ({ rawBody: '{"type":"INSERT",' }), 400, 'bad_request'],
       ['another table', () => ({ rawBody: JSON.stringify({ ...payload, table: 'profiles' }) }), 400, 'validation_failed'],
       ['an unknown event type', () => ({ rawBody: JSON.stringify({ ...payload, type: 'TRUNCATE' }) }), 400, 'validation_failed'],

@@ -1,5 +1,6 @@
 import type { Db } from '../../common/db';
 import { AppError, toErrorBody } from '../../common/errors';
+import { payloadTooLarge } from '../http/body-limit';
 import { affectedWatchers, checkTimestampAge, parseTimestampHeader, subscriptionAfter, type WatcherKey } from './watchers-sync.logic';
 import { watchersUpsertQueries as queries, type WatcherCount } from './watchers-upsert.queries';
 import { watchersWebhookPayloadSchema, webhookEventIdSchema, type WatchersWebhookPayload } from './watchers-upsert.schema';
@@ -73,7 +74,7 @@ export function createWatchersUpsertHandler({
 
   function parse(request: Request, body: Uint8Array): { eventId: string; payload: WatchersWebhookPayload } {
     const eventId = webhookEventIdSchema.safeParse(request.headers.get(WEBHOOK_HEADERS.id) ?? '');
-    if (!eventId.success) throw new AppError('validation_failed', `The ${WEBHOOK_HEADERS.id} header must be 1-200 characters`);
+    if (!eventId.success) throw new AppError('validation_failed', `The ${WEBHOOK_HEADERS.id} header must be 1-200 characters, none of them control characters`);
     let json: unknown;
     try {
       json = JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(body));
@@ -134,8 +135,8 @@ export function createWatchersUpsertHandler({
 
 async function readBody(request: Request, maxBytes: number): Promise<Uint8Array> {
   const declared = Number(request.headers.get('content-length') ?? '0');
-  if (declared > maxBytes) throw new AppError('payload_too_large', 'The request body is too large');
+  if (declared > maxBytes) throw payloadTooLarge(maxBytes);
   const body = new Uint8Array(await request.arrayBuffer());
-  if (body.length > maxBytes) throw new AppError('payload_too_large', 'The request body is too large');
+  if (body.length > maxBytes) throw payloadTooLarge(maxBytes);
   return body;
 }

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { SYMBOL_PATTERN, timeframeSchema } from '../../common/symbols';
+import { safeText } from '../../common/text';
 
 /**
  * The body of a Supabase Database Webhook on public.user_symbols
@@ -26,4 +27,4 @@ export const watchersWebhookPayloadSchema = z.discriminatedUnion('type', [
 export type WatchersWebhookPayload = z.infer<typeof watchersWebhookPayloadSchema>;
 
 /** Sent as x-webhook-id; the replay-protection key (webhook_events.event_id). */
-export const webhookEventIdSchema = z.string().trim().min(1).max(200);
+export const webhookEventIdSchema = safeText().trim().min(1).max(200);

@@ -1,7 +1,7 @@
 import { expect } from 'vitest';
-import type { Browser, BrowserContext, Locator, Page } from 'playwright-core';
+import type { Browser, BrowserContext, Locator, Page, Response } from 'playwright-core';
 import type { TestServer } from '../test-server';
-import { watchPageErrors } from './browser';
+import { watchCspViolations, watchPageErrors } from './browser';
 
 /** What a journey drives: one browser context (its own storage) on the app. */
 export interface AppPage {
@@ -9,6 +9,10 @@ export interface AppPage {
   page: Page;
   /** Uncaught errors and console errors the page reported. */
   errors: string[];
+  /** Content-Security-Policy violations in any page of this context (must stay empty). */
+  cspViolations: string[];
+  /** The response that served the app's HTML document. */
+  document: Response | null;
   close(): Promise<void>;
 }
 
@@ -22,10 +26,11 @@ export const PASSWORD = 'correct horse battery staple';
 export async function openApp(browser: Browser, server: TestServer, viewport = DESKTOP): Promise<AppPage> {
   const context = await browser.newContext({ viewport, baseURL: server.url, locale: 'en-US', timezoneId: 'UTC' });
   context.setDefaultTimeout(15_000);
+  const cspViolations = await watchCspViolations(context);
   const page = await context.newPage();
   const errors = watchPageErrors(page);
-  await page.goto('/');
-  return { context, page, errors, close: () => context.close() };
+  const document = await page.goto('/');
+  return { context, page, errors, cspViolations, document, close: () => context.close() };
 }
 
 async function fillCredentials(page: Page, email: string, password: string) {

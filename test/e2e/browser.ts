@@ -63,6 +63,33 @@ export function watchPageErrors(page: Page): string[] {
 }
 
 /**
+ * Collects every Content-Security-Policy violation in any page of `context`:
+ * the `securitypolicyviolation` DOM event (reported through a binding, which
+ * CSP does not govern) and Chromium's console line about it. Call before the
+ * first page opens.
+ */
+export async function watchCspViolations(context: BrowserContext): Promise<string[]> {
+  const violations: string[] = [];
+  await context.exposeBinding('__e2eCspViolation', (_source, v: { directive: string; blocked: string; sample: string; url: string }) => {
+    violations.push(`securitypolicyviolation: ${v.directive} blocked ${v.blocked || '(inline)'} ${v.sample} at ${v.url}`);
+  });
+  await context.addInitScript(() => {
+    document.addEventListener(
+      'securitypolicyviolation',
+      (e) => {
+        const report = (window as unknown as { __e2eCspViolation?: (v: unknown) => void }).__e2eCspViolation;
+        report?.({ directive: e.effectiveDirective, blocked: e.blockedURI, sample: e.sample, url: e.documentURI });
+      },
+      true,
+    );
+  });
+  context.on('console', (msg) => {
+    if (/Content[- ]Security[- ]Policy/i.test(msg.text())) violations.push(`console: ${msg.text()}`);
+  });
+  return violations;
+}
+
+/**
  * Simulates a sleeping tab (laptop lid closed, tab frozen): the page's script
  * is paused in the debugger, so no timer, socket event or refresh runs, while
  * the server and the network go on. Returns when it woke up.

@@ -1,5 +1,5 @@
 import type { Browser } from 'playwright-core';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { describeSignal } from '../../server/context/market-format';
 import { addPair, ask, chargeOf, ledgerBalance, newEmail, openApp, PHONE, shownBalance, signedIn, signUpInUi, userIdOf, type AppPage } from './app-page';
 import { browserUnavailableReason, launchBrowser, saveScreenshot, whileAsleep } from './browser';
@@ -30,6 +30,38 @@ describe.skipIf(unavailable !== null)('web client in Chromium', () => {
     await Promise.all(apps.map((a) => a.close().catch(() => undefined)));
     await browser?.close();
     await stack?.close();
+  });
+  // Every journey runs under the server's Content-Security-Policy: any violation fails it
+  // (taken out of the list, so one violation fails one test, not every later one).
+  afterEach(() => {
+    expect(apps.flatMap((app) => app.cspViolations.splice(0))).toEqual([]);
+  });
+
+  it('serves the app with its security headers, and a violation of its CSP is caught', { timeout: JOURNEY_MS }, async () => {
+    const app = track(await openApp(browser, stack.server));
+    const headers = app.document!.headers();
+    const csp = headers['content-security-policy'] ?? '';
+    for (const directive of ["default-src 'self'", "script-src 'self'", "style-src 'self'", "frame-ancestors 'none'", "media-src 'self' blob:"]) {
+      expect(csp).toContain(directive);
+    }
+    expect(csp).not.toContain('unsafe-inline');
+    expect(headers['x-content-type-options']).toBe('nosniff');
+    expect(headers['x-frame-options']).toBe('DENY');
+    expect(headers['referrer-policy']).toBe('no-referrer');
+    await app.page.getByTestId('sign-up').waitFor();
+    expect(app.cspViolations).toEqual([]);
+
+    // The watcher is live: an inline script (what an XSS would inject) is blocked and reported.
+    const probe = track(await openApp(browser, stack.server));
+    await probe.page.evaluate(() => {
+      const script = document.createElement('script');
+      script.textContent = 'window.__e2eInlineRan = true';
+      document.body.append(script);
+    });
+    await expect.poll(() => probe.cspViolations.length).toBeGreaterThan(0);
+    expect(probe.cspViolations.join('\n')).toContain('script-src');
+    expect(await probe.page.evaluate(() => (window as unknown as { __e2eInlineRan?: boolean }).__e2eInlineRan)).toBeUndefined();
+    probe.cspViolations.length = 0;
   });
 
   it('signs up, adds BTC/USDT and shows the pipeline’s signal the moment it is pushed, then its chart', { timeout: JOURNEY_MS }, async () => {
@@ -243,6 +275,7 @@ describe.skipIf(unavailable !== null)('web client in Chromium with short-lived a
     await browser?.close();
     await stack?.close();
   });
+  afterEach(() => expect(app?.cspViolations ?? []).toEqual([]));
 
   it('recovers from expired access tokens, awake or after the tab slept, and answers still arrive', { timeout: JOURNEY_MS }, async () => {
     app = await openApp(browser, stack.server);
