@@ -46,6 +46,19 @@ import { createPsar } from './psar';
 
 const OBV_WINDOW = 14;
 
+/** The longest period of the 21 (EMA200). */
+export const LONGEST_INDICATOR_PERIOD = 200;
+/**
+ * Candles needed before the values match a full-history computation: an EMA
+ * seeded with the SMA of its first `period` closes still carries
+ * (1 − 2/(period+1))^(n − period) of that seed after n candles; at 3× the
+ * period that is e^−4 ≈ 1.8 % of the seed's error (EMA200 then within 0.4 %
+ * of a full-history value on the shared real candles; the live window,
+ * CANDLE_LOOKBACK = 1000, brings it below 0.02 %). The backtest starts
+ * trading here. Every shorter indicator has forgotten its seed long before.
+ */
+export const INDICATOR_WARMUP_CANDLES = 3 * LONGEST_INDICATOR_PERIOD;
+
 export interface IndicatorEngine {
   /** Feeds the next candle (ascending openTime). */
   push(candle: Candle): void;
