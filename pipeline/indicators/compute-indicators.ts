@@ -21,7 +21,7 @@
  *                  (scale-free: the share of the last 14 candles' volume that was "up" volume, net)
  *   williams_r     −100..0 (14)
  *   roc12          percent change over 12 candles (1.5 = +1.5 %)
- *   psar           Parabolic SAR (0.02, 0.2), price units (own implementation, see psar.ts)
+ *   psar           Parabolic SAR (0.02, 0.2) per Wilder, price units (own implementation, see psar.ts)
  *   ao             Awesome Oscillator, SMA 5 − SMA 34 of the median price, price units
  */
 import {
@@ -84,7 +84,7 @@ export function createIndicatorEngine(): IndicatorEngine {
   const obv = new OBV(2);
   const willr = new WilliamsR(14);
   const roc = new ROC(12);
-  const psar = createPsar(0.02, 0.2); // library-equivalent, see psar.ts
+  const psar = createPsar(0.02, 0.2); // Wilder's rules, see psar.ts
   const ao = new AO(5, 34);
   // Ring buffers for the OBV slope: the last OBV_WINDOW + 1 OBV values and OBV_WINDOW volumes.
   const obvHistory: number[] = [];
