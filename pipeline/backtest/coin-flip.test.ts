@@ -46,6 +46,17 @@ describe('coinFlipBaseline', () => {
     expect(coinFlipBaseline(candles, loser, { feePct: 0.1 }).percentile).toBeLessThan(1);
   });
 
+  it('weighs the coin by the strategy’s share of longs, so a drift alone does not pass for skill', () => {
+    const allLong = simulateTrades(candles, calls(candles, (i) => (i % 7 === 0 ? 'long' : 'flat')), { feePct: 0.1, horizonCandles: 5 }).trades;
+    const matched = coinFlipBaseline(candles, allLong, { feePct: 0.1 });
+    // Every draw goes long like the strategy: no better or worse than chance.
+    expect(matched).toMatchObject({ longShare: 1, percentile: 50 });
+    expect(matched.p5).toBeCloseTo(matched.p95!, 10);
+    const fair = coinFlipBaseline(candles, allLong, { feePct: 0.1, longShare: 0.5 });
+    expect(fair.longShare).toBe(0.5);
+    expect(fair.p5!).toBeLessThan(fair.p95!);
+  });
+
   it('replays a trade in its own direction exactly as the simulator closed it', () => {
     for (const t of trades) expect(replayTrade(candles, t, t.direction, 0.1)).toBeCloseTo(t.returnPct, 10);
   });
