@@ -14,7 +14,7 @@ describe('pipeline config', () => {
       SIMULATED_MARKET_SEED: 42,
       INGEST_CRON: '*/5 * * * *',
       WINRATE_CRON: '0 * * * *',
-      CANDLE_LOOKBACK: 300,
+      CANDLE_LOOKBACK: 1000,
       DOUBLING_SCORE_DELTA: 10,
       DOUBLING_MAX_VOL: 1.2,
       DOUBLING_COOLDOWN_MINUTES: 240,

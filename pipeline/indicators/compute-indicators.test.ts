@@ -1,4 +1,3 @@
-import { PSAR } from 'trading-signals';
 import { describe, expect, it } from 'vitest';
 import { INDICATOR_NAMES, type Candle } from '../domain';
 import { createSimulatedMarket } from '../market/simulated';
@@ -114,22 +113,20 @@ describe('computeIndicators', () => {
   });
 });
 
-describe('createPsar', () => {
-  it('matches trading-signals’ PSAR on realistic data', async () => {
-    const candles = await realistic(2000, 8);
-    const ours = createPsar(0.02, 0.2);
-    const lib = new PSAR({ accelerationStep: 0.02, accelerationMax: 0.2 });
-    let compared = 0;
-    for (const c of candles) {
-      const a = ours.add(c);
-      const b = lib.add(c);
-      if (b === null) expect(a).toBeNull();
-      else {
-        // The library subtracts an absolute 0.01 in one flip case; ours does not (see psar.ts).
-        expect(Math.abs(a! - b)).toBeLessThanOrEqual(0.0100001);
-        compared++;
-      }
-    }
-    expect(compared).toBe(1999);
+describe('createPsar (Wilder)', () => {
+  const feed = (bars: Array<[number, number]>) => {
+    const psar = createPsar(0.02, 0.2);
+    return bars.map(([high, low]) => psar.add({ high, low }));
+  };
+
+  it.each([
+    // Rising: first SAR at the previous low (9); next 9 + 0.02·(11 − 9) = 9.04 would sit above the
+    // low two candles back (9), so it is clamped there although no candle broke through.
+    ['clamps the SAR under the previous two lows on every candle', [[10, 9], [11, 10], [12, 11.5]], [null, 9, 9]],
+    ['mirrors it above the previous two highs when falling', [[11, 10], [10, 9], [9, 7.5]], [null, 11, 11]],
+    // Rising then a candle whose low crosses the SAR: reverse to the extreme high (12) with AF reset.
+    ['reverses to the extreme point when a candle crosses the SAR', [[10, 9], [11, 10], [12, 11.5], [11, 8]], [null, 9, 9, 12]],
+  ] as Array<[string, Array<[number, number]>, Array<number | null>]>)('%s', (_name, bars, expected) => {
+    expect(feed(bars)).toEqual(expected);
   });
 });

@@ -21,7 +21,7 @@
  *                  (scale-free: the share of the last 14 candles' volume that was "up" volume, net)
  *   williams_r     −100..0 (14)
  *   roc12          percent change over 12 candles (1.5 = +1.5 %)
- *   psar           Parabolic SAR (0.02, 0.2), price units (own implementation, see psar.ts)
+ *   psar           Parabolic SAR (0.02, 0.2) per Wilder, price units (own implementation, see psar.ts)
  *   ao             Awesome Oscillator, SMA 5 − SMA 34 of the median price, price units
  */
 import {
@@ -45,6 +45,19 @@ import { INDICATOR_NAMES, type Candle, type IndicatorValues } from '../domain';
 import { createPsar } from './psar';
 
 const OBV_WINDOW = 14;
+
+/** The longest period of the 21 (EMA200). */
+export const LONGEST_INDICATOR_PERIOD = 200;
+/**
+ * Candles needed before the values match a full-history computation: an EMA
+ * seeded with the SMA of its first `period` closes still carries
+ * (1 − 2/(period+1))^(n − period) of that seed after n candles; at 3× the
+ * period that is e^−4 ≈ 1.8 % of the seed's error (EMA200 then within 0.4 %
+ * of a full-history value on the shared real candles; the live window,
+ * CANDLE_LOOKBACK = 1000, brings it below 0.02 %). The backtest starts
+ * trading here. Every shorter indicator has forgotten its seed long before.
+ */
+export const INDICATOR_WARMUP_CANDLES = 3 * LONGEST_INDICATOR_PERIOD;
 
 export interface IndicatorEngine {
   /** Feeds the next candle (ascending openTime). */
@@ -71,7 +84,7 @@ export function createIndicatorEngine(): IndicatorEngine {
   const obv = new OBV(2);
   const willr = new WilliamsR(14);
   const roc = new ROC(12);
-  const psar = createPsar(0.02, 0.2); // library-equivalent, see psar.ts
+  const psar = createPsar(0.02, 0.2); // Wilder's rules, see psar.ts
   const ao = new AO(5, 34);
   // Ring buffers for the OBV slope: the last OBV_WINDOW + 1 OBV values and OBV_WINDOW volumes.
   const obvHistory: number[] = [];

@@ -1,12 +1,20 @@
 /**
- * Parabolic SAR with the same rules as `trading-signals`' PSAR, written here
- * because the library's version deep-clones its state (structuredClone) on
- * every update, which alone costs about half of all 21 indicators over 300
- * candles. psar.test.ts checks it against the library value for value.
- *
- * One deliberate difference: on a flip to long the library nudges the SAR to
- * `low − 0.01` when it touches the low, an absolute offset that is wrong for
- * sub-cent coins; here it stays at the low.
+ * Parabolic SAR (Wilder, "New Concepts in Technical Trading Systems", 1978),
+ * incremental. Each candle:
+ *   1. SAR ← SAR + AF · (EP − SAR)
+ *   2. ALWAYS clamp it out of the previous two candles' range: in an uptrend
+ *      no higher than their lows, in a downtrend no lower than their highs
+ *      (Wilder's rule; our earlier version, like `trading-signals`, applied
+ *      it only when the candle broke through, which let the SAR sit inside
+ *      the last candles' range and flip on noise);
+ *   3. a new extreme point (EP) raises AF by `step`, up to `max`;
+ *   4. a candle that crosses the SAR reverses the trend: SAR ← EP, EP ← the
+ *      candle's extreme on the new side, AF ← step.
+ * The first value comes at the second candle, the trend starting whichever
+ * way the median price moved. compute-indicators.oracle.test.ts checks it
+ * against `technicalindicators`' PSAR (a textbook implementation) on real
+ * candles. Written here rather than taken from `trading-signals`, whose PSAR
+ * differs from Wilder (step 2) and deep-clones its state on every update.
  */
 export interface HighLow {
   high: number;
@@ -45,13 +53,9 @@ export function createPsar(step = 0.02, max = 0.2): Psar {
         return sar;
       }
       let next = sar + (extreme - sar) * acceleration;
+      const before = prePrev ?? prev;
       if (isLong) {
-        // The SAR may not rise into the previous two candles' range.
-        if (prePrev && low < next) {
-          next = Math.min(next, prePrev.low, prev.low);
-        } else if (prev.low < next) {
-          next = prev.low;
-        }
+        next = Math.min(next, prev.low, before.low);
         if (high > extreme) {
           extreme = high;
           acceleration = Math.min(max, acceleration + step);
@@ -63,11 +67,7 @@ export function createPsar(step = 0.02, max = 0.2): Psar {
           acceleration = step;
         }
       } else {
-        if (prePrev && high > next) {
-          next = Math.max(next, prePrev.high, prev.high);
-        } else if (prev.high > next) {
-          next = prev.high;
-        }
+        next = Math.max(next, prev.high, before.high);
         if (low < extreme) {
           extreme = low;
           acceleration = Math.min(max, acceleration + step);

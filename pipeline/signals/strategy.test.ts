@@ -105,6 +105,33 @@ describe('decideSignal', () => {
   });
 });
 
+describe('decideSignal opt-in filters', () => {
+  it.each([
+    { name: 'trend gate: a long below EMA200 stays flat', v: { ...BULL, ema200: 101 }, options: { trendGate: true }, direction: 'flat', reason: 'trend_gate' },
+    { name: 'trend gate: a short above EMA200 stays flat', v: { ...BEAR, ema200: 99 }, options: { trendGate: true }, direction: 'flat', reason: 'trend_gate' },
+    { name: 'trend gate: a long above EMA200 passes', v: BULL, options: { trendGate: true }, direction: 'long', reason: null },
+    // Target 3 ATR = 6 % of the price; 20 round trips of 0.2 % = 4 %: clears.
+    { name: 'fee hurdle cleared', v: BULL, options: { minMoveFees: 20, feePct: 0.1 }, direction: 'long', reason: null },
+    { name: 'fee hurdle not cleared', v: BULL, options: { minMoveFees: 40, feePct: 0.1 }, direction: 'flat', reason: 'fee_hurdle' },
+  ] as const)('$name', ({ v, options, direction, reason }) => {
+    const d = decideSignal({ candles, indicators: v, risk, clusters: [] }, options);
+    expect(d.direction).toBe(direction);
+    expect(d.reasons.some((r) => r.indicator === reason)).toBe(reason !== null);
+  });
+});
+
+describe('decideSignal reward/risk floor (minRewardRisk)', () => {
+  // Stop 1.5 ATR = 3 below the entry; a short band 2.5 above would make a win smaller than a loss.
+  it.each([
+    { name: 'off by default: a band 1.25 ATR away is the target', options: {}, band: [102.5, 103], tp: 102.5 },
+    { name: '1: a band nearer than the stop is ignored', options: { minRewardRisk: 1 }, band: [102.5, 103], tp: 106 },
+    { name: '1: a band at the stop distance is taken', options: { minRewardRisk: 1 }, band: [103, 103.5], tp: 103 },
+  ])('$name', ({ options, band, tp }) => {
+    const d = decideSignal({ candles, indicators: BULL, risk, clusters: [cluster('short', band[0]!, band[1]!, 1)] }, options);
+    expect(d.takeProfit).toBe(tp);
+  });
+});
+
 describe('decideSignal has no look-ahead', () => {
   const NOW = Date.UTC(2025, 3, 1);
   async function history(seed: number) {

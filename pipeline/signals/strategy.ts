@@ -36,6 +36,12 @@
  * ATR away becomes the target, placed at its near edge, since forced orders
  * there tend to pull price in and fill before the band is fully crossed.
  * Flat signals have no stop or take-profit.
+ *
+ * Opt-in rules, measured walk-forward in docs/STRATEGY.md and left off by
+ * default because none helped on all four data sets: `minRewardRisk` (a
+ * cluster target at least that many stop distances away; 1 keeps wins no
+ * smaller than losses), `trendGate` (long only above EMA200, short only
+ * below) and `minMoveFees` (the target must clear N round-trip fees).
  */
 import { AppError } from '../../common/errors';
 import type { Candle, Direction, IndicatorValues, LiqCluster, RiskMetric, SignalDecision, SignalReason } from '../domain';
@@ -45,6 +51,14 @@ export interface StrategyOptions {
   threshold?: number;
   stopAtr?: number;
   takeProfitAtr?: number;
+  /** A liquidation-cluster target must lie at least this many stop distances away (reward/risk). */
+  minRewardRisk?: number;
+  /** Long only above EMA200, short only below it (trade with the long-term regime). */
+  trendGate?: boolean;
+  /** Stay flat unless the take-profit distance is at least this many round-trip fees. */
+  minMoveFees?: number;
+  /** Fee per side, % of notional, for minMoveFees. */
+  feePct?: number;
 }
 
 export interface StrategyInput {
@@ -148,10 +162,23 @@ export function decideSignal(input: StrategyInput, options: StrategyOptions = {}
   }
   if (direction === 'flat' || atr === null) return { direction: 'flat', score, entry, stop: null, takeProfit: null, reasons };
 
+  const ema200 = input.indicators.ema200;
+  if (options.trendGate && ema200 !== null && (direction === 'long' ? entry < ema200 : entry > ema200)) {
+    reasons.push({ indicator: 'trend_gate', vote: 'neutral', weight: 0, detail: `a ${direction} against the EMA200 regime: staying flat` });
+    return { direction: 'flat', score, entry, stop: null, takeProfit: null, reasons };
+  }
+  const stopAtr = options.stopAtr ?? 1.5;
+  const takeProfitAtr = options.takeProfitAtr ?? 3;
+  if (options.minMoveFees && ((takeProfitAtr * atr) / entry) * 100 < options.minMoveFees * 2 * (options.feePct ?? 0.1)) {
+    reasons.push({ indicator: 'fee_hurdle', vote: 'neutral', weight: 0, detail: `a ${fmt(((takeProfitAtr * atr) / entry) * 100)} % target does not clear ${options.minMoveFees}× the round-trip fee: staying flat` });
+    return { direction: 'flat', score, entry, stop: null, takeProfit: null, reasons };
+  }
   const s = direction === 'long' ? 1 : -1;
-  const stop = entry - s * (options.stopAtr ?? 1.5) * atr;
-  let takeProfit = entry + s * (options.takeProfitAtr ?? 3) * atr;
-  const target = clusterTarget(direction, entry, atr, input.clusters);
+  const stop = entry - s * stopAtr * atr;
+  let takeProfit = entry + s * takeProfitAtr * atr;
+  // Reward/risk ≥ minRewardRisk: with 1, a cluster nearer than the stop is no target worth the risk.
+  const minTargetAtr = Math.max(CLUSTER_MIN_ATR, (options.minRewardRisk ?? 0) * stopAtr);
+  const target = clusterTarget(direction, entry, atr, input.clusters, minTargetAtr);
   if (target) {
     takeProfit = target.price;
     reasons.push({
@@ -165,7 +192,13 @@ export function decideSignal(input: StrategyInput, options: StrategyOptions = {}
 }
 
 /** The strongest opposite-side band within reach, and the near edge of it as the target price. */
-export function clusterTarget(direction: 'long' | 'short', entry: number, atr: number, clusters: readonly LiqCluster[]): { price: number; cluster: LiqCluster } | null {
+export function clusterTarget(
+  direction: 'long' | 'short',
+  entry: number,
+  atr: number,
+  clusters: readonly LiqCluster[],
+  minAtr = CLUSTER_MIN_ATR,
+): { price: number; cluster: LiqCluster } | null {
   let best: { price: number; cluster: LiqCluster } | null = null;
   for (const c of clusters) {
     if (c.strength < CLUSTER_MIN_STRENGTH) continue;
@@ -173,7 +206,7 @@ export function clusterTarget(direction: 'long' | 'short', entry: number, atr: n
     if (c.side !== wanted) continue;
     const price = direction === 'long' ? c.priceLow : c.priceHigh;
     const distance = (direction === 'long' ? price - entry : entry - price) / atr;
-    if (distance < CLUSTER_MIN_ATR || distance > CLUSTER_MAX_ATR) continue;
+    if (distance < minAtr || distance > CLUSTER_MAX_ATR) continue;
     const nearer = best !== null && Math.abs(price - entry) < Math.abs(best.price - entry);
     if (!best || c.strength > best.cluster.strength || (c.strength === best.cluster.strength && nearer)) best = { price, cluster: c };
   }

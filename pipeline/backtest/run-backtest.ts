@@ -1,0 +1,104 @@
+/**
+ * One walk-forward evaluation with its baselines, measured in the same run on
+ * the same window: the strategy's trades and metrics, buy-and-hold, the coin
+ * flips and the edge verdict. Pure; the CLI and (later) the pipeline's
+ * rollups call it with their own candles and decisions.
+ */
+import type { Candle } from '../domain';
+import { INDICATOR_WARMUP_CANDLES } from '../indicators/compute-indicators';
+import { coinFlipBaseline, edgeOf, type CoinFlipSummary, type Edge } from './coin-flip';
+import { buyAndHold, maxDrawdownPct, reliabilityTable, tradeStats, type ReliabilityRow, type TradeStats } from './metrics';
+import { simulateTrades, type Trade, type TradeSignal } from './simulate';
+
+export interface BacktestOptions {
+  /** Fee per side, % of notional (the pipeline's WINRATE_FEE_PCT). */
+  feePct?: number;
+  /** The pipeline's WINRATE_HORIZON_CANDLES. */
+  horizonCandles?: number;
+  /** First candle allowed to signal; defaults to the end of the indicators' warm-up. */
+  from?: number;
+  draws?: number;
+  seed?: number;
+}
+
+export interface BacktestReport {
+  candles: number;
+  /** Open time of the first candle allowed to signal, and of the last candle. */
+  from: number;
+  to: number;
+  feePct: number;
+  horizonCandles: number;
+  trades: Trade[];
+  stats: TradeStats;
+  totalReturnPct: number;
+  maxDrawdownPct: number;
+  buyHold: { returnPct: number; maxDrawdownPct: number };
+  coinFlip: CoinFlipSummary;
+  edge: Edge;
+  reliability: ReliabilityRow[];
+  /** Per candle from `from` on: open time, strategy equity, buy-and-hold equity (1 = start). */
+  curve: Array<{ time: number; equity: number; buyHold: number }>;
+}
+
+export const DEFAULT_FEE_PCT = 0.1;
+export const DEFAULT_HORIZON_CANDLES = 24;
+
+export function runBacktest(candles: readonly Candle[], decisions: readonly TradeSignal[], options: BacktestOptions = {}): BacktestReport {
+  if (candles.length < 2) throw new Error(`a backtest needs at least 2 candles, got ${candles.length}`);
+  const feePct = options.feePct ?? DEFAULT_FEE_PCT;
+  const horizonCandles = options.horizonCandles ?? DEFAULT_HORIZON_CANDLES;
+  const from = Math.min(candles.length - 1, Math.max(0, options.from ?? INDICATOR_WARMUP_CANDLES - 1));
+  const { trades, equity } = simulateTrades(candles, decisions, { feePct, horizonCandles, from });
+  const window = equity.slice(from);
+  const hold = buyAndHold(candles, from, feePct);
+  const stats = tradeStats(trades);
+  const coinFlip = coinFlipBaseline(candles, trades, { feePct, draws: options.draws, seed: options.seed });
+  return {
+    candles: candles.length,
+    from: candles[from]!.openTime,
+    to: candles.at(-1)!.openTime,
+    feePct,
+    horizonCandles,
+    trades,
+    stats,
+    totalReturnPct: ((window.at(-1) ?? 1) / (window[0] ?? 1) - 1) * 100,
+    maxDrawdownPct: maxDrawdownPct(window),
+    buyHold: { returnPct: hold.returnPct, maxDrawdownPct: hold.maxDrawdownPct },
+    coinFlip,
+    edge: edgeOf({ trades: stats.trades, expectancyPct: stats.expectancyPct, percentile: coinFlip.percentile }),
+    reliability: reliabilityTable(trades),
+    curve: window.map((e, k) => ({ time: candles[from + k]!.openTime, equity: e, buyHold: hold.equity[from + k]! })),
+  };
+}
+
+/** The `--json` summary: one flat object, the field names of issue 9. */
+export interface BacktestSummary {
+  trades: number;
+  winRate: number | null;
+  winRateLow: number | null;
+  winRateHigh: number | null;
+  profitFactor: number | null;
+  expectancyPct: number | null;
+  maxDrawdownPct: number;
+  totalReturnPct: number;
+  buyHoldReturnPct: number;
+  coinFlip: { medianExpectancyPct: number | null; p5: number | null; p95: number | null; percentile: number | null };
+  edge: Edge;
+}
+
+export function summarize(report: BacktestReport): BacktestSummary {
+  const { stats, coinFlip } = report;
+  return {
+    trades: stats.trades,
+    winRate: stats.winRate,
+    winRateLow: stats.winRateLow,
+    winRateHigh: stats.winRateHigh,
+    profitFactor: stats.profitFactor,
+    expectancyPct: stats.expectancyPct,
+    maxDrawdownPct: report.maxDrawdownPct,
+    totalReturnPct: report.totalReturnPct,
+    buyHoldReturnPct: report.buyHold.returnPct,
+    coinFlip: { medianExpectancyPct: coinFlip.medianExpectancyPct, p5: coinFlip.p5, p95: coinFlip.p95, percentile: coinFlip.percentile },
+    edge: report.edge,
+  };
+}
