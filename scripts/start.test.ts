@@ -1,6 +1,6 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
-import { chmod, mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
@@ -25,12 +25,11 @@ interface Zmarty {
 const dirs: string[] = [];
 const started: Zmarty[] = [];
 
+/** A root-only directory, as `mktemp -d` makes it: `npm start` must make it work for the database's OS user. */
 async function tempDataDir(): Promise<string> {
   const dir = await mkdtemp(path.join(os.tmpdir(), 'zmarty-start-'));
-  // The embedded database's OS user (postgres, when we run as root) must be able to enter it.
-  await chmod(dir, 0o755);
   dirs.push(dir);
-  return path.join(dir, 'data');
+  return dir;
 }
 
 async function startZmarty(dataDir: string, extraEnv: Record<string, string> = {}): Promise<Zmarty> {
