@@ -1,6 +1,7 @@
 import path from 'node:path';
 import type { Env } from './env';
 import { startEmbeddedPostgres } from './embedded-postgres';
+import { embeddedPostgresOsUser, ensureDataDirReachable } from './embedded-postgres-access';
 import { loadOrCreateSecrets, type EmbeddedSecrets } from './secrets';
 
 export interface PreparedDatabases {
@@ -19,6 +20,9 @@ export async function prepareDatabases(env: Env, log: (message: string) => void)
   if (env.CHAT_DATABASE_URL && env.TRADING_DATABASE_URL) {
     return { chatUrl: env.CHAT_DATABASE_URL, tradingUrl: env.TRADING_DATABASE_URL, embedded: false, stop: async () => undefined };
   }
+  // As root the database runs as another OS user, who must be able to reach DATA_DIR/pg.
+  const osUser = await embeddedPostgresOsUser();
+  if (osUser) await ensureDataDirReachable(env.DATA_DIR, osUser, log);
   const secrets = await loadOrCreateSecrets(env.DATA_DIR);
   const server = await startEmbeddedPostgres({
     dir: path.join(path.resolve(env.DATA_DIR), 'pg'),

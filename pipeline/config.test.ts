@@ -31,7 +31,9 @@ describe('pipeline config', () => {
       JOB_RETRY_LIMIT: 4,
       JOB_RETRY_DELAY_SECONDS: 5,
       JOB_RETRY_DELAY_MAX_SECONDS: 300,
-      JOB_EXPIRE_SECONDS: 120,
+      JOB_EXPIRE_SECONDS: 30,
+      JOB_MONITOR_SECONDS: 5,
+      INGEST_CATCH_UP_CANDLES: 60,
     });
   });
 

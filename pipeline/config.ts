@@ -68,8 +68,18 @@ export const pipelineConfigSchema = z.object({
   JOB_RETRY_LIMIT: z.coerce.number().int().min(0).max(20).default(4),
   JOB_RETRY_DELAY_SECONDS: positiveInt.default(5),
   JOB_RETRY_DELAY_MAX_SECONDS: positiveInt.default(300),
-  /** A job still active after this long is presumed dead (crashed worker) and retried elsewhere. */
-  JOB_EXPIRE_SECONDS: positiveInt.max(3600).default(120),
+  /**
+   * A job still active after this long is presumed dead (crashed worker) and retried elsewhere.
+   * Jobs take milliseconds to a few seconds; the bound is two market requests timing out.
+   */
+  JOB_EXPIRE_SECONDS: positiveInt.max(3600).default(30),
+  /**
+   * How often pg-boss looks for expired jobs (its supervise and monitor intervals, 60 s by
+   * default): a killed worker's job is retried within JOB_EXPIRE_SECONDS + this + the retry delay.
+   */
+  JOB_MONITOR_SECONDS: positiveInt.max(600).default(5),
+  /** Missed closed candles an ingest analyses (and signals) after an outage, newest first kept. */
+  INGEST_CATCH_UP_CANDLES: positiveInt.max(1000).default(60),
 });
 
 export type PipelineConfig = z.infer<typeof pipelineConfigSchema>;

@@ -74,6 +74,10 @@ export async function startPipeline(options: PipelineOptions = {}): Promise<Runn
       application_name: 'zmarty-pgboss',
       // Workers wake on NOTIFY when a job is created instead of waiting out their poll.
       useListenNotify: true,
+      // Expiry runs in the monitor pass, which runs on the supervise timer: both set how soon a
+      // killed worker's job is found (pg-boss's 60 s defaults would add up to a minute).
+      superviseIntervalSeconds: config.JOB_MONITOR_SECONDS,
+      monitorIntervalSeconds: config.JOB_MONITOR_SECONDS,
       ...options.boss,
     });
     boss.on('error', (err) => log.error({ err: err.message }, 'pg-boss error'));
@@ -106,7 +110,7 @@ export async function startPipeline(options: PipelineOptions = {}): Promise<Runn
         queue: QUEUES.ingest,
         schema: watchJobSchema,
         options: workOptions,
-        handle: (key) => runIngest({ sql, market, log, now, lookback: config.CANDLE_LOOKBACK, latest }, key),
+        handle: (key) => runIngest({ sql, market, log, now, lookback: config.CANDLE_LOOKBACK, catchUp: config.INGEST_CATCH_UP_CANDLES, latest }, key),
         sendFollowUps: (jobs) => enqueueMany(boss, QUEUES.signals, jobs),
       },
       workerDeps,

@@ -1,4 +1,4 @@
-import { spawn, type ChildProcess } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import path from 'node:path';
 import { prepareDatabases } from '../common/databases';
 import { ConfigError, loadEnv } from '../common/env';
@@ -6,18 +6,23 @@ import { createLogger } from '../common/logger';
 import { migrate } from '../common/migrate';
 import pg from 'pg';
 import { ensureClientBuilt } from './client-build';
+import { superviseChildren } from './supervise-children';
+import { loadSupervisorConfig, restartPolicyOf, STOP_MARGIN_MS } from './supervisor.config';
 
 /**
  * `npm start`: the whole product from one command. Prepares the databases
  * (embedded PostgreSQL by default), applies migrations, then runs the web and
- * worker processes exactly as the Procfile does. One Ctrl-C stops everything.
+ * worker processes exactly as the Procfile does, restarting one that crashes.
+ * One Ctrl-C stops everything, the database last.
  */
 const ROOT = path.resolve(import.meta.dirname, '..');
+const ENTRIES: Record<string, string> = { web: 'server/main.ts', worker: 'pipeline/main.ts' };
 
 async function main() {
   const env = loadEnv();
-  const log = createLogger({ level: env.LOG_LEVEL, name: 'start' });
-  await ensureClientBuilt((m) => log.info(m));
+  const config = loadSupervisorConfig();
+  const log = createLogger({ level: config.LOG_LEVEL, name: 'start' });
+  if (config.CLIENT_BUILD === 'auto') await ensureClientBuilt((m) => log.info(m));
   const databases = await prepareDatabases(env, (m) => log.debug(m));
   for (const [url, dir] of [
     [databases.chatUrl, 'chat'],
@@ -34,34 +39,31 @@ async function main() {
   if (databases.embedded) log.info({ dataDir: path.resolve(env.DATA_DIR) }, 'embedded PostgreSQL is running');
 
   const childEnv = { ...process.env, CHAT_DATABASE_URL: databases.chatUrl, TRADING_DATABASE_URL: databases.tradingUrl };
-  const children = new Map<string, ChildProcess>();
-  let stopping = false;
-
-  const stopAll = async (code: number) => {
-    if (stopping) return;
-    stopping = true;
-    for (const child of children.values()) if (child.exitCode === null) child.kill('SIGTERM');
-    await Promise.all([...children.values()].map((c) => (c.exitCode === null ? new Promise((r) => c.once('exit', r)) : undefined)));
-    await databases.stop();
-    process.exit(code);
-  };
-
-  for (const [name, entry] of [
-    ['web', 'server/main.ts'],
-    ['worker', 'pipeline/main.ts'],
-  ] as const) {
-    const child = spawn(process.execPath, ['--import', 'tsx', path.join(ROOT, entry)], { env: childEnv, stdio: ['inherit', 'inherit', 'inherit', 'ipc'], cwd: process.cwd() });
-    children.set(name, child);
-    child.on('exit', (code, signal) => {
-      if (stopping) return;
-      log.error({ process: name, code, signal }, `${name} process exited; stopping Zmarty`);
-      void stopAll(code ?? 1);
-    });
-  }
-  // The IPC channel lets a child notice when this process dies (even by SIGKILL) and exit too.
+  const supervisor = superviseChildren({
+    names: Object.keys(ENTRIES),
+    // The IPC channel lets a child notice when this process dies (even by SIGKILL) and exit too.
+    spawn: (name) =>
+      spawn(process.execPath, ['--import', 'tsx', path.join(ROOT, ENTRIES[name]!)], {
+        env: childEnv,
+        stdio: ['inherit', 'inherit', 'inherit', 'ipc'],
+        cwd: process.cwd(),
+      }),
+    log,
+    policy: restartPolicyOf(config),
+    stopGraceMs: config.SHUTDOWN_DRAIN_MS + STOP_MARGIN_MS,
+  });
   // A terminal's Ctrl-C reaches the children too; we wait for them, then stop the database.
-  process.on('SIGINT', () => void stopAll(0));
-  process.on('SIGTERM', () => void stopAll(0));
+  const onSignal = (signal: NodeJS.Signals) => {
+    log.info({ signal }, 'stopping Zmarty');
+    void supervisor.stop(0);
+  };
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
+
+  const { code } = await supervisor.done;
+  await databases.stop().catch((err: unknown) => log.error({ err: err instanceof Error ? err.message : String(err) }, 'stopping the database failed'));
+  log.info({ code }, 'Zmarty stopped');
+  process.exit(code);
 }
 
 main().catch((err) => {

@@ -17,7 +17,6 @@ await startPipeline({
   now: () => now,
   schedules: false,
   catchUpOnStart: false,
-  boss: { superviseIntervalSeconds: 1, monitorIntervalSeconds: 1 },
   market: {
     name: 'simulated',
     fetchCandles: (symbol, timeframe, options) => simulated.fetchCandles(symbol, timeframe, options),

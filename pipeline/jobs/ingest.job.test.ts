@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { candlesToFetch, lastClosedOpenTime } from './ingest.job';
+import type { Candle } from '../domain';
+import { candlesToFetch, firstToAnalyse, lastClosedOpenTime } from './ingest.job';
 
 const H = 3_600_000;
 const T = Date.UTC(2024, 0, 1);
@@ -21,5 +22,17 @@ describe('which candles an ingest asks for', () => {
     ['stored candle newer than the clock (clock skew): nothing', T + 10 * H, T + 9 * H, 300, 0],
   ])('%s', (_, latest, lastClosed, lookback, expected) => {
     expect(candlesToFetch(latest, lastClosed, '1h', lookback)).toBe(expected);
+  });
+
+  const candles = (times: number[]): Candle[] => times.map((h) => ({ openTime: T + h * H, open: 1, high: 1, low: 1, close: 1, volume: 1 }));
+  it.each([
+    ['never analysed: only the newest', [1, 2, 3, 4], null, 60, 3],
+    ['the previous candle analysed: only the newest', [1, 2, 3, 4], T + 3 * H, 60, 3],
+    ['four missed: all four, oldest first', [1, 2, 3, 4, 5], T + 1 * H, 60, 1],
+    ['more missed than the bound: the newest `catchUp`', [1, 2, 3, 4, 5], T + 1 * H, 2, 3],
+    ['analysed before the window: bounded the same way', [6, 7, 8], T, 2, 1],
+    ['all analysed: none', [1, 2, 3], T + 3 * H, 60, 3],
+  ])('candles to analyse, %s', (_, times, lastAnalysed, catchUp, expected) => {
+    expect(firstToAnalyse(candles(times), lastAnalysed, catchUp)).toBe(expected);
   });
 });

@@ -18,6 +18,8 @@ export interface IngestDeps {
   now: () => number;
   /** Candles the indicators are computed over. */
   lookback: number;
+  /** At most this many missed candles are analysed after an outage, the newest ones (default 1: only the newest). */
+  catchUp?: number;
   /** Optional per-process memory of each watcher's newest stored candle (see createLatestCache). */
   latest?: LatestCache;
 }
@@ -65,49 +67,79 @@ export interface IngestResult {
 }
 
 /**
- * ingest_indicators: fetch what is new, store it, analyse the newest closed
- * candle, and name the compute_signals job that should follow. Idempotent:
- * candles are inserted once and the analysis is one upsert keyed by candle
- * time. The follow-up is sent by the worker for the whole batch after the
- * analysis is stored; if that send is lost (crash), the next ingest of the
- * watcher finds the candle analysed but unsignalled and names it again.
+ * Index of the first candle to analyse in `candles` (ascending, ending with
+ * the newest closed one): every candle after the last analysed one, at most
+ * `catchUp` of them; a watcher never analysed gets only its newest candle
+ * (its history is context, not missed work). `candles.length` when none.
+ */
+export function firstToAnalyse(candles: readonly Candle[], lastAnalysed: number | null, catchUp: number): number {
+  if (!candles.length) return 0;
+  if (lastAnalysed === null) return candles.length - 1;
+  const firstNew = candles.findIndex((c) => c.openTime > lastAnalysed);
+  if (firstNew === -1) return candles.length;
+  return Math.max(firstNew, candles.length - catchUp);
+}
+
+/**
+ * ingest_indicators: fetch what is new, store it, analyse every closed
+ * candle not analysed yet (after an outage, each missed one in order, each
+ * from the candles up to it only), and name the compute_signals job that
+ * should follow. Idempotent: candles are inserted once and each analysis is
+ * one upsert keyed by candle time. The follow-up is sent by the worker for
+ * the whole batch after the analyses are stored; if that send is lost
+ * (crash), the next ingest of the watcher finds the candle analysed but
+ * unsignalled and names it again.
  */
 export async function runIngest(deps: IngestDeps, key: WatchKey): Promise<IngestResult> {
-  const { sql, market, log } = deps;
+  const { sql, market, log, lookback } = deps;
+  const catchUp = deps.catchUp ?? 1;
   const now = deps.now();
   const latest = deps.latest?.get(key) ?? (await candleStore.latestOpenTime(sql, key));
-  const want = candlesToFetch(latest, lastClosedOpenTime(key.timeframe, now), key.timeframe, deps.lookback);
+  const want = candlesToFetch(latest, lastClosedOpenTime(key.timeframe, now), key.timeframe, lookback);
 
   let fresh: Candle[] = [];
   if (want > 0) {
     const raw = await market.fetchCandles(key.symbol, key.timeframe, { limit: want });
     // Sources validate already; this is the storage boundary, so check again rather than trust.
-    fresh = sanitizeCandles(raw, { source: market.name, symbol: key.symbol, timeframe: key.timeframe, now, log }).slice(-deps.lookback);
+    fresh = sanitizeCandles(raw, { source: market.name, symbol: key.symbol, timeframe: key.timeframe, now, log }).slice(-lookback);
   }
   const newest = Math.max(latest ?? -Infinity, fresh.at(-1)?.openTime ?? -Infinity);
   if (!Number.isFinite(newest)) return { log: { fetched: 0, inserted: 0, outcome: 'no_candles' }, followUp: null };
 
   // With nothing new, ask only whether the candle is done; the window is read if it is not.
-  const beforeLimit = fresh.length ? deps.lookback - fresh.length : 0;
+  const beforeLimit = fresh.length ? lookback - fresh.length : 0;
   const stored = await candleStore.storeAndReadBack(sql, key, market.name, fresh, newest, beforeLimit);
   deps.latest?.set(key, newest);
   const line = { fetched: fresh.length, inserted: stored.inserted, candleTime: newest };
-  // A candle inserted just now cannot have been analysed: the flags matter only on a rerun.
-  if (stored.newestInserted !== newest && stored.analysed) {
+  if (stored.lastAnalysed === newest) {
     if (stored.signalled) return { log: { ...line, outcome: 'unchanged' }, followUp: null };
     return { log: { ...line, outcome: 'signal_requeued' }, followUp: { ...key, candleTime: newest } };
   }
 
-  const window = fresh.length
-    ? [...stored.before, ...fresh].slice(-deps.lookback)
-    : await candleStore.window(sql, key, newest, deps.lookback);
-  if (window.at(-1)?.openTime !== newest) throw new Error(`candle ${newest} of ${key.symbol} ${key.timeframe} missing from its window`);
+  // The usual case (one new candle to analyse) has its window already; a catch-up or a rerun
+  // reads enough for a full lookback behind each candle it analyses.
+  let candles = fresh.length ? [...stored.before, ...fresh].slice(-lookback) : [];
+  if (!fresh.length || candles.length - firstToAnalyse(candles, stored.lastAnalysed, catchUp) > 1) {
+    candles = await candleStore.window(sql, key, newest, stored.lastAnalysed === null ? lookback : lookback + catchUp - 1);
+  }
+  if (candles.at(-1)?.openTime !== newest) throw new Error(`candle ${newest} of ${key.symbol} ${key.timeframe} missing from its window`);
 
-  const indicators = computeIndicators(window);
-  const risk = computeRisk(window, key.timeframe);
-  const clusters = await clustersFor(deps, key, window);
-  await analysisStore.save(sql, key, newest, { indicators, risk, clusters });
-  return { log: { ...line, candles: window.length, regime: risk.regime, outcome: 'analysed' }, followUp: { ...key, candleTime: newest } };
+  const first = firstToAnalyse(candles, stored.lastAnalysed, catchUp);
+  let window: Candle[] = [];
+  let risk: ReturnType<typeof computeRisk> | undefined;
+  for (let i = first; i < candles.length; i++) {
+    // No look-ahead: each candle is analysed from the lookback candles up to it, as if ingested on time.
+    window = candles.slice(Math.max(0, i + 1 - lookback), i + 1);
+    const indicators = computeIndicators(window);
+    risk = computeRisk(window, key.timeframe);
+    // A provider's liquidation map is today's: right for the newest candle only.
+    const clusters = i === candles.length - 1 ? await clustersFor(deps, key, window) : estimateLiquidationClusters(window);
+    await analysisStore.save(sql, key, window.at(-1)!.openTime, { indicators, risk, clusters });
+  }
+  return {
+    log: { ...line, candles: window.length, analysed: candles.length - first, regime: risk?.regime, outcome: 'analysed' },
+    followUp: { ...key, candleTime: newest },
+  };
 }
 
 /** Provider clusters when the source has them (KingFisher), else estimated from candles; a provider failure degrades to the estimate. */

@@ -281,6 +281,7 @@ describe('signal pipeline', () => {
       FIXTURE_NOW: String(NOW),
       CANDLE_LOOKBACK: String(LOOKBACK),
       JOB_EXPIRE_SECONDS: '2',
+      JOB_MONITOR_SECONDS: '1',
       JOB_RETRY_DELAY_SECONDS: '1',
       WORKER_POLL_SECONDS: '0.5',
       LOG_LEVEL: 'silent',
@@ -307,9 +308,13 @@ describe('signal pipeline', () => {
     expect(stuck!.state).toBe('active');
     child.kill('SIGKILL');
     await new Promise((r) => child.once('exit', r));
+    const killedAt = Date.now();
 
-    await start({ config: configFor({ JOB_EXPIRE_SECONDS: '2' }), boss: { superviseIntervalSeconds: 1, monitorIntervalSeconds: 1 } });
+    // Only the settings: JOB_MONITOR_SECONDS must reach pg-boss, whose own 60 s default would miss the bound below.
+    await start({ config: configFor({ JOB_EXPIRE_SECONDS: '2', JOB_MONITOR_SECONDS: '1' }) });
     await until(async () => (await count('signals', key)) === 1, 'the retried job to finish', 30_000);
+    // Expiry (2 s from the job's start) + one monitor pass (1 s) + the retry delay (1–2 s) + polling.
+    expect(Date.now() - killedAt).toBeLessThan(10_000);
     const [job] = await db.query<{ state: string; retry_count: number }>('select state, retry_count from pgboss.job where id = $1', [stuck!.id]);
     expect(job).toEqual({ state: 'completed', retry_count: 1 });
 

@@ -20,40 +20,46 @@ export interface SignalDeps {
  */
 export const STRATEGY_CANDLES = 50;
 
+/** Above the largest catch-up an ingest can analyse (CANDLE_LOOKBACK ≤ 1000). */
+const MAX_SIGNALS_PER_JOB = 1000;
+
 /**
- * compute_signals: decide the signal of the newest analysed candle (the one
- * the ingest named, or a newer one if it landed since: an older candle's
- * signal would be stale on arrival) and insert it once. One read, one
- * idempotent insert; a retried or duplicated job never adds a row.
+ * compute_signals: signal every analysed candle after the watcher's newest
+ * signal, oldest first, up to the one the ingest named (or a newer one that
+ * landed since). In order, because each signal's guardrails compare it with
+ * the open recommendation before it; after an outage the ingest analysed
+ * each missed candle, and each gets its signal here. One read and one
+ * idempotent insert per candle; a retried or duplicated job never adds a row.
  */
 export async function runSignal(deps: SignalDeps, key: WatchKey & { candleTime: number }): Promise<Record<string, unknown>> {
-  const inputs = await analysisStore.loadSignalInputs(deps.sql, key, STRATEGY_CANDLES);
-  if (!inputs || inputs.candleTime < key.candleTime) {
-    throw new Error(`no analysis stored for ${key.symbol} ${key.timeframe} at ${key.candleTime}`);
-  }
-  const { candleTime, previous } = inputs;
-  if (inputs.signalled) return { candleTime, outcome: 'exists' };
+  let inserted = 0;
+  let last: Record<string, unknown> = {};
+  // Bounded by the ingest's catch-up; the cap only guards against a loop that makes no progress.
+  for (let step = 0; step < MAX_SIGNALS_PER_JOB; step++) {
+    const inputs = await analysisStore.loadSignalInputs(deps.sql, key, STRATEGY_CANDLES);
+    if (!inputs || (inputs.signalled && inputs.candleTime < key.candleTime)) {
+      throw new Error(`no analysis stored for ${key.symbol} ${key.timeframe} at ${key.candleTime}`);
+    }
+    const { candleTime, previous } = inputs;
+    if (inputs.signalled) return { ...last, candleTime, signals: inserted, outcome: inserted ? 'inserted' : 'exists' };
 
-  const decision = decideSignal({ candles: inputs.candles, indicators: inputs.indicators, risk: inputs.risk, clusters: inputs.clusters });
-  let doubling: DoublingDecision | null = null;
-  if (previous && decision.direction !== 'flat') {
-    // Both sides on the market clock (candle times): created_at is wall-clock and would make a
-    // backfill or a late retry look like no time had passed.
-    doubling = evaluateDoubling({
-      previous: { direction: previous.direction, score: previous.score, createdAt: previous.candleTime },
-      next: { direction: decision.direction, score: decision.score, createdAt: candleTime },
-      risk: inputs.risk,
-      positionPct: deps.positionPct,
-      config: deps.doubling,
-    });
+    const decision = decideSignal({ candles: inputs.candles, indicators: inputs.indicators, risk: inputs.risk, clusters: inputs.clusters });
+    let doubling: DoublingDecision | null = null;
+    if (previous && decision.direction !== 'flat') {
+      // Both sides on the market clock (candle times): created_at is wall-clock and would make a
+      // backfill or a late retry look like no time had passed.
+      doubling = evaluateDoubling({
+        previous: { direction: previous.direction, score: previous.score, createdAt: previous.candleTime },
+        next: { direction: decision.direction, score: decision.score, createdAt: candleTime },
+        risk: inputs.risk,
+        positionPct: deps.positionPct,
+        config: deps.doubling,
+      });
+    }
+    const id = await signalStore.insert(deps.sql, key, candleTime, decision, doubling);
+    if (id !== null) inserted++;
+    last = { signalId: id, direction: decision.direction, score: decision.score, doubling: doubling?.recommended ?? null };
+    if (candleTime >= key.candleTime) return { ...last, candleTime, signals: inserted, outcome: id === null ? 'exists' : 'inserted' };
   }
-  const id = await signalStore.insert(deps.sql, key, candleTime, decision, doubling);
-  return {
-    candleTime,
-    signalId: id,
-    direction: decision.direction,
-    score: decision.score,
-    doubling: doubling?.recommended ?? null,
-    outcome: id === null ? 'exists' : 'inserted',
-  };
+  throw new Error(`more than ${MAX_SIGNALS_PER_JOB} candles of ${key.symbol} ${key.timeframe} waiting for a signal`);
 }

@@ -72,7 +72,9 @@ export const analysisStore = {
   },
 
   /**
-   * compute_signals' one read: the newest analysed candle of the watcher, its
+   * compute_signals' one read: the next analysed candle of the watcher to
+   * signal (the oldest analysed after its newest signal; with none, the
+   * newest analysed, which then has its signal already), its
    * risk and clusters, whether it has a signal already, the `lookback`
    * candles up to it, and the open recommendation before it (the newest
    * long/short signal not yet evaluated).
@@ -87,9 +89,18 @@ export const analysisStore = {
       candles: Array<[number, number, number, number, number, number]>;
       previous: { id: number; direction: OpenRecommendation['direction']; score: number; t: number } | null;
     }>(
-      `with latest as (
-         select candle_time, values from public.indicators where symbol = $1 and timeframe = $2
-         order by candle_time desc limit 1
+      `with last_signal as (
+         select max(candle_time) as t from public.signals where symbol = $1 and timeframe = $2
+       ), latest as (
+         -- The oldest analysed candle after the newest signal (catch-up goes in order), else the newest.
+         select candle_time, values from (
+           (select 0 as rank, candle_time, values from public.indicators
+            where symbol = $1 and timeframe = $2 and candle_time > coalesce((select t from last_signal), '-infinity')
+            order by candle_time limit 1)
+           union all
+           (select 1, candle_time, values from public.indicators where symbol = $1 and timeframe = $2
+            order by candle_time desc limit 1)
+         ) c order by rank limit 1
        )
        select (extract(epoch from l.candle_time) * 1000)::float8 as t, l.values,
          exists (select 1 from public.signals s where s.symbol = $1 and s.timeframe = $2 and s.candle_time = l.candle_time) as signalled,

@@ -29,8 +29,8 @@ export interface StoredBatch {
   inserted: number;
   /** Open time of the newest candle this call inserted, or null. */
   newestInserted: number | null;
-  /** Whether `newest` already has indicators, and a signal. */
-  analysed: boolean;
+  /** Open time of the newest analysed candle at or before `newest` (null: none yet), and whether `newest` has a signal. */
+  lastAnalysed: number | null;
   signalled: boolean;
   /** Up to `beforeLimit` stored candles before the first of the new ones (or up to `newest` when none were given). */
   before: Candle[];
@@ -49,7 +49,7 @@ export const candleStore = {
 
   /**
    * The ingest's one round trip: inserts the candles not stored yet, says
-   * whether candle `newest` was analysed/signalled already, and reads the
+   * which candle was analysed last and whether `newest` has its signal, and reads the
    * stored candles that precede the new ones (the statement's snapshot does
    * not see its own inserts, so the caller appends `candles` itself).
    */
@@ -65,7 +65,7 @@ export const candleStore = {
     const { rows } = await q.query<{
       inserted: number;
       newest_inserted: number | null;
-      analysed: boolean;
+      last_analysed: number | null;
       signalled: boolean;
       before: Array<[number, number, number, number, number, number]>;
     }>(
@@ -78,7 +78,8 @@ export const candleStore = {
        )
        select (select count(*)::int from ins) as inserted,
          (select (extract(epoch from max(open_time)) * 1000)::float8 from ins) as newest_inserted,
-         exists (select 1 from public.indicators where symbol = $1 and timeframe = $2 and candle_time = ${fromMs('$5')}) as analysed,
+         (select (extract(epoch from max(candle_time)) * 1000)::float8 from public.indicators
+           where symbol = $1 and timeframe = $2 and candle_time <= ${fromMs('$5')}) as last_analysed,
          exists (select 1 from public.signals where symbol = $1 and timeframe = $2 and candle_time = ${fromMs('$5')}) as signalled,
          ${CANDLE_ARRAY_SQL(`(select ${EPOCH_MS} as t, open, high, low, close, volume from public.candles
              where symbol = $1 and timeframe = $2 and open_time < ${fromMs('$6')} order by open_time desc limit $7)`)} as before`,
@@ -88,7 +89,7 @@ export const candleStore = {
     return {
       inserted: row.inserted,
       newestInserted: row.newest_inserted,
-      analysed: row.analysed,
+      lastAnalysed: row.last_analysed,
       signalled: row.signalled,
       before: candlesFromArray(row.before),
     };
