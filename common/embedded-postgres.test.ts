@@ -107,4 +107,17 @@ describe('embedded PostgreSQL', () => {
     expect(out).toContain('drained');
     expect(existsSync(path.join(dir, 'postmaster.pid'))).toBe(false);
   });
+
+  it('keeps the exit code a process set: a failed test run must not exit 0', { timeout: 120_000 }, async () => {
+    const dir = await tempDir();
+    // Vitest sets process.exitCode = 1 on failures and lets the process end by itself.
+    const script = `
+      import { startEmbeddedPostgres } from ${JSON.stringify(path.resolve(import.meta.dirname, 'embedded-postgres.ts'))};
+      const db = await startEmbeddedPostgres({ dir: ${JSON.stringify(dir)}, password: ${JSON.stringify(PASSWORD)} });
+      await db.stop();
+      process.exitCode = 3;
+    `;
+    const child = spawn(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], { stdio: ['ignore', 'ignore', 'inherit'] });
+    expect(await new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)))).toBe(3);
+  });
 });

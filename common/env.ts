@@ -87,8 +87,17 @@ export function parseEnv(source: Record<string, string | undefined>): Env {
   return parseConfig(envSchema, source);
 }
 
-/** process.env over `.env` (if present): the real environment wins. */
-export function loadEnv(dotenvPath = '.env'): Env {
+/**
+ * The variables a process is configured from: `.env` (if present) under the
+ * real environment, which wins. Read once, in a process's main; every parser
+ * (common, server, pipeline) takes this same record.
+ */
+export function readEnvSource(dotenvPath = '.env'): Record<string, string | undefined> {
   const fromFile = existsSync(dotenvPath) ? parseDotenv(readFileSync(dotenvPath)) : {};
-  return parseEnv({ ...fromFile, ...process.env });
+  return { ...fromFile, ...process.env };
+}
+
+/** The common settings from process.env over `.env`. */
+export function loadEnv(dotenvPath = '.env'): Env {
+  return parseEnv(readEnvSource(dotenvPath));
 }

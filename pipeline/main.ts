@@ -1,9 +1,7 @@
-import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
-import { parse as parseDotenv } from 'dotenv';
 import { PgBoss, type ConstructorOptions } from 'pg-boss';
 import { createDb, type Db } from '../common/db';
-import { ConfigError } from '../common/env';
+import { ConfigError, readEnvSource } from '../common/env';
 import { createLogger, type Logger } from '../common/logger';
 import { migrate } from '../common/migrate';
 import { doublingConfigOf, marketOptionsOf, parsePipelineConfig, type PipelineConfig } from './config';
@@ -191,16 +189,10 @@ export async function startPipeline(options: PipelineOptions = {}): Promise<Runn
   }
 }
 
-/** `.env` under the real environment, as the server reads it. */
-function readEnv(): Record<string, string | undefined> {
-  const fromFile = existsSync('.env') ? parseDotenv(readFileSync('.env')) : {};
-  return { ...fromFile, ...process.env };
-}
-
 async function main() {
   let pipeline: RunningPipeline;
   try {
-    pipeline = await startPipeline({ env: readEnv() });
+    pipeline = await startPipeline({ env: readEnvSource() });
   } catch (err) {
     if (err instanceof ConfigError) {
       console.error(err.message);

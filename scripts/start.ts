@@ -3,15 +3,13 @@ import path from 'node:path';
 import { prepareDatabases } from '../common/databases';
 import { ConfigError, loadEnv } from '../common/env';
 import { createLogger } from '../common/logger';
-import { migrate } from '../common/migrate';
-import pg from 'pg';
 import { ensureClientBuilt } from './client-build';
 import { superviseChildren } from './supervise-children';
 import { loadSupervisorConfig, restartPolicyOf, STOP_MARGIN_MS } from './supervisor.config';
 
 /**
  * `npm start`: the whole product from one command. Prepares the databases
- * (embedded PostgreSQL by default), applies migrations, then runs the web and
+ * (embedded PostgreSQL by default), then runs the web and
  * worker processes exactly as the Procfile does, restarting one that crashes.
  * One Ctrl-C stops everything, the database last.
  */
@@ -24,18 +22,7 @@ async function main() {
   const log = createLogger({ level: config.LOG_LEVEL, name: 'start' });
   if (config.CLIENT_BUILD === 'auto') await ensureClientBuilt((m) => log.info(m));
   const databases = await prepareDatabases(env, (m) => log.debug(m));
-  for (const [url, dir] of [
-    [databases.chatUrl, 'chat'],
-    [databases.tradingUrl, 'trading'],
-  ] as const) {
-    const pool = new pg.Pool({ connectionString: url, max: 1 });
-    try {
-      const result = await migrate(pool, path.join(ROOT, 'sql', dir));
-      if (result.applied.length) log.info({ database: dir, applied: result.applied }, 'migrations applied');
-    } finally {
-      await pool.end();
-    }
-  }
+  // Each process migrates what it uses when it starts (under an advisory lock), so nothing is applied here.
   if (databases.embedded) log.info({ dataDir: path.resolve(env.DATA_DIR) }, 'embedded PostgreSQL is running');
 
   const childEnv = { ...process.env, CHAT_DATABASE_URL: databases.chatUrl, TRADING_DATABASE_URL: databases.tradingUrl };

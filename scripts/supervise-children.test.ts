@@ -15,7 +15,9 @@ describe('superviseChildren', () => {
     const supervisor = superviseChildren({
       names: ['stubborn'],
       spawn: () => {
-        const child = node(`process.on('SIGTERM', () => undefined); ${IDLE}`);
+        const child = spawn(process.execPath, ['-e', `process.on('SIGTERM', () => undefined); process.stdout.write('ready'); ${IDLE}`], {
+          stdio: ['ignore', 'pipe', 'ignore'],
+        });
         spawned.push(child);
         return child;
       },
@@ -23,8 +25,8 @@ describe('superviseChildren', () => {
       policy: DEFAULT_RESTART_POLICY,
       stopGraceMs: 1000,
     });
-    // Let the child install its handler before we signal it.
-    await new Promise((r) => setTimeout(r, 500));
+    // The child says when its handler is installed (a loaded machine can take seconds to start node).
+    await new Promise((resolve) => spawned[0]!.stdout!.once('data', resolve));
     const started = Date.now();
     await supervisor.stop(0);
     expect(Date.now() - started).toBeGreaterThanOrEqual(900);

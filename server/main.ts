@@ -1,15 +1,38 @@
+import path from 'node:path';
+import { createDb } from '../common/db';
 import { embeddedSecretsIfNeeded, prepareDatabases } from '../common/databases';
-import { ConfigError, loadEnv } from '../common/env';
+import { ConfigError, parseEnv, readEnvSource } from '../common/env';
 import { createLogger } from '../common/logger';
-import { startServer } from './server';
+import { migrate } from '../common/migrate';
+import { loadOrCreateSecrets } from '../common/secrets';
+import { parseServerConfig } from './config';
+import { createServer } from './server';
 
-/** `web` process entry point (Procfile). `npm start` runs it with the databases prepared. */
+const SQL_DIR = path.resolve(import.meta.dirname, '../sql');
+
+/**
+ * `web` process entry point (Procfile), its one composition root: the settings
+ * are read once from the environment and `.env`, the pools opened and the
+ * migrations run once, then the server is built (no I/O) and listens.
+ */
 async function main() {
-  const env = loadEnv();
+  const source = readEnvSource();
+  const env = parseEnv(source);
+  const config = parseServerConfig(source);
   const log = createLogger({ level: env.LOG_LEVEL, name: 'server' });
   const databases = await prepareDatabases(env, (m) => log.debug(m));
-  const secrets = await embeddedSecretsIfNeeded(env);
-  const server = await startServer({ env, log, chatUrl: databases.chatUrl, tradingUrl: databases.tradingUrl, embeddedAuth: secrets });
+  const chatDb = createDb({ connectionString: databases.chatUrl, max: env.DATABASE_POOL_MAX, applicationName: 'zmarty-server' });
+  const tradingDb = createDb({ connectionString: databases.tradingUrl, max: env.DATABASE_POOL_MAX, applicationName: 'zmarty-server' });
+  for (const [db, dir] of [
+    [chatDb, 'chat'],
+    [tradingDb, 'trading'],
+  ] as const) {
+    const { applied } = await migrate(db.pool, path.join(SQL_DIR, dir));
+    if (applied.length) log.info({ database: dir, applied }, 'migrations applied');
+  }
+  const embeddedAuth = await embeddedSecretsIfNeeded(env);
+  const webhookSecret = config.webhook.secret ?? (await loadOrCreateSecrets(env.DATA_DIR)).webhookSecret;
+  const server = await createServer({ env, config, log, chatDb, tradingDb, webhookSecret, embeddedAuth }).listen();
   log.info({ port: server.port }, `Zmarty is running at ${env.PUBLIC_URL ?? `http://localhost:${server.port}`}`);
 
   let stopping = false;

@@ -8,7 +8,6 @@ import { createDb, type Db } from '../common/db';
 import type { Env } from '../common/env';
 import type { ClientToServerEvents, ServerToClientEvents, SocketData } from '../common/events';
 import type { Logger } from '../common/logger';
-import { migrate } from '../common/migrate';
 import { loadOrCreateSecrets } from '../common/secrets';
 import { createApp } from './app';
 import { createAnswerRegistry } from './chat/answer-registry';
@@ -17,7 +16,7 @@ import { createChatService } from './chat/chat.service';
 import { registerChatHandlers } from './chat/chat.socket';
 import { createLedger } from './credits/ledger';
 import { createAnswersInFlight } from './credits/answers-in-flight';
-import { parseServerConfig, type ServerConfig } from './config';
+import type { ServerConfig } from './config';
 import { createPricer, parsePriceTable } from './credits/pricing';
 import { createMarketRoutes } from './market/market.routes';
 import { createMetrics } from './metrics/metrics';
@@ -39,13 +38,16 @@ import { createLimits } from './limits/limits';
 
 export type ZmartyIo = SocketServer<ClientToServerEvents, ServerToClientEvents, Record<string, never>, SocketData>;
 
-export interface ServerOptions {
+/** Everything the web process is built from: the parsed settings and the open pools. */
+export interface ServerDeps {
   env: Env;
-  /** Chat, voice, credits and webhook settings; parsed from process.env when absent. */
-  config?: ServerConfig;
-  chatUrl: string;
-  tradingUrl: string;
+  /** Chat, voice, credits, webhook and lifecycle settings (server/config.ts). */
+  config: ServerConfig;
+  chatDb: Db;
+  tradingDb: Db;
   log: Logger;
+  /** HMAC secret of the watchers-upsert function: WEBHOOK_SECRET, or the one generated under DATA_DIR. */
+  webhookSecret: string;
   /** Secrets for the embedded auth (when env.SUPABASE_URL is unset) — from env or DATA_DIR. */
   embeddedAuth?: { jwtSecret: string; anonKey: string; serviceRoleKey?: string };
   passwordHash?: PasswordHashOptions;
@@ -67,20 +69,20 @@ export interface RunningServer {
   answersInFlight: ReturnType<typeof createAnswersInFlight>;
 }
 
-const SQL_DIR = path.resolve(import.meta.dirname, '../sql');
+export interface ZmartyServer {
+  /** The HTTP app (Hono), servable in-process before `listen`. */
+  app: Hono;
+  /** Listens on env.PORT, attaches Socket.IO, starts the relay, the signal push and the answers' heartbeat. */
+  listen(): Promise<RunningServer>;
+}
 
-/** The server's composition root: pools, migrations, auth, HTTP + Socket.IO on one port. */
-export async function startServer(options: ServerOptions): Promise<RunningServer> {
-  const { env, log } = options;
-  const chatDb = createDb({ connectionString: options.chatUrl, max: env.DATABASE_POOL_MAX, applicationName: 'zmarty-server' });
-  const tradingDb = createDb({ connectionString: options.tradingUrl, max: env.DATABASE_POOL_MAX, applicationName: 'zmarty-server' });
-  await migrate(chatDb.pool, path.join(SQL_DIR, 'chat'));
-  await migrate(tradingDb.pool, path.join(SQL_DIR, 'trading'));
-  await chatDb.query(
-    `insert into public.tier_grants (tier, starting_credits) values ('free', $1), ('pro', $2)
-     on conflict (tier) do update set starting_credits = excluded.starting_credits`,
-    [env.STARTING_CREDITS_FREE, env.STARTING_CREDITS_PRO],
-  );
+/**
+ * The web process, built from its settings and pools without any I/O (as the
+ * socket.io examples' `createApplication`): `listen()` does the I/O. Pools and
+ * migrations are the caller's — `main.ts` opens and migrates once per process.
+ */
+export function createServer(options: ServerDeps): ZmartyServer {
+  const { env, log, config, chatDb, tradingDb, webhookSecret } = options;
 
   const embedded = !env.SUPABASE_URL;
   const jwtSecret = env.SUPABASE_JWT_SECRET ?? options.embeddedAuth?.jwtSecret;
@@ -94,7 +96,6 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     issuer,
   });
 
-  const config = options.config ?? parseServerConfig(process.env);
   const limits = createLimits({
     pool: chatDb.pool,
     config: {
@@ -160,7 +161,6 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     sweepMs: config.lifecycle.sweepMs,
   });
 
-  const webhookSecret = config.webhook.secret ?? (await loadOrCreateSecrets(env.DATA_DIR)).webhookSecret;
   const watchersUpsert = createWatchersUpsertHandler({ tradingDb, secret: webhookSecret, toleranceMs: config.webhook.toleranceMs, log });
   const functions = new Hono<AuthedEnv>();
   functions.post('/watchers-upsert', (c) => watchersUpsert(c.req.raw));
@@ -174,7 +174,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     metrics,
     publicConfig: { supabaseUrl: embedded ? '' : env.SUPABASE_URL!, supabaseAnonKey: anonKey! },
     clientDir: options.clientDir ?? path.resolve(import.meta.dirname, '../dist/client'),
-    healthReports: { providers: () => router.health(), voice: () => ({ available: voice.available, cache: voice.cacheStats() }), watchersRelay: () => relay.status() },
+    healthReports: { providers: () => router.health(), voice: () => ({ available: voice.available, cache: voice.cacheStats() }), watchersRelay: () => relay?.status() ?? { connected: false, leader: false } },
     routes: [
       { path: '/api', app: createMarketRoutes({ chatDb, tradingDb }), authenticated: true },
       { path: '/chat', app: createChatRoutes({ chat }), authenticated: true },
@@ -182,57 +182,89 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     ],
   });
 
-  const http = await new Promise<HttpServer>((resolve) => {
-    const server = serve({ fetch: app.fetch, port: env.PORT, hostname: env.HOST }, () => resolve(server as HttpServer)) as HttpServer;
-  });
-  const port = (http.address() as AddressInfo).port;
-  io = new SocketServer(http, { serveClient: false, maxHttpBufferSize: 2e6 });
-  const push = registerSignalPush({ io, tradingDb, log });
-  io.use((_socket, next) => (closing ? next(Object.assign(new Error('unavailable'), { data: { code: 'unavailable', message: 'Zmarty is restarting' } })) : next()));
-  io.use(socketAuthMiddleware(verifyToken, log));
-  io.on('connection', (socket) => {
-    metrics.sockets.inc();
-    socket.once('disconnect', () => metrics.sockets.dec());
-    onAuthenticatedConnection(socket);
-    registerChatHandlers(socket, { chat, registry, log });
-    registerSignalHandlers(socket, { push, chatDb, log });
-  });
+  let relay: ReturnType<typeof createOutboxRelay> | undefined;
 
-  // The outbox relay delivers user_symbols changes to the watchers-upsert function —
-  // our own endpoint by default, or a deployed Supabase Edge Function.
-  const relay = createOutboxRelay({
-    chatDb,
-    deliver: createHttpDeliver({ url: config.webhook.url ?? `http://127.0.0.1:${port}/functions/v1/watchers-upsert`, secret: webhookSecret }),
-    log,
-  });
-  await relay.start();
-  answersInFlight.start();
-  await push.ready;
-  const sockets = io;
+  async function listen(): Promise<RunningServer> {
+    await chatDb.query(
+      `insert into public.tier_grants (tier, starting_credits) values ('free', $1), ('pro', $2)
+       on conflict (tier) do update set starting_credits = excluded.starting_credits`,
+      [env.STARTING_CREDITS_FREE, env.STARTING_CREDITS_PRO],
+    );
+    const http = await new Promise<HttpServer>((resolve) => {
+      const server = serve({ fetch: app.fetch, port: env.PORT, hostname: env.HOST }, () => resolve(server as HttpServer)) as HttpServer;
+    });
+    const port = (http.address() as AddressInfo).port;
+    const sockets: ZmartyIo = new SocketServer(http, { serveClient: false, maxHttpBufferSize: 2e6 });
+    io = sockets;
+    const push = registerSignalPush({ io: sockets, tradingDb, log });
+    sockets.use((_socket, next) => (closing ? next(Object.assign(new Error('unavailable'), { data: { code: 'unavailable', message: 'Zmarty is restarting' } })) : next()));
+    sockets.use(socketAuthMiddleware(verifyToken, log));
+    sockets.on('connection', (socket) => {
+      metrics.sockets.inc();
+      socket.once('disconnect', () => metrics.sockets.dec());
+      onAuthenticatedConnection(socket);
+      registerChatHandlers(socket, { chat, registry, log });
+      registerSignalHandlers(socket, { push, chatDb, log });
+    });
 
-  return {
-    url: `http://127.0.0.1:${port}`,
-    port,
-    http,
-    io: sockets,
-    chatDb,
-    tradingDb,
-    relay,
-    answersInFlight,
-    async close() {
-      // New sockets and answers are refused from now on; answers in flight get
-      // the drain to finish, then are cut and settled for what they delivered —
-      // all before the pools close, so no reservation is left open.
-      closing = true;
-      const drained = await chat.drain(config.lifecycle.shutdownDrainMs);
-      if (drained.finished + drained.aborted > 0) log.info(drained, 'shutdown: answers in flight settled');
-      await answersInFlight.stop();
-      await relay.stop();
-      await push.close();
-      registry.close();
-      await sockets.close();
-      await new Promise<void>((resolve) => http.close(() => resolve()));
-      await Promise.all([chatDb.close(), tradingDb.close()]);
-    },
-  };
+    // The outbox relay delivers user_symbols changes to the watchers-upsert function —
+    // our own endpoint by default, or a deployed Supabase Edge Function.
+    const outbox = createOutboxRelay({
+      chatDb,
+      deliver: createHttpDeliver({ url: config.webhook.url ?? `http://127.0.0.1:${port}/functions/v1/watchers-upsert`, secret: webhookSecret }),
+      log,
+    });
+    relay = outbox;
+    await outbox.start();
+    answersInFlight.start();
+    await push.ready;
+
+    return {
+      url: `http://127.0.0.1:${port}`,
+      port,
+      http,
+      io: sockets,
+      chatDb,
+      tradingDb,
+      relay: outbox,
+      answersInFlight,
+      async close() {
+        // New sockets and answers are refused from now on; answers in flight get
+        // the drain to finish, then are cut and settled for what they delivered —
+        // all before the pools close, so no reservation is left open.
+        closing = true;
+        const drained = await chat.drain(config.lifecycle.shutdownDrainMs);
+        if (drained.finished + drained.aborted > 0) log.info(drained, 'shutdown: answers in flight settled');
+        await answersInFlight.stop();
+        await outbox.stop();
+        await push.close();
+        registry.close();
+        await sockets.close();
+        await new Promise<void>((resolve) => http.close(() => resolve()));
+        await Promise.all([chatDb.close(), tradingDb.close()]);
+      },
+    };
+  }
+
+  return { app, listen };
+}
+
+export interface ServerOptions extends Omit<ServerDeps, 'chatDb' | 'tradingDb' | 'webhookSecret'> {
+  /** Connection strings of already migrated databases. */
+  chatUrl: string;
+  tradingUrl: string;
+  webhookSecret?: string;
+}
+
+/** Opens the pools and starts a server on migrated databases (tests, benchmarks; `main.ts` does the same in steps). */
+export async function startServer(options: ServerOptions): Promise<RunningServer> {
+  const chatDb = createDb({ connectionString: options.chatUrl, max: options.env.DATABASE_POOL_MAX, applicationName: 'zmarty-server' });
+  const tradingDb = createDb({ connectionString: options.tradingUrl, max: options.env.DATABASE_POOL_MAX, applicationName: 'zmarty-server' });
+  const webhookSecret = options.webhookSecret ?? options.config.webhook.secret ?? (await loadOrCreateSecrets(options.env.DATA_DIR)).webhookSecret;
+  try {
+    return await createServer({ ...options, chatDb, tradingDb, webhookSecret }).listen();
+  } catch (err) {
+    await Promise.all([chatDb.close(), tradingDb.close()]);
+    throw err;
+  }
 }

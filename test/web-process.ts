@@ -1,7 +1,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createRequire } from 'node:module';
 import { pathToFileURL } from 'node:url';
-import { mkdtemp } from 'node:fs/promises';
+import { mkdtemp, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 
@@ -22,10 +22,12 @@ export interface WebProcess {
 /**
  * The real `web` process (server/main.ts, as the Procfile runs it) with
  * exactly the environment given — never the developer's own keys or `.env`
- * (it runs in an empty temporary directory). Resolves once it listens.
+ * (it runs in a temporary directory of its own, with the `.env` given, if any).
+ * Resolves once it listens.
  */
-export async function startWebProcess(env: Record<string, string>): Promise<WebProcess> {
+export async function startWebProcess(env: Record<string, string>, options: { dotenv?: string } = {}): Promise<WebProcess> {
   const cwd = await mkdtemp(path.join(os.tmpdir(), 'zmarty-web-'));
+  if (options.dotenv !== undefined) await writeFile(path.join(cwd, '.env'), options.dotenv);
   const child = spawn(process.execPath, ['--import', TSX_LOADER, SERVER_MAIN], {
     cwd,
     env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? cwd, PORT: '0', HOST: '127.0.0.1', LOG_LEVEL: 'info', DATA_DIR: cwd, ...env },

@@ -1,0 +1,29 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createMigratedDatabases } from '../test/databases';
+import { startWebProcess, type WebProcess } from '../test/web-process';
+
+/** The web process reads every setting — the server's own included — from the environment over `.env`. */
+describe('web process configuration', () => {
+  let databases: Awaited<ReturnType<typeof createMigratedDatabases>>;
+  let web: WebProcess | undefined;
+  beforeAll(async () => {
+    databases = await createMigratedDatabases();
+  });
+  afterAll(async () => {
+    web?.child.kill('SIGKILL');
+    await web?.exited;
+    await databases.drop();
+  });
+
+  it('takes server settings from .env (XAI_API_KEY there makes Grok the provider), the environment winning', async () => {
+    web = await startWebProcess(
+      { CHAT_DATABASE_URL: databases.chatUrl, TRADING_DATABASE_URL: databases.tradingUrl, XAI_MODEL: 'grok-4-fast-non-reasoning' },
+      { dotenv: 'XAI_API_KEY=xai-key-from-dotenv\nXAI_MODEL=grok-3-mini\n' },
+    );
+    const providers = JSON.stringify(await (await fetch(`${web.url}/healthz`)).json());
+    expect(providers).toContain('"provider":"xai"');
+    expect(providers).toContain('grok-4-fast-non-reasoning');
+    expect(providers).not.toContain('grok-3-mini');
+    expect(providers).not.toContain('"provider":"local"');
+  });
+});
