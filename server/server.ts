@@ -33,6 +33,7 @@ import type { AuthedEnv } from './http/types';
 import { createAuthStore } from './auth/gotrue.store';
 import { createGoTrueRoutes } from './auth/gotrue.routes';
 import type { PasswordHashOptions } from './auth/passwords';
+import { createApiKeyCheck } from './auth/api-keys';
 import { createTokenVerifier } from './auth/token-verifier';
 import { createLimits } from './limits/limits';
 
@@ -110,7 +111,7 @@ export function createServer(options: ServerDeps): ZmartyServer {
         verifyToken,
         jwtSecret: jwtSecret!,
         issuer,
-        apiKeys: [anonKey!, ...(options.embeddedAuth?.serviceRoleKey ? [options.embeddedAuth.serviceRoleKey] : [])],
+        isApiKey: createApiKeyCheck(jwtSecret!),
         accessTokenTtlSeconds: env.ACCESS_TOKEN_TTL_SECONDS,
         limits,
         trustProxyHops: env.TRUST_PROXY_HOPS,

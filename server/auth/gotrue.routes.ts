@@ -24,8 +24,8 @@ export interface GoTrueOptions {
   verifyToken: TokenVerifier;
   jwtSecret: string;
   issuer: string;
-  /** API keys accepted in the `apikey` header (anon and service role). */
-  apiKeys: string[];
+  /** Whether the `apikey` header is a key of this project (see api-keys.ts). */
+  isApiKey: (key: string | undefined) => Promise<boolean>;
   accessTokenTtlSeconds: number;
   /** Shared (Postgres) limits; see server/limits/limits.ts. */
   limits: Pick<Limits, 'signInPerAddress' | 'signupsPerAddress' | 'signInPerAccount'>;
@@ -67,7 +67,7 @@ export function createGoTrueRoutes(options: GoTrueOptions): Hono {
 
   app.use('*', async (c, next) => {
     const apiKey = c.req.header('apikey');
-    if (!apiKey || !options.apiKeys.includes(apiKey)) throw new AppError('invalid_apikey', 'Invalid API key');
+    if (!(await options.isApiKey(apiKey))) throw new AppError('invalid_apikey', 'Invalid API key');
     await next();
   });
 

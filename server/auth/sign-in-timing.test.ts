@@ -34,7 +34,7 @@ describe('sign-in costs one scrypt whether or not the email exists', () => {
       verifyToken,
       jwtSecret,
       issuer: 'http://localhost/auth/v1',
-      apiKeys: ['test-api-key'],
+      isApiKey: async (key) => key === 'test-api-key',
       accessTokenTtlSeconds: 60,
       limits,
       trustProxyHops: 0,
