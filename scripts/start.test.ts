@@ -68,7 +68,7 @@ async function startZmarty(dataDir: string, extraEnv: Record<string, string> = {
   child.stdout!.on('data', onData);
   child.stderr!.on('data', onData);
   const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
-  const until = async (what: string, match: (l: Line) => boolean, after = 0, timeoutMs = 60_000) => {
+  const until = async (what: string, match: (l: Line) => boolean, after = 0, timeoutMs = 120_000) => {
     const deadline = Date.now() + timeoutMs;
     for (;;) {
       const found = lines.slice(after).find(match);
@@ -84,7 +84,7 @@ async function startZmarty(dataDir: string, extraEnv: Record<string, string> = {
   return z;
 }
 
-async function healthy(port: number, timeoutMs = 30_000): Promise<void> {
+async function healthy(port: number, timeoutMs = 90_000): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     const status = await fetch(`http://127.0.0.1:${port}/healthz`).then((r) => r.status, () => 0);

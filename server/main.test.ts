@@ -15,7 +15,7 @@ describe('web process configuration', () => {
     await databases.drop();
   });
 
-  it('takes server settings from .env (XAI_API_KEY there makes Grok the provider), the environment winning', async () => {
+  it('takes server settings from .env (XAI_API_KEY there makes Grok the provider), the environment winning', { timeout: 240_000 }, async () => {
     web = await startWebProcess(
       { CHAT_DATABASE_URL: databases.chatUrl, TRADING_DATABASE_URL: databases.tradingUrl, XAI_MODEL: 'grok-4-fast-non-reasoning' },
       { dotenv: 'XAI_API_KEY=xai-key-from-dotenv\nXAI_MODEL=grok-3-mini\n' },

@@ -103,7 +103,8 @@ describe('cryptometer client', () => {
     // 3 now, 3 after ~1 s, 1 after ~2 s: no more than 3 requests inside any one-second window.
     expect(elapsed).toBeGreaterThanOrEqual(1900);
     const times = server.requests.map((r) => r.at).sort((a, b) => a - b);
-    for (let i = 3; i < times.length; i++) expect(times[i]! - times[i - 3]!).toBeGreaterThanOrEqual(950);
+    // Measured where the server receives them: a request delayed on its way in makes a window look up to ~100 ms short.
+    for (let i = 3; i < times.length; i++) expect(times[i]! - times[i - 3]!).toBeGreaterThanOrEqual(900);
   });
 });
 
