@@ -14,6 +14,7 @@ import { createApp } from './app';
 import { createAnswerRegistry } from './chat/answer-registry';
 import { createChatRoutes } from './chat/chat.routes';
 import { createChatService } from './chat/chat.service';
+import { createConversations } from './conversations/conversations.store';
 import { registerChatHandlers } from './chat/chat.socket';
 import { createLedger } from './credits/ledger';
 import { createAnswersInFlight } from './credits/answers-in-flight';
@@ -140,6 +141,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     pricer,
     voice,
     registry,
+    conversations: createConversations({ chatDb }),
     log,
     metrics,
     maxOutputTokens: config.chat.maxOutputTokens,
