@@ -15,6 +15,14 @@ export interface ChatSendPayload {
   id: string;
   message: string;
   voice?: boolean;
+  /** Continue this conversation (one of yours); absent = start a new one. Its recent turns are read from the server, never sent. */
+  conversationId?: string;
+}
+
+/** The ack of an accepted `chat:send`: the conversation the question and its answer are stored in. */
+export interface ChatAccepted {
+  requestId: string;
+  conversationId: string;
 }
 
 export interface ChatTokenEvent {
@@ -47,6 +55,8 @@ export interface ChatDoneEvent {
   usage: ChatUsage;
   credits: { charged: number; balance: number };
   status: ChatStatus;
+  /** Where the question and this answer are stored. */
+  conversationId: string;
 }
 
 export interface ChatErrorEvent {
@@ -82,7 +92,7 @@ export interface ServerToClientEvents {
 }
 
 export interface ClientToServerEvents {
-  'chat:send': (payload: ChatSendPayload, ack: (result: Ack<{ requestId: string }>) => void) => void;
+  'chat:send': (payload: ChatSendPayload, ack: (result: Ack<ChatAccepted>) => void) => void;
   'chat:abort': (payload: { id: string }, ack?: (result: Ack<{ aborted: boolean }>) => void) => void;
   /** Resume an answer in progress after a reconnect: replays what was sent after `fromSeq`. */
   'chat:resume': (payload: { id: string; fromSeq: number }, ack: (result: Ack<{ status: 'streaming' | 'finished' }>) => void) => void;

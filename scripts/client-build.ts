@@ -1,4 +1,4 @@
-import { existsSync, readdirSync, statSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, rmSync, statSync } from 'node:fs';
 import path from 'node:path';
 
 const ROOT = path.resolve(import.meta.dirname, '..');
@@ -25,8 +25,40 @@ export function clientBuildIsStale(): boolean {
 /** Builds the web client with Vite when it is stale, so `npm start` serves the current UI without a separate step. */
 export async function ensureClientBuilt(log: (message: string) => void = () => undefined): Promise<boolean> {
   if (!clientBuildIsStale()) return false;
-  log('building the web client (vite build)…');
-  const { build } = await import('vite');
-  await build({ configFile: path.join(ROOT, 'vite.config.ts'), logLevel: 'warn' });
-  return true;
+  return withBuildLock(async () => {
+    // Another process may have built it while we waited for the lock.
+    if (!clientBuildIsStale()) return false;
+    log('building the web client (vite build)…');
+    const { build } = await import('vite');
+    await build({ configFile: path.join(ROOT, 'vite.config.ts'), logLevel: 'warn' });
+    return true;
+  });
+}
+
+const LOCK = path.join(ROOT, 'dist/.client-build.lock');
+const STALE_LOCK_MS = 5 * 60_000;
+
+/**
+ * One build at a time across processes (test files run in parallel workers,
+ * and two Vite builds into one outDir corrupt each other). mkdir is atomic; a
+ * lock left by a killed build is taken over after 5 minutes.
+ */
+async function withBuildLock<T>(work: () => Promise<T>): Promise<T> {
+  mkdirSync(path.dirname(LOCK), { recursive: true });
+  for (;;) {
+    try {
+      mkdirSync(LOCK);
+      break;
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+      const age = Date.now() - (statSync(LOCK, { throwIfNoEntry: false })?.mtimeMs ?? Date.now());
+      if (age > STALE_LOCK_MS) rmSync(LOCK, { recursive: true, force: true });
+      else await new Promise((resolve) => setTimeout(resolve, 250));
+    }
+  }
+  try {
+    return await work();
+  } finally {
+    rmSync(LOCK, { recursive: true, force: true });
+  }
 }

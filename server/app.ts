@@ -13,6 +13,7 @@ import { limitBody } from './http/body-limit';
 import { securityHeaders } from './http/security-headers';
 import type { AuthedEnv } from './http/types';
 import { rejectUnroutable } from './http/unknown-routes';
+import { createConversationRoutes } from './conversations/conversations.routes';
 import { createProfileRoutes } from './profile/profile.routes';
 import { createSymbolsRoutes } from './symbols/symbols.routes';
 
@@ -65,6 +66,7 @@ export function createApp(deps: AppDeps): Hono {
   api.use('*', requireUser(deps.verifyToken));
   api.route('/', createProfileRoutes({ chatDb: deps.chatDb }));
   api.route('/symbols', createSymbolsRoutes({ chatDb: deps.chatDb }));
+  api.route('/conversations', createConversationRoutes({ chatDb: deps.chatDb }));
   app.route('/api', api);
   for (const route of deps.routes ?? []) {
     if (!route.authenticated) {

@@ -13,6 +13,7 @@ import { createApp } from './app';
 import { createAnswerRegistry } from './chat/answer-registry';
 import { createChatRoutes } from './chat/chat.routes';
 import { createChatService } from './chat/chat.service';
+import { createConversations } from './conversations/conversations.store';
 import { registerChatHandlers } from './chat/chat.socket';
 import { createLedger } from './credits/ledger';
 import { createAnswersInFlight } from './credits/answers-in-flight';
@@ -142,6 +143,7 @@ export function createServer(options: ServerDeps): ZmartyServer {
     pricer,
     voice,
     registry,
+    conversations: createConversations({ chatDb }),
     log,
     metrics,
     maxOutputTokens: config.chat.maxOutputTokens,

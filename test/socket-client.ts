@@ -1,5 +1,5 @@
 import { io, type Socket } from 'socket.io-client';
-import type { Ack, ChatAudioEvent, ChatDoneEvent, ChatErrorEvent, ChatTokenEvent, ClientToServerEvents, ServerToClientEvents } from '../common/events';
+import type { Ack, ChatAudioEvent, ChatSendPayload, ChatDoneEvent, ChatErrorEvent, ChatTokenEvent, ClientToServerEvents, ServerToClientEvents } from '../common/events';
 
 export type ClientSocket = Socket<ServerToClientEvents, ClientToServerEvents>;
 
@@ -17,7 +17,7 @@ export async function connectSocket(url: string, token?: string): Promise<Client
 }
 
 export interface CollectedAnswer {
-  ack: Ack<{ requestId: string }>;
+  ack: Ack<{ requestId: string; conversationId?: string }>;
   tokens: ChatTokenEvent[];
   audio: ChatAudioEvent[];
   errors: ChatErrorEvent[];
@@ -28,7 +28,7 @@ export interface CollectedAnswer {
 /** Sends one chat:send and collects every event of that id until chat:done (or a refused ack). */
 export function ask(
   socket: ClientSocket,
-  payload: { id: string; message: string; voice?: boolean },
+  payload: ChatSendPayload,
   onToken?: (event: ChatTokenEvent, collected: CollectedAnswer) => void,
 ): Promise<CollectedAnswer> {
   const collected: CollectedAnswer = { ack: { ok: true, data: { requestId: payload.id } }, tokens: [], audio: [], errors: [], text: '' };

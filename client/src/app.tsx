@@ -4,6 +4,7 @@ import type { SignalRow } from '../../common/events';
 import { useSession } from './auth/session.hook';
 import { SignInView } from './auth/sign-in.view';
 import { currentAccessToken, refreshAccessToken } from './auth/supabase.client';
+import { clearChatStorage } from './chat/chat-storage';
 import { ChatView } from './chat/chat.view';
 import { useBalance } from './credits/balance.hook';
 import { BalanceView } from './credits/balance.view';
@@ -22,6 +23,10 @@ const SignalDetailView = lazy(() => import('./signals/signal-detail.view').then(
 
 export function App({ supabase }: { supabase: SupabaseClient }) {
   const { session, ready } = useSession(supabase);
+  // Signed out here or in another tab: no chat data stays in this browser.
+  useEffect(() => {
+    if (ready && !session) clearChatStorage();
+  }, [ready, session]);
   if (!ready) return <div className="splash" role="status">Loading…</div>;
   if (!session) return <SignInView supabase={supabase} />;
   // Keyed by user: a different account gets fresh state and a fresh socket.
@@ -86,7 +91,10 @@ function Workspace({ supabase, session }: { supabase: SupabaseClient; session: S
           <span className="user muted" title={email}>
             {me?.displayName ?? email}
           </span>
-          <button type="button" className="btn btn-ghost btn-small" data-testid="sign-out" onClick={() => void supabase.auth.signOut()}>
+          <button type="button" className="btn btn-ghost btn-small" data-testid="sign-out" onClick={() => {
+              clearChatStorage();
+              void supabase.auth.signOut();
+            }}>
             Sign out
           </button>
         </div>
@@ -113,7 +121,7 @@ function Workspace({ supabase, session }: { supabase: SupabaseClient; session: S
           />
         </div>
         <div className="col col-chat">
-          {connection ? <ChatView connection={connection} connState={connState} userId={userId} /> : <div className="panel muted">Connecting…</div>}
+          {connection ? <ChatView connection={connection} connState={connState} userId={userId} api={api} /> : <div className="panel muted">Connecting…</div>}
         </div>
         <div className="col col-signals">
           <SignalFeedView feed={signals.feed} onOpen={open} />

@@ -129,7 +129,7 @@ describe('one answer per request id, a cap on answers in progress', () => {
     const one = await ask(await connect(a, first.accessToken), { id, message: 'hello' });
     const two = await ask(await connect(b, second.accessToken), { id, message: 'hello' });
     expect(one.done?.status).toBe('complete');
-    expect(two.ack).toEqual({ ok: true, data: { requestId: id } });
+    expect(two.ack).toEqual({ ok: true, data: { requestId: id, conversationId: two.done!.conversationId } });
     expect(two.done?.status).toBe('complete');
   });
 });

@@ -9,11 +9,12 @@ import { readJson } from '../http/read-json';
 import type { AuthedEnv } from '../http/types';
 import type { ChatSink } from './answer-registry';
 import type { ChatService } from './chat.service';
-import { chatMessageSchema } from './chat.socket';
+import { chatMessageSchema, conversationIdSchema } from './chat.socket';
 
 const bodySchema = z.object({
   message: chatMessageSchema,
   voice: z.boolean().optional().default(false),
+  conversationId: conversationIdSchema.optional(),
 });
 const idempotencyKey = z.string().trim().min(1).max(100).regex(/^[\w.:-]+$/);
 
@@ -52,7 +53,7 @@ export function createChatRoutes(deps: { chat: ChatService }) {
           wake?.();
         },
       };
-      const { answer } = await deps.chat.start({ user, id, message: parsed.data.message, voice: false, sink });
+      const { answer } = await deps.chat.start({ user, id, message: parsed.data.message, voice: false, conversationId: parsed.data.conversationId, sink });
       c.req.raw.signal.addEventListener('abort', () => answer.abort.abort(), { once: true });
       return streamSSE(c, async (stream) => {
         stream.onAbort(() => answer.abort.abort());
@@ -71,7 +72,7 @@ export function createChatRoutes(deps: { chat: ChatService }) {
     let text = '';
     const errors: ChatErrorEvent[] = [];
     const sink: ChatSink = { token: (e) => (text += e.delta), audio: () => undefined, error: (e) => errors.push(e), done: () => undefined };
-    const { finished } = await deps.chat.start({ user, id, message: parsed.data.message, voice: false, sink });
+    const { finished } = await deps.chat.start({ user, id, message: parsed.data.message, voice: false, conversationId: parsed.data.conversationId, sink });
     const done: ChatDoneEvent = await finished;
     if (!text && errors[0]) throw new AppError(errors[0].code === 'voice_unavailable' ? 'internal' : errors[0].code, errors[0].message);
     return c.json({ ...done, text, errors });

@@ -13,6 +13,7 @@ import type { AnswerRegistry, ChatSink, LiveAnswer } from './answer-registry';
 import { createToolExecutors, gatherContext } from './chat-context';
 import type { AnswerProgress } from '../credits/answers-in-flight';
 import type { Ledger } from '../credits/ledger';
+import type { Conversations } from '../conversations/conversations.store';
 
 export interface ChatServiceDeps {
   chatDb: Db;
@@ -22,6 +23,8 @@ export interface ChatServiceDeps {
   pricer: Pricer;
   voice: VoiceService;
   registry: AnswerRegistry;
+  /** Where questions and answers are stored, and the prompt's earlier turns come from. */
+  conversations: Conversations;
   log: Logger;
   /** This process, as recorded on the reservations of the answers it runs. */
   instanceId: string;
@@ -46,6 +49,14 @@ export interface StartChatInput {
   message: string;
   voice: boolean;
   sink: ChatSink;
+  /** The user's conversation to continue; absent = a new one. */
+  conversationId?: string;
+}
+
+export interface StartedAnswer {
+  answer: LiveAnswer;
+  conversationId: string;
+  finished: Promise<ChatDoneEvent>;
 }
 
 /** What is known of an answer while it runs: enough to charge what it delivered if this process dies. */
@@ -81,7 +92,7 @@ export function createChatService(deps: ChatServiceDeps) {
   const starting = new Set<Promise<unknown>>();
   let accepting = true;
 
-  function start(input: StartChatInput): Promise<{ answer: LiveAnswer; finished: Promise<ChatDoneEvent> }> {
+  function start(input: StartChatInput): Promise<StartedAnswer> {
     if (!accepting) return Promise.reject(new AppError('unavailable', 'Zmarty is restarting; ask again in a moment'));
     const started = begin(input);
     starting.add(started);
@@ -89,7 +100,7 @@ export function createChatService(deps: ChatServiceDeps) {
     return started;
   }
 
-  async function begin(input: StartChatInput): Promise<{ answer: LiveAnswer; finished: Promise<ChatDoneEvent> }> {
+  async function begin(input: StartChatInput): Promise<StartedAnswer> {
     const { user, id } = input;
     // A fast answer for the common retry; the reservation below is what decides, across instances.
     const existing = deps.registry.get(user.userId, id);
@@ -101,8 +112,12 @@ export function createChatService(deps: ChatServiceDeps) {
       const seconds = Math.ceil(((res as { msBeforeNext?: number }).msBeforeNext ?? 60_000) / 1000);
       throw new AppError('rate_limited', `Too many questions; try again in ${seconds} s`, { headers: { 'Retry-After': String(seconds) } });
     });
-    const context = await gatherContext(deps, user);
-    const prompt = buildPrompt({ userMessage: input.message, symbols: context.symbols, market: context.market, now: now(), toolsAvailable: true });
+    // Earlier turns come from the database (never from the client); a conversation that is not the user's is not_found here, before any charge.
+    const [context, history] = await Promise.all([
+      gatherContext(deps, user),
+      input.conversationId === undefined ? [] : deps.conversations.history(user, input.conversationId),
+    ]);
+    const prompt = buildPrompt({ userMessage: input.message, symbols: context.symbols, market: context.market, now: now(), toolsAvailable: true, history });
     const wantsVoice = input.voice && deps.voice.available;
     const inputTokens = estimatePromptTokens({ system: prompt.system, messages: prompt.messages, tools: TOOL_SPECS });
     await deps.ledger.reserve({
@@ -117,15 +132,22 @@ export function createChatService(deps: ChatServiceDeps) {
         voiceModel: wantsVoice ? deps.voice.modelId : undefined,
       }),
     });
+    // Accepted: the question is stored now. Should that fail (the conversation was deleted meanwhile), nothing was delivered: release the reservation.
+    const conversationId = await deps.conversations
+      .recordQuestion({ userId: user.userId, conversationId: input.conversationId, requestId: id, text: input.message })
+      .catch(async (err: unknown) => {
+        await settleWithRetry({ userId: user.userId, requestId: id, cost: 0, provider: 'none', model: 'none', inputTokens: 0, outputTokens: 0, voiceCharacters: 0, estimated: false });
+        throw err;
+      });
     const answer = deps.registry.create(user.userId, id, input.sink);
     const delivery: Delivery = { userId: user.userId, requestId: id, inputTokens, voiceModel: wantsVoice ? deps.voice.modelId : undefined, text: '' };
     deliveries.set(answer, delivery);
-    const finished = run(answer, input, prompt, delivery).finally(() => {
+    const finished = run(answer, input, prompt, delivery, conversationId).finally(() => {
       deliveries.delete(answer);
       running.delete(finished);
     });
     running.add(finished);
-    return { answer, finished };
+    return { answer, conversationId, finished };
   }
 
   /** Credits for what an answer has delivered so far (the settlement of a crash, see answers-in-flight.ts). */
@@ -137,7 +159,7 @@ export function createChatService(deps: ChatServiceDeps) {
     return { userId: d.userId, requestId: d.requestId, provider: d.source.provider, model: d.source.model, ...usage, charge };
   }
 
-  async function run(answer: LiveAnswer, input: StartChatInput, prompt: ReturnType<typeof buildPrompt>, delivery: Delivery): Promise<ChatDoneEvent> {
+  async function run(answer: LiveAnswer, input: StartChatInput, prompt: ReturnType<typeof buildPrompt>, delivery: Delivery, conversationId: string): Promise<ChatDoneEvent> {
     const { user, id } = input;
     const { sink, abort } = answer;
     const wantsVoice = delivery.voiceModel !== undefined;
@@ -214,7 +236,11 @@ export function createChatService(deps: ChatServiceDeps) {
     const settlement = await settleWithRetry({ userId: user.userId, requestId: id, cost, provider, model, ...usage });
     const status = result?.status ?? (abort.signal.aborted ? 'aborted' : 'incomplete');
     if (abort.signal.reason === SHUTDOWN) sink.error({ id, code: 'unavailable', message: 'Zmarty is restarting: this answer was stopped, and you pay only for what you received' });
-    const done: ChatDoneEvent = { id, provider, model, usage, credits: settlement, status };
+    // Stored before chat:done goes out, so a client that reloads the conversation on done finds the answer.
+    await deps.conversations
+      .recordAnswer({ userId: user.userId, requestId: id, text: delivery.text, provider, model, status, ...usage, credits: settlement.charged })
+      .catch((err: unknown) => deps.log.error({ err, requestId: id, userId: user.userId }, 'chat: storing the answer failed'));
+    const done: ChatDoneEvent = { id, provider, model, usage, credits: settlement, status, conversationId };
     deps.metrics?.chatRequests.inc({ provider, status });
     deps.metrics?.creditsCharged.inc({ provider }, settlement.charged);
     deps.log.info(

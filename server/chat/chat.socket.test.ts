@@ -52,7 +52,7 @@ describe('realtime chat over Socket.IO (Grok via the openai SDK, ElevenLabs voic
     const id = randomUUID();
     const answer = await ask(socket, { id, message: "what's the signal for BTC?" });
 
-    expect(answer.ack).toEqual({ ok: true, data: { requestId: id } });
+    expect(answer.ack).toEqual({ ok: true, data: { requestId: id, conversationId: answer.done!.conversationId } });
     expect(answer.text).toBe(ANSWER);
     expect(answer.tokens.map((t) => t.seq)).toEqual(answer.tokens.map((_, i) => i));
     // The first provider token is sent alone and at once; later ones arriving within a frame share an event.

@@ -14,6 +14,8 @@ type ZmartySocket = Socket<ClientToServerEvents, ServerToClientEvents, Record<st
 export const MAX_MESSAGE_CHARS = 4000;
 const idSchema = z.string().trim().min(1, 'id is required').max(100, 'id is too long').regex(/^[\w.:-]+$/, 'id may use letters, digits and . _ : -');
 /** A chat message, for the socket and the REST fallback alike: multi-line text, no other control characters. */
+/** A conversation id: anything else cannot name one of the user's conversations. */
+export const conversationIdSchema = z.uuid('conversationId must be a conversation id');
 export const chatMessageSchema = safeText({ multiline: true })
   .trim()
   .min(1, 'message is empty')
@@ -22,6 +24,7 @@ const sendSchema = z.object({
   id: idSchema,
   message: chatMessageSchema,
   voice: z.boolean().optional().default(false),
+  conversationId: conversationIdSchema.optional(),
 });
 const abortSchema = z.object({ id: idSchema });
 const resumeSchema = z.object({ id: idSchema, fromSeq: z.number().int().min(-1) });
@@ -52,9 +55,16 @@ export function registerChatHandlers(socket: ZmartySocket, deps: { chat: ChatSer
         throw new AppError('token_expired', 'The access token has expired');
       }
       const input = parsePayload(sendSchema, payload);
-      const { finished } = await deps.chat.start({ user: socketUser(socket), id: input.id, message: input.message, voice: input.voice, sink });
+      const { finished, conversationId } = await deps.chat.start({
+        user: socketUser(socket),
+        id: input.id,
+        message: input.message,
+        voice: input.voice,
+        conversationId: input.conversationId,
+        sink,
+      });
       attached.add(input.id);
-      reply({ ok: true, data: { requestId: input.id } });
+      reply({ ok: true, data: { requestId: input.id, conversationId } });
       finished.catch((err) => {
         deps.log.error({ err, requestId: input.id, socketId: socket.id }, 'chat: answer failed');
         socket.emit('chat:error', { id: input.id, code: 'internal', message: 'The answer failed' });

@@ -27,7 +27,7 @@ export interface StackOptions {
   pipeline?: boolean;
   /** Delay between streamed tokens of the mock model's default reply. */
   tokenDelayMs?: number;
-  /** Build the web client first (default true). Only one test file may: two builds would race on dist/client. */
+  /** Build the web client first when it is stale (default true); parallel test files share one build (scripts/client-build.ts locks it). */
   client?: boolean;
 }
 

@@ -1,52 +1,133 @@
 import type { ChatAudioEvent, ChatDoneEvent, ChatErrorEvent, ChatTokenEvent } from '../../../common/events';
-import { useCallback, useEffect, useReducer, useRef, type RefObject } from 'react';
+import { useCallback, useEffect, useReducer, useRef, useState, type RefObject } from 'react';
+import { ApiError, type Api, type ConversationSummary } from '../lib/api.client';
 import { newId } from '../lib/ids';
 import type { Connection } from '../lib/socket.client';
 import { createAudioPlayer, type AudioPlayer } from '../voice/audio-player';
 import { createSpeaker } from '../voice/speech';
 import { takeSentences } from '../voice/speech.logic';
-import { chatReducer, emptyChat, isInProgress, resumeFromSeq, type Answer, type ChatState } from './stream.logic';
+import { loadCurrentConversation, loadInFlight, saveCurrentConversation, saveInFlight } from './chat-storage';
+import { answerFromInFlight, answersFromMessages, inFlightOf } from './history.logic';
+import { chatReducer, emptyChat, isInProgress, resumeFromSeq, type Answer } from './stream.logic';
 
 const SEND_TIMEOUT_MS = 15_000;
 const RESUME_TIMEOUT_MS = 10_000;
-const HISTORY_LIMIT = 50;
-
-/** The session's conversation survives a reload of the tab (sessionStorage), not a new tab. */
-function loadHistory(key: string): ChatState {
-  try {
-    const raw = sessionStorage.getItem(key);
-    const answers = raw ? (JSON.parse(raw) as Answer[]) : [];
-    return Array.isArray(answers) ? { answers: answers.filter((a) => !isInProgress(a)) } : emptyChat;
-  } catch {
-    return emptyChat;
-  }
-}
-
-function saveHistory(key: string, state: ChatState) {
-  try {
-    const finished = state.answers.filter((a) => !isInProgress(a)).slice(-HISTORY_LIMIT);
-    sessionStorage.setItem(key, JSON.stringify(finished));
-  } catch {
-    /* storage full or disabled: history is a convenience */
-  }
-}
 
 export interface ChatOptions {
   connection: Connection;
   userId: string;
+  api: Api;
   audioRef: RefObject<HTMLAudioElement | null>;
   onAudioBlocked?: () => void;
 }
 
-export function useChat({ connection, userId, audioRef, onAudioBlocked }: ChatOptions) {
-  const historyKey = `zmarty.chat.${userId}`;
-  const [state, dispatch] = useReducer(chatReducer, historyKey, loadHistory);
+/**
+ * The chat of one signed-in tab. History lives on the server (conversations,
+ * read over REST, the same in every tab and device); the browser keeps only
+ * the answer it is streaming and the conversation it shows (sessionStorage,
+ * cleared at sign-out), so a reload resumes the stream where it was.
+ */
+export function useChat({ connection, userId, api, audioRef, onAudioBlocked }: ChatOptions) {
+  const [state, dispatch] = useReducer(chatReducer, emptyChat);
   const stateRef = useRef(state);
   stateRef.current = state;
+  const [conversationId, setConversationId] = useState<string | undefined>(undefined);
+  const conversationRef = useRef(conversationId);
+  conversationRef.current = conversationId;
+  const [conversations, setConversations] = useState<ConversationSummary[] | null>(null);
+  const [historyError, setHistoryError] = useState<string | null>(null);
+  // Until the tab's saved state is restored, nothing may overwrite it.
+  const [restored, setRestored] = useState(false);
   const player = useRef<AudioPlayer | null>(null);
   const speaker = useRef(createSpeaker());
   const spoken = useRef(new Map<string, number>());
   const socket = connection.socket;
+
+  const refreshList = useCallback(async () => {
+    try {
+      setConversations(await api.conversations());
+    } catch {
+      /* the list stays as it was; the next answer or focus refreshes it */
+    }
+  }, [api]);
+
+  /** Shows a conversation as the server has it. */
+  const show = useCallback(
+    async (id: string) => {
+      const { messages } = await api.conversation(id);
+      dispatch({ type: 'load', answers: answersFromMessages(messages) });
+      setConversationId(id);
+      setHistoryError(null);
+      return messages;
+    },
+    [api],
+  );
+
+  const resume = useCallback(
+    (answer: Answer) => {
+      socket
+        .timeout(RESUME_TIMEOUT_MS)
+        .emitWithAck('chat:resume', { id: answer.id, fromSeq: resumeFromSeq(answer) })
+        .then(async (ack) => {
+          if (ack.ok) return dispatch({ type: 'resumed', id: answer.id });
+          // Finished too long ago for the server to replay it: it was stored in the conversation when it ended.
+          const stored = ack.error.code === 'not_found' ? conversationRef.current : undefined;
+          if (stored && (await show(stored).catch(() => null))) return;
+          dispatch({ type: 'resume_failed', id: answer.id, message: ack.error.message });
+        })
+        .catch(() => dispatch({ type: 'resume_failed', id: answer.id, message: 'The server did not answer the resume request' }));
+    },
+    [socket, show],
+  );
+
+  // First render: the answer this tab was streaming before a reload (resumed), else the conversation it showed, else the latest.
+  useEffect(() => {
+    let live = true;
+    const saved = loadInFlight(userId);
+    void (async () => {
+      const list = await api.conversations().catch(() => null);
+      if (!live) return;
+      setConversations(list);
+      const id = saved?.conversationId ?? loadCurrentConversation(userId) ?? list?.[0]?.id;
+      let answers: Answer[] = [];
+      let answered = false;
+      if (id) {
+        try {
+          const { messages } = await api.conversation(id);
+          answers = answersFromMessages(messages);
+          answered = saved !== null && messages.some((m) => m.requestId === saved.id && m.role === 'assistant');
+          setConversationId(id);
+        } catch (err) {
+          if (!(err instanceof ApiError && err.status === 404)) setHistoryError('Could not load this conversation.');
+        }
+      }
+      if (!live) return;
+      const pending = saved && !answered ? answerFromInFlight(saved) : undefined;
+      dispatch({ type: 'load', answers: pending ? [...answers.filter((a) => a.id !== pending.id), pending] : answers });
+      setRestored(true);
+      // Connected already: onConnected has run and will not run again for it.
+      if (pending && socket.connected) resume(pending);
+    })();
+    return () => {
+      live = false;
+    };
+    // Once per tab and user: later changes come from the user's own actions.
+  }, []);
+
+  // Another tab or device may have added or renamed conversations.
+  useEffect(() => {
+    const onFocus = () => void refreshList();
+    window.addEventListener('focus', onFocus);
+    return () => window.removeEventListener('focus', onFocus);
+  }, [refreshList]);
+
+  // What a reload needs: the answer in flight (with its text and last seq) and the conversation on screen.
+  useEffect(() => {
+    if (!restored) return;
+    const current = state.answers.find(isInProgress);
+    saveInFlight(userId, current ? inFlightOf(current, conversationId) : null);
+    saveCurrentConversation(userId, conversationId);
+  }, [restored, state, conversationId, userId]);
 
   useEffect(() => {
     if (!audioRef.current) return;
@@ -60,7 +141,13 @@ export function useChat({ connection, userId, audioRef, onAudioBlocked }: ChatOp
 
   useEffect(() => {
     const onToken = (e: ChatTokenEvent) => dispatch({ type: 'token', id: e.id, seq: e.seq, delta: e.delta });
-    const onDone = (event: ChatDoneEvent) => dispatch({ type: 'done', event });
+    const onDone = (event: ChatDoneEvent) => {
+      dispatch({ type: 'done', event });
+      if (!stateRef.current.answers.some((a) => a.id === event.id)) return;
+      // A resumed answer whose ack was lost still tells which conversation it belongs to.
+      if (conversationRef.current === undefined) setConversationId(event.conversationId);
+      void refreshList();
+    };
     const onError = (event: ChatErrorEvent) => dispatch({ type: 'error', event });
     const onAudio = (event: ChatAudioEvent) => {
       const answer = stateRef.current.answers.find((a) => a.id === event.id);
@@ -76,33 +163,22 @@ export function useChat({ connection, userId, audioRef, onAudioBlocked }: ChatOp
       socket.off('chat:error', onError);
       socket.off('chat:audio', onAudio);
     };
-  }, [socket]);
+  }, [socket, refreshList]);
 
   // After a reconnect, ask for what we missed of each answer still in progress.
   useEffect(() => {
     const offConnected = connection.onConnected(() => {
-      for (const answer of stateRef.current.answers.filter(isInProgress)) {
-        socket
-          .timeout(RESUME_TIMEOUT_MS)
-          .emitWithAck('chat:resume', { id: answer.id, fromSeq: resumeFromSeq(answer) })
-          .then((ack) => {
-            if (ack.ok) dispatch({ type: 'resumed', id: answer.id });
-            else dispatch({ type: 'resume_failed', id: answer.id, message: ack.error.message });
-          })
-          .catch(() => dispatch({ type: 'resume_failed', id: answer.id, message: 'The server did not answer the resume request' }));
-      }
+      for (const answer of stateRef.current.answers.filter(isInProgress)) resume(answer);
     });
     const offLost = connection.onLost(() => dispatch({ type: 'connection_lost' }));
     return () => {
       offConnected();
       offLost();
     };
-  }, [connection, socket]);
+  }, [connection, resume]);
 
   const busy = state.answers.some(isInProgress);
   useEffect(() => connection.setBusy(busy), [connection, busy]);
-
-  useEffect(() => saveHistory(historyKey, state), [historyKey, state]);
 
   // voice_unavailable: the browser speaks the text, sentence by sentence as it completes.
   useEffect(() => {
@@ -121,8 +197,13 @@ export function useChat({ connection, userId, audioRef, onAudioBlocked }: ChatOp
       const id = newId();
       dispatch({ type: 'send', id, question: message, voice });
       try {
-        const ack = await socket.timeout(SEND_TIMEOUT_MS).emitWithAck('chat:send', { id, message, voice });
-        if (!ack.ok) dispatch({ type: 'error', event: { id, code: ack.error.code, message: ack.error.message } });
+        const ack = await socket.timeout(SEND_TIMEOUT_MS).emitWithAck('chat:send', { id, message, voice, conversationId: conversationRef.current });
+        if (!ack.ok) {
+          dispatch({ type: 'error', event: { id, code: ack.error.code, message: ack.error.message } });
+        } else {
+          setConversationId(ack.data.conversationId);
+          void refreshList();
+        }
       } catch {
         // The ack was lost with the connection: the reconnect's chat:resume settles this answer.
         if (!socket.connected) return id;
@@ -131,7 +212,7 @@ export function useChat({ connection, userId, audioRef, onAudioBlocked }: ChatOp
       }
       return id;
     },
-    [socket],
+    [socket, refreshList],
   );
 
   const stop = useCallback(
@@ -145,7 +226,55 @@ export function useChat({ connection, userId, audioRef, onAudioBlocked }: ChatOp
     [socket],
   );
 
-  const clear = useCallback(() => dispatch({ type: 'clear' }), []);
+  const startNew = useCallback(() => {
+    if (stateRef.current.answers.some(isInProgress)) return;
+    dispatch({ type: 'load', answers: [] });
+    setConversationId(undefined);
+    setHistoryError(null);
+  }, []);
 
-  return { answers: state.answers, busy, send, stop, clear, speechSupported: speaker.current.supported };
+  const open = useCallback(
+    async (id: string) => {
+      if (stateRef.current.answers.some(isInProgress) || id === conversationRef.current) return;
+      try {
+        await show(id);
+      } catch {
+        setHistoryError('Could not load this conversation.');
+        void refreshList();
+      }
+    },
+    [show, refreshList],
+  );
+
+  const rename = useCallback(
+    async (id: string, title: string) => {
+      await api.renameConversation(id, title);
+      await refreshList();
+    },
+    [api, refreshList],
+  );
+
+  const remove = useCallback(
+    async (id: string) => {
+      await api.deleteConversation(id);
+      if (id === conversationRef.current) startNew();
+      await refreshList();
+    },
+    [api, refreshList, startNew],
+  );
+
+  return {
+    answers: state.answers,
+    busy,
+    send,
+    stop,
+    conversations,
+    conversationId,
+    historyError,
+    startNew,
+    open,
+    rename,
+    remove,
+    speechSupported: speaker.current.supported,
+  };
 }

@@ -1,20 +1,22 @@
 import { useCallback, useEffect, useId, useLayoutEffect, useRef, useState, type KeyboardEvent } from 'react';
+import type { Api } from '../lib/api.client';
 import type { ConnState } from '../lib/connection.logic';
 import type { Connection } from '../lib/socket.client';
 import { usePushToTalk } from '../voice/push-to-talk.hook';
 import { AnswerView } from './answer.view';
 import { useChat } from './chat.hook';
+import { ConversationsView } from './conversations.view';
 import { isInProgress } from './stream.logic';
 
 const VOICE_KEY = 'zmarty.voice';
 const MAX_MESSAGE = 4000;
 const STARTERS = ['What is the outlook for BTC today?', 'Explain the latest ETH/USDT signal', 'Where are the big liquidation clusters on SOL?'];
 
-export function ChatView({ connection, connState, userId }: { connection: Connection; connState: ConnState; userId: string }) {
+export function ChatView({ connection, connState, userId, api }: { connection: Connection; connState: ConnState; userId: string; api: Api }) {
   const audioRef = useRef<HTMLAudioElement>(null);
   const [audioBlocked, setAudioBlocked] = useState(false);
   const onAudioBlocked = useCallback(() => setAudioBlocked(true), []);
-  const chat = useChat({ connection, userId, audioRef, onAudioBlocked });
+  const chat = useChat({ connection, userId, api, audioRef, onAudioBlocked });
   const [draft, setDraft] = useState('');
   const [voice, setVoice] = useState(() => localStorage.getItem(VOICE_KEY) === 'on');
   const log = useRef<HTMLDivElement>(null);
@@ -61,11 +63,6 @@ export function ChatView({ connection, connState, userId }: { connection: Connec
           Ask Zmarty
         </h2>
         <div className="chat-tools">
-          {chat.answers.length > 0 && (
-            <button type="button" className="btn btn-ghost btn-small" onClick={chat.clear} disabled={Boolean(current)}>
-              Clear
-            </button>
-          )}
           <button
             type="button"
             role="switch"
@@ -81,6 +78,24 @@ export function ChatView({ connection, connState, userId }: { connection: Connec
           </button>
         </div>
       </div>
+
+      <ConversationsView
+        conversations={chat.conversations}
+        currentId={chat.conversationId}
+        busy={Boolean(current)}
+        onNew={() => {
+          chat.startNew();
+          input.current?.focus();
+        }}
+        onOpen={(id) => void chat.open(id)}
+        onRename={chat.rename}
+        onDelete={chat.remove}
+      />
+      {chat.historyError && (
+        <p className="chat-error" role="alert">
+          {chat.historyError}
+        </p>
+      )}
 
       {!connected && (
         <p className={`conn-note ${connState.status === 'auth_failed' ? 'error' : ''}`} role="status">

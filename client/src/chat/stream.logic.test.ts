@@ -10,6 +10,7 @@ function done(id: string, status: ChatDoneEvent['status'], charged = 3): ChatDon
     usage: { inputTokens: 10, outputTokens: 5, voiceCharacters: 0, estimated: status !== 'complete' },
     credits: { charged, balance: 97 },
     status,
+    conversationId: 'c-1',
   };
 }
 

@@ -50,7 +50,9 @@ export type ChatAction =
   | { type: 'connection_lost' }
   | { type: 'resumed'; id: string }
   | { type: 'resume_failed'; id: string; message: string }
-  | { type: 'clear' };
+  | { type: 'clear' }
+  /** A conversation read from the server (switching, or after a resume the server no longer knew). */
+  | { type: 'load'; answers: Answer[] };
 
 export const emptyChat: ChatState = { answers: [] };
 
@@ -151,6 +153,8 @@ export function chatReducer(state: ChatState, action: ChatAction): ChatState {
       );
     case 'clear':
       return state.answers.some(isInProgress) ? { answers: state.answers.filter(isInProgress) } : emptyChat;
+    case 'load':
+      return { answers: action.answers };
   }
 }
 

@@ -42,6 +42,27 @@ export interface CandlesResponse {
   clusters: LiqClusterBand[];
 }
 
+export interface ConversationSummary {
+  id: string;
+  title: string;
+  createdAt: string;
+  updatedAt: string;
+}
+
+/** A stored question or answer (answer fields are null on questions). */
+export interface StoredMessage {
+  id: number;
+  requestId: string;
+  role: 'user' | 'assistant';
+  content: string;
+  provider: string | null;
+  model: string | null;
+  status: 'complete' | 'aborted' | 'incomplete' | null;
+  credits: number | null;
+  createdAt: string;
+  completedAt: string | null;
+}
+
 export interface PublicConfig {
   supabaseUrl: string;
   supabaseAnonKey: string;
@@ -118,6 +139,11 @@ export function createApi(deps: ApiDeps) {
     addSymbol: (symbol: string, timeframe: string) => request<WatchedSymbol>('POST', '/api/symbols', { symbol, timeframe }),
     removeSymbol: (id: number) => request<void>('DELETE', `/api/symbols/${id}`),
     overview: async () => (await optional<{ items: OverviewItem[] }>('/api/symbols/overview'))?.items ?? null,
+    conversations: async () => (await request<{ conversations: ConversationSummary[] }>('GET', '/api/conversations')).conversations,
+    conversation: (id: string) =>
+      request<{ conversation: ConversationSummary; messages: StoredMessage[] }>('GET', `/api/conversations/${encodeURIComponent(id)}`),
+    renameConversation: (id: string, title: string) => request<ConversationSummary>('PATCH', `/api/conversations/${encodeURIComponent(id)}`, { title }),
+    deleteConversation: (id: string) => request<void>('DELETE', `/api/conversations/${encodeURIComponent(id)}`),
     candles: (symbol: string, timeframe: string, limit = 200) =>
       optional<CandlesResponse>(`/api/market/candles?${new URLSearchParams({ symbol, timeframe, limit: String(limit) })}`),
   };
