@@ -75,7 +75,8 @@ describe('credits ledger', () => {
     expect([granted, limited]).toEqual([2, 28]);
     expect(await openAnswers(user)).toBe(2);
     // Settling one frees a slot.
-    await ledger.settle(settleInput(user, 'cap-0', 1));
+    const first = results.find((r): r is PromiseFulfilledResult<Awaited<ReturnType<typeof reserve>>> => r.status === 'fulfilled')!.value;
+    await ledger.settle(settleInput(user, first.requestId, 1));
     await expect(reserve(user, 'cap-next', 1, 2)).resolves.toMatchObject({ reserved: 1 });
   });
 
