@@ -38,7 +38,11 @@ export async function startWebProcess(env: Record<string, string>, options: { do
   child.stderr!.on('data', (d: Buffer) => (out += d.toString()));
   const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => child.once('exit', (code, signal) => resolve({ code, signal })));
   const port = await new Promise<number>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`web process did not start:\n${out}`)), 150_000);
+    const timer = setTimeout(() => {
+      // Never leave a half-started server behind a failed test.
+      child.kill('SIGKILL');
+      reject(new Error(`web process did not start:\n${out}`));
+    }, 150_000);
     const check = () => {
       const match = /"port":(\d+)[^\n]*Zmarty is running/.exec(out);
       if (match) {
