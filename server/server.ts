@@ -3,6 +3,7 @@ import type { AddressInfo } from 'node:net';
 import type { Server as HttpServer } from 'node:http';
 import path from 'node:path';
 import { serve } from '@hono/node-server';
+import { createAdapter } from '@socket.io/postgres-adapter';
 import { Server as SocketServer } from 'socket.io';
 import { createDb, type Db } from '../common/db';
 import type { Env } from '../common/env';
@@ -198,6 +199,13 @@ export function createServer(options: ServerDeps): ZmartyServer {
     });
     const port = (http.address() as AddressInfo).port;
     const sockets: ZmartyIo = new SocketServer(http, { serveClient: false, maxHttpBufferSize: 2e6 });
+    // Emits to a room reach that room's sockets on every instance (a user's sockets may sit on several).
+    sockets.adapter(
+      createAdapter(chatDb.pool, {
+        tableName: 'zmarty_private.socket_io_attachments',
+        errorHandler: (err) => log.warn({ err: err.message }, 'socket.io adapter error'),
+      }),
+    );
     io = sockets;
     const push = registerSignalPush({ io: sockets, tradingDb, log });
     sockets.use((_socket, next) => (closing ? next(Object.assign(new Error('unavailable'), { data: { code: 'unavailable', message: 'Zmarty is restarting' } })) : next()));

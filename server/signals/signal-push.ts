@@ -97,7 +97,8 @@ export function registerSignalPush<I extends AnyEvents>(deps: SignalPushDeps<I>)
       p.buffer.push(row);
       except.add(p.socketId);
     }
-    const target = io.to(signalRoom(row.symbol));
+    // Every instance hears the NOTIFY and serves its own sockets: local, or the adapter would deliver N copies.
+    const target = io.local.to(signalRoom(row.symbol));
     (except.size ? target.except([...except]) : target).emit('signal:new', row);
   }
 
