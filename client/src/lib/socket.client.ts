@@ -35,6 +35,10 @@ export interface ConnectionDeps {
 export function createConnection(deps: ConnectionDeps): Connection {
   const socket: ZmartySocket = io(deps.url, {
     auth: { token: deps.token },
+    // WebSocket first: one connection that any instance behind a plain round-robin balancer can hold.
+    // Long-polling (several requests per session) is only the fallback, and only it needs sticky sessions.
+    transports: ['websocket', 'polling'],
+    tryAllTransports: true,
     autoConnect: false,
     reconnectionDelay: 500,
     reconnectionDelayMax: 10_000,
