@@ -118,7 +118,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
       })
     : undefined;
 
-  const metrics = createMetrics();
+  const metrics = createMetrics({ tradingDb });
   const router = createModelRouter({ ...config.router, log });
   const voice = createVoiceService(config.voice);
   // Unknown model or missing price for anything that may answer is a startup error, never a silent 0.
