@@ -156,6 +156,8 @@ describe.skipIf(unavailable !== null)('web client in Chromium', () => {
     const head = facts.split(' (')[0]!; // "LONG with score 62/100"
     expect(text).toContain(`signal ${head}`);
     if (signal.direction !== 'flat') expect(text).toContain(facts.slice(facts.indexOf(': ') + 2)); // entry, stop, take-profit
+    // …and the pair's measured edge rides along with the signal to the provider.
+    expect(text).toContain(`edge: ${describeEdge('BTC/USDT', '1h', signal.edge!)}`);
     expect(await answer.getByTestId('provider-badge').textContent()).toContain('xai');
 
     const requestId = (await answer.getAttribute('data-answer-id'))!;
