@@ -1,3 +1,4 @@
+import type { EdgeFacts } from './edge';
 /**
  * The Socket.IO contract, shared by server, pipeline and client. Payload
  * schemas for what the client sends live beside the handlers (zod); these are
@@ -77,6 +78,8 @@ export interface SignalRow {
   takeProfit: number | null;
   reasons: unknown;
   doubling: unknown;
+  /** The measured edge of the pair and timeframe when the signal was made; null before any track record. */
+  edge?: EdgeFacts | null;
   createdAt: string;
 }
 

@@ -13,15 +13,18 @@ describe('pipeline config', () => {
       MARKET_TIMEOUT_MS: 10_000,
       SIMULATED_MARKET_SEED: 42,
       INGEST_CRON: '*/5 * * * *',
-      WINRATE_CRON: '0 * * * *',
+      TRACK_RECORD_CRON: '0 * * * *',
+      TRACK_RECORD_HISTORY_CANDLES: 2000,
+      TRACK_RECORD_DRAWS: 500,
+      TRACK_RECORD_SEED: 20_240_101,
       CANDLE_LOOKBACK: 1000,
       DOUBLING_SCORE_DELTA: 10,
       DOUBLING_MAX_VOL: 1.2,
-      DOUBLING_COOLDOWN_MINUTES: 240,
+      DOUBLING_COOLDOWN_CANDLES: 4,
       DOUBLING_MAX_POSITION_PCT: 10,
       SIGNAL_POSITION_PCT: 5,
-      WINRATE_HORIZON_CANDLES: 24,
-      WINRATE_FEE_PCT: 0.1,
+      TRACK_RECORD_HORIZON_CANDLES: 24,
+      TRACK_RECORD_FEE_PCT: 0.1,
       WORKER_BATCH_SIZE: 50,
       WORKER_CONCURRENCY: 2,
       WORKER_POLL_SECONDS: 2,
@@ -47,6 +50,8 @@ describe('pipeline config', () => {
     [{ TRADING_DATABASE_URL: URL, MARKET_DATA: 'cryptometer' }, /CRYPTOMETER_API_KEY: required/],
     [{ TRADING_DATABASE_URL: URL, KINGFISHER_LOGIN: 'me' }, /KINGFISHER_PASSWORD/],
     [{ TRADING_DATABASE_URL: URL, DB_PREPARED_STATEMENTS: 'yes' }, /DB_PREPARED_STATEMENTS/],
+    [{ TRADING_DATABASE_URL: URL, TRACK_RECORD_DRAWS: '100' }, /TRACK_RECORD_DRAWS/],
+    [{ TRADING_DATABASE_URL: URL, DOUBLING_COOLDOWN_CANDLES: '1.5' }, /DOUBLING_COOLDOWN_CANDLES/],
   ])('rejects %j', (env, message) => {
     expect(() => parsePipelineConfig(env)).toThrow(ConfigError);
     expect(() => parsePipelineConfig(env)).toThrow(message);
@@ -63,13 +68,13 @@ describe('pipeline config', () => {
       CRYPTOMETER_API_KEY: 'k',
       KINGFISHER_LOGIN: 'l',
       KINGFISHER_PASSWORD: 'p',
-      DOUBLING_COOLDOWN_MINUTES: '30',
+      DOUBLING_COOLDOWN_CANDLES: '6',
     });
     expect(marketOptionsOf(config)).toMatchObject({
       provider: 'cryptometer',
       cryptometer: { apiKey: 'k' },
       kingfisher: { login: 'l', password: 'p' },
     });
-    expect(doublingConfigOf(config)).toEqual({ scoreDelta: 10, maxRealizedVol: 1.2, cooldownMs: 1_800_000, maxPositionPct: 10 });
+    expect(doublingConfigOf(config)).toEqual({ scoreDelta: 10, maxRealizedVol: 1.2, cooldownCandles: 6, maxPositionPct: 10 });
   });
 });

@@ -33,7 +33,17 @@ export const pipelineConfigSchema = z.object({
   SIMULATED_MARKET_SEED: z.coerce.number().int().default(42),
 
   INGEST_CRON: cron.default('*/5 * * * *'),
-  WINRATE_CRON: cron.default('0 * * * *'),
+  /** Recomputes every active watcher's track record (7d / 30d / all). */
+  TRACK_RECORD_CRON: cron.default('0 * * * *'),
+  /**
+   * Candles of history a new watcher loads (where the source has them) and walks forward, so
+   * its track record exists from the first minute; the first 600 only warm the indicators up.
+   * 0 = off (the track record then grows from live signals only).
+   */
+  TRACK_RECORD_HISTORY_CANDLES: z.coerce.number().int().min(0).max(10_000).default(2000),
+  /** Coin-flip draws of the baseline (seeded: the same data gives the same figures). */
+  TRACK_RECORD_DRAWS: z.coerce.number().int().min(200).max(5000).default(500),
+  TRACK_RECORD_SEED: z.coerce.number().int().default(20_240_101),
   /**
    * Candles the indicators are computed over. EMA200 is seeded from its first 200 closes and
    * forgets the seed slowly: over 300 candles it sat up to 3 % off a full-history EMA200 on
@@ -45,13 +55,14 @@ export const pipelineConfigSchema = z.object({
   DOUBLING_SCORE_DELTA: nonNegativeNumber.max(100).default(10),
   /** Annualised realised volatility (fraction, 1.2 = 120 %) at or above which doubling is refused. */
   DOUBLING_MAX_VOL: positiveNumber.default(1.2),
-  DOUBLING_COOLDOWN_MINUTES: nonNegativeNumber.default(240),
+  /** Candles since the open recommendation before doubling (candles, so it also blocks on 4h and 1d). */
+  DOUBLING_COOLDOWN_CANDLES: z.coerce.number().int().min(0).max(1000).default(4),
   DOUBLING_MAX_POSITION_PCT: positiveNumber.max(100).default(10),
   /** The position the guardrails assume is already open on a recommendation, % of equity. */
   SIGNAL_POSITION_PCT: positiveNumber.max(100).default(5),
 
-  WINRATE_HORIZON_CANDLES: positiveInt.max(500).default(24),
-  WINRATE_FEE_PCT: nonNegativeNumber.max(5).default(0.1),
+  TRACK_RECORD_HORIZON_CANDLES: positiveInt.max(500).default(24),
+  TRACK_RECORD_FEE_PCT: nonNegativeNumber.max(5).default(0.1),
 
   // Measured best on 2 cores (bench/pipeline.ts): a few large batches beat many small ones.
   WORKER_BATCH_SIZE: positiveInt.max(500).default(50),
@@ -120,7 +131,7 @@ export function doublingConfigOf(config: PipelineConfig): DoublingConfig {
   return {
     scoreDelta: config.DOUBLING_SCORE_DELTA,
     maxRealizedVol: config.DOUBLING_MAX_VOL,
-    cooldownMs: config.DOUBLING_COOLDOWN_MINUTES * 60_000,
+    cooldownCandles: config.DOUBLING_COOLDOWN_CANDLES,
     maxPositionPct: config.DOUBLING_MAX_POSITION_PCT,
   };
 }

@@ -1,7 +1,7 @@
 /**
  * The pipeline's domain types: what market sources return and what each
  * compute step produces. Pure data; stored by pipeline/storage, computed by
- * the pure functions in pipeline/{indicators,risk,liquidations,signals,winrate}.
+ * the pure functions in pipeline/{indicators,risk,liquidations,signals,track-record}.
  */
 import type { Timeframe } from '../common/symbols';
 
@@ -90,28 +90,8 @@ export interface DoublingDecision {
   /** The first guardrail that blocked doubling, or null when recommended / not applicable. */
   blockedBy: 'not_same_direction' | 'score_delta' | 'volatility' | 'cooldown' | 'max_position' | null;
   detail: string;
-}
-
-export interface SignalOutcome {
-  /** By net return: > 0 is a win (see winrate/evaluate.ts). */
-  outcome: 'win' | 'loss';
-  exitReason: 'take_profit' | 'stop' | 'horizon';
-  /** Net of fees, as a percentage of entry (1.5 = +1.5 %). */
-  returnPct: number;
-  exitTime: number;
-}
-
-export interface WinRateRollup {
-  window: '7d' | '30d' | 'all';
-  trades: number;
-  wins: number;
-  losses: number;
-  winPct: number | null;
-  avgWinPct: number | null;
-  avgLossPct: number | null;
-  profitFactor: number | null;
-  expectancyPct: number | null;
-  buyHoldPct: number | null;
+  /** The position (% of equity) the recommendation stands for after this signal: doubled when recommended. */
+  positionPct?: number;
 }
 
 export interface WatchKey {

@@ -10,7 +10,7 @@ import { ensureQueues, enqueueIngest, enqueueMany, QUEUES, signalJobSchema, watc
 import { createDepthSampler, registerWorker } from './jobs/run-worker';
 import { runSignal } from './jobs/signals.job';
 import { listenForActiveWatchers } from './jobs/watcher-listener';
-import { runWinRate } from './jobs/winrate.job';
+import { ensureHistory, runTrackRecord, type TrackRecordDeps } from './jobs/track-record.job';
 import { createMarketSource, type MarketSource } from './market/market-source';
 import { createPreparedQueryable } from './storage/prepared';
 import { watcherStore } from './storage/watchers.store';
@@ -102,13 +102,41 @@ export async function startPipeline(options: PipelineOptions = {}): Promise<Runn
     const latest = createLatestCache();
     const sql = config.DB_PREPARED_STATEMENTS ? createPreparedQueryable(db.pool) : db.pool;
 
+    const track: TrackRecordDeps = {
+      sql,
+      log,
+      now,
+      lookback: config.CANDLE_LOOKBACK,
+      historyCandles: config.TRACK_RECORD_HISTORY_CANDLES,
+      settings: {
+        feePct: config.TRACK_RECORD_FEE_PCT,
+        horizonCandles: config.TRACK_RECORD_HORIZON_CANDLES,
+        draws: config.TRACK_RECORD_DRAWS,
+        seed: config.TRACK_RECORD_SEED,
+      },
+    };
+    const ingestDeps = {
+      sql,
+      market,
+      log,
+      now,
+      lookback: config.CANDLE_LOOKBACK,
+      historyCandles: config.TRACK_RECORD_HISTORY_CANDLES,
+      catchUp: config.INGEST_CATCH_UP_CANDLES,
+      latest,
+    };
     await registerWorker(
       boss,
       {
         queue: QUEUES.ingest,
         schema: watchJobSchema,
         options: workOptions,
-        handle: (key) => runIngest({ sql, market, log, now, lookback: config.CANDLE_LOOKBACK, catchUp: config.INGEST_CATCH_UP_CANDLES, latest }, key),
+        handle: async (key) => {
+          const ingested = await runIngest(ingestDeps, key);
+          // Before the follow-up signal job is sent: the newest candle's signal then carries its edge.
+          const history = await ensureHistory(track, key);
+          return history ? { ...ingested, log: { ...ingested.log, history } } : ingested;
+        },
         sendFollowUps: (jobs) => enqueueMany(boss, QUEUES.signals, jobs),
       },
       workerDeps,
@@ -120,7 +148,10 @@ export async function startPipeline(options: PipelineOptions = {}): Promise<Runn
         schema: signalJobSchema,
         options: workOptions,
         handle: async (job) => ({
-          log: await runSignal({ sql, positionPct: config.SIGNAL_POSITION_PCT, doubling: doublingConfigOf(config) }, job),
+          log: await runSignal(
+            { sql, positionPct: config.SIGNAL_POSITION_PCT, doubling: doublingConfigOf(config), horizonCandles: config.TRACK_RECORD_HORIZON_CANDLES },
+            job,
+          ),
         }),
       },
       workerDeps,
@@ -128,12 +159,10 @@ export async function startPipeline(options: PipelineOptions = {}): Promise<Runn
     await registerWorker(
       boss,
       {
-        queue: QUEUES.winrate,
+        queue: QUEUES.trackRecord,
         schema: watchJobSchema,
         options: workOptions,
-        handle: async (key) => ({
-          log: await runWinRate({ db, log, now, horizonCandles: config.WINRATE_HORIZON_CANDLES, feePct: config.WINRATE_FEE_PCT }, key),
-        }),
+        handle: async (key) => ({ log: await runTrackRecord(track, key) }),
       },
       workerDeps,
     );
@@ -141,7 +170,7 @@ export async function startPipeline(options: PipelineOptions = {}): Promise<Runn
     const fanOut = z.object({}).loose();
     for (const [tick, target, select] of [
       [QUEUES.scheduleIngest, QUEUES.ingest, watcherStore.active],
-      [QUEUES.scheduleWinrate, QUEUES.winrate, watcherStore.withSignals],
+      [QUEUES.scheduleTrackRecord, QUEUES.trackRecord, watcherStore.active],
     ] as const) {
       await registerWorker(
         boss,
@@ -162,7 +191,7 @@ export async function startPipeline(options: PipelineOptions = {}): Promise<Runn
     if (options.schedules ?? true) {
       // Stored in pgboss.schedule; every instance upserts the same rows, and pg-boss fires each tick once.
       await boss.schedule(QUEUES.scheduleIngest, config.INGEST_CRON, {}, { tz: 'UTC' });
-      await boss.schedule(QUEUES.scheduleWinrate, config.WINRATE_CRON, {}, { tz: 'UTC' });
+      await boss.schedule(QUEUES.scheduleTrackRecord, config.TRACK_RECORD_CRON, {}, { tz: 'UTC' });
     }
 
     const catchUp = async () => enqueueMany(boss, QUEUES.ingest, await watcherStore.active(db.pool));
@@ -173,7 +202,7 @@ export async function startPipeline(options: PipelineOptions = {}): Promise<Runn
     if (options.catchUpOnStart ?? true) await catchUp();
 
     log.info(
-      { market: market.name, ingestCron: config.INGEST_CRON, winrateCron: config.WINRATE_CRON, ...workOptions },
+      { market: market.name, ingestCron: config.INGEST_CRON, trackRecordCron: config.TRACK_RECORD_CRON, ...workOptions },
       'pipeline started',
     );
     let stopped: Promise<void> | undefined;

@@ -122,7 +122,7 @@ export function createServer(options: ServerDeps): ZmartyServer {
       })
     : undefined;
 
-  const metrics = createMetrics();
+  const metrics = createMetrics({ tradingDb });
   const router = createModelRouter({ ...config.router, log });
   const voice = createVoiceService(config.voice);
   // Unknown model or missing price for anything that may answer is a startup error, never a silent 0.

@@ -13,7 +13,7 @@ import { useConnection } from './lib/connection.hook';
 import { statusLabel } from './lib/connection.logic';
 import { SignalFeedView, SignalToastsView } from './signals/signal-feed.view';
 import { useSignals } from './signals/signals.hook';
-import { useWatchlist } from './symbols/watchlist.hook';
+import { overviewFor, useWatchlist } from './symbols/watchlist.hook';
 import { WatchlistView } from './symbols/watchlist.view';
 
 type Tab = 'chat' | 'watchlist' | 'signals';
@@ -131,7 +131,7 @@ function Workspace({ supabase, session }: { supabase: SupabaseClient; session: S
       <SignalToastsView toasts={signals.toasts} onOpen={open} onDismiss={signals.dismiss} />
       {detail && (
         <Suspense fallback={<div className="splash-overlay" role="status">Loading chart…</div>}>
-          <SignalDetailView signal={detail} api={api} onClose={() => setDetail(null)} />
+          <SignalDetailView signal={detail} api={api} trackRecord={overviewFor(watchlist.overview, detail)?.trackRecord} onClose={() => setDetail(null)} />
         </Suspense>
       )}
     </div>

@@ -11,9 +11,9 @@ import { buyAndHold, maxDrawdownPct, reliabilityTable, tradeStats, type Reliabil
 import { simulateTrades, type Trade, type TradeSignal } from './simulate';
 
 export interface BacktestOptions {
-  /** Fee per side, % of notional (the pipeline's WINRATE_FEE_PCT). */
+  /** Fee per side, % of notional (the pipeline's TRACK_RECORD_FEE_PCT). */
   feePct?: number;
-  /** The pipeline's WINRATE_HORIZON_CANDLES. */
+  /** The pipeline's TRACK_RECORD_HORIZON_CANDLES. */
   horizonCandles?: number;
   /** First candle allowed to signal; defaults to the end of the indicators' warm-up. */
   from?: number;

@@ -22,7 +22,15 @@ const pools: Db[] = [];
 const running: RunningPipeline[] = [];
 
 const configFor = (url: string): PipelineConfig =>
-  parsePipelineConfig({ TRADING_DATABASE_URL: url, CANDLE_LOOKBACK: String(LOOKBACK), WORKER_POLL_SECONDS: '0.5', PIPELINE_DB_POOL_MAX: '4', PGBOSS_POOL_MAX: '4' });
+  parsePipelineConfig({
+    TRADING_DATABASE_URL: url,
+    CANDLE_LOOKBACK: String(LOOKBACK),
+    // The reference below ingests by hand without a history walk-forward; compare like with like.
+    TRACK_RECORD_HISTORY_CANDLES: '0',
+    WORKER_POLL_SECONDS: '0.5',
+    PIPELINE_DB_POOL_MAX: '4',
+    PGBOSS_POOL_MAX: '4',
+  });
 
 async function until(probe: () => Promise<boolean>, what: string, timeoutMs = 30_000): Promise<void> {
   const deadline = Date.now() + timeoutMs;
@@ -99,7 +107,7 @@ describe('ingest after an outage', () => {
     for (let i = 0; i <= 4; i++) {
       now = START + i * MINUTE;
       const ingested = await runIngest({ sql: reference.pool, market, log: silent, now: clock, lookback: LOOKBACK, catchUp: 60 }, key);
-      await runSignal({ sql: reference.pool, positionPct: config.SIGNAL_POSITION_PCT, doubling: doublingConfigOf(config) }, ingested.followUp!);
+      await runSignal({ sql: reference.pool, positionPct: config.SIGNAL_POSITION_PCT, doubling: doublingConfigOf(config), horizonCandles: config.TRACK_RECORD_HORIZON_CANDLES }, ingested.followUp!);
     }
     expect(caughtUp).toEqual(await snapshot(reference));
   }, 90_000);
@@ -111,7 +119,7 @@ describe('ingest after an outage', () => {
     pools.push(db);
     const long: WatchKey = { symbol: 'ETH/USDT', timeframe: '1m' };
     const deps = { sql: db.pool, market: createSimulatedMarket({ now: clock }), log: silent, now: clock, lookback: LOOKBACK, catchUp: 3 };
-    const signalDeps = { sql: db.pool, positionPct: 5, doubling: doublingConfigOf(configFor(onTime.tradingUrl)) };
+    const signalDeps = { sql: db.pool, positionPct: 5, doubling: doublingConfigOf(configFor(onTime.tradingUrl)), horizonCandles: 24 };
     await runSignal(signalDeps, (await runIngest(deps, long)).followUp!);
 
     now += 10 * MINUTE;

@@ -2,6 +2,7 @@ import type { Queryable } from '../../common/db';
 import type { Logger } from '../../common/logger';
 import { TIMEFRAME_MS } from '../../common/symbols';
 import type { Candle, LiqCluster, WatchKey } from '../domain';
+import { fetchHistory } from '../backtest/history';
 import { computeIndicators } from '../indicators/compute-indicators';
 import { estimateLiquidationClusters } from '../liquidations/estimate-clusters';
 import type { MarketSource } from '../market/market-source';
@@ -18,6 +19,12 @@ export interface IngestDeps {
   now: () => number;
   /** Candles the indicators are computed over. */
   lookback: number;
+  /**
+   * Candles of history loaded on a watcher's first ingest, where the source
+   * has them (paged: Binance serves 1,000 a request), so its track record
+   * starts from the first minute. Default: the lookback.
+   */
+  historyCandles?: number;
   /** At most this many missed candles are analysed after an outage, the newest ones (default 1: only the newest). */
   catchUp?: number;
   /** Optional per-process memory of each watcher's newest stored candle (see createLatestCache). */
@@ -97,17 +104,21 @@ export async function runIngest(deps: IngestDeps, key: WatchKey): Promise<Ingest
   const latest = deps.latest?.get(key) ?? (await candleStore.latestOpenTime(sql, key));
   const want = candlesToFetch(latest, lastClosedOpenTime(key.timeframe, now), key.timeframe, lookback);
 
+  const history = latest === null ? Math.max(lookback, deps.historyCandles ?? lookback) : lookback;
   let fresh: Candle[] = [];
   if (want > 0) {
-    const raw = await market.fetchCandles(key.symbol, key.timeframe, { limit: want });
+    const raw =
+      history > lookback
+        ? await fetchHistory(market, { symbol: key.symbol, timeframe: key.timeframe, candles: history })
+        : await market.fetchCandles(key.symbol, key.timeframe, { limit: want });
     // Sources validate already; this is the storage boundary, so check again rather than trust.
-    fresh = sanitizeCandles(raw, { source: market.name, symbol: key.symbol, timeframe: key.timeframe, now, log }).slice(-lookback);
+    fresh = sanitizeCandles(raw, { source: market.name, symbol: key.symbol, timeframe: key.timeframe, now, log }).slice(-history);
   }
   const newest = Math.max(latest ?? -Infinity, fresh.at(-1)?.openTime ?? -Infinity);
   if (!Number.isFinite(newest)) return { log: { fetched: 0, inserted: 0, outcome: 'no_candles' }, followUp: null };
 
   // With nothing new, ask only whether the candle is done; the window is read if it is not.
-  const beforeLimit = fresh.length ? lookback - fresh.length : 0;
+  const beforeLimit = fresh.length ? Math.max(0, lookback - fresh.length) : 0;
   const stored = await candleStore.storeAndReadBack(sql, key, market.name, fresh, newest, beforeLimit);
   deps.latest?.set(key, newest);
   const line = { fetched: fresh.length, inserted: stored.inserted, candleTime: newest };

@@ -26,6 +26,8 @@ function configFor(extra: Record<string, string> = {}): PipelineConfig {
   return parsePipelineConfig({
     TRADING_DATABASE_URL: dbs.tradingUrl,
     CANDLE_LOOKBACK: String(LOOKBACK),
+    // The history walk-forward costs CPU per new watcher; the tests that are about it turn it on.
+    TRACK_RECORD_HISTORY_CANDLES: '0',
     WORKER_POLL_SECONDS: '0.5',
     WORKER_BATCH_SIZE: '5',
     WORKER_CONCURRENCY: '2',
@@ -136,6 +138,62 @@ describe('signal pipeline', () => {
     }
   });
 
+  it('gives a new watcher a track record from its first ingest: history walked forward, rollups against holding and chance, the edge on its signal', async () => {
+    const HISTORY = 1600;
+    await start({ config: configFor({ TRACK_RECORD_HISTORY_CANDLES: String(HISTORY) }) });
+    const key: WatchKey = { symbol: 'LINK/USDT', timeframe: '1h' };
+    await addWatcher(key);
+    const signal = await until(
+      async () => (await db.query<{ edge: Record<string, unknown> | null }>('select edge from public.signals where symbol = $1', [key.symbol]))[0],
+      'the first signal',
+    );
+    // The history the source has, beyond the indicators' lookback, and a decision for each of its candles after the warm-up but the newest.
+    expect(await count('candles', key)).toBe(HISTORY);
+    expect(await count('history_decisions', key)).toBe(HISTORY - 600);
+    const rows = await db.query<{
+      window_name: string;
+      trades: number;
+      wins: number;
+      win_rate: number;
+      win_rate_low: number;
+      win_rate_high: number;
+      buy_hold_return_pct: number;
+      coin_flip_draws: number;
+      coin_flip_median_pct: number;
+      coin_flip_p5_pct: number;
+      coin_flip_p95_pct: number;
+      coin_flip_percentile: number;
+      edge: string;
+      equity: Array<[number, number, number]>;
+    }>('select * from public.track_record where symbol = $1 and timeframe = $2 order by window_name', [key.symbol, key.timeframe]);
+    expect(rows.map((r) => r.window_name)).toEqual(['30d', '7d', 'all']);
+    const all = rows.find((r) => r.window_name === 'all')!;
+    expect(all.trades).toBeGreaterThan(0);
+    expect(all.win_rate_low).toBeLessThanOrEqual(all.win_rate);
+    expect(all.win_rate).toBeLessThanOrEqual(all.win_rate_high);
+    expect(all.coin_flip_draws).toBe(500);
+    expect(all.coin_flip_p5_pct).toBeLessThanOrEqual(all.coin_flip_median_pct);
+    expect(all.coin_flip_median_pct).toBeLessThanOrEqual(all.coin_flip_p95_pct);
+    expect(all.coin_flip_percentile).toBeGreaterThanOrEqual(0);
+    expect(Number.isFinite(all.buy_hold_return_pct)).toBe(true);
+    expect(['positive', 'none', 'negative']).toContain(all.edge);
+    expect(all.equity.length).toBeGreaterThan(10);
+    // The newest candle's live signal carries the edge the history measured.
+    const [stored] = await db.query<{ expectancy_pct: number; coin_flip_median_pct: number; coin_flip_percentile: number }>(
+      `select expectancy_pct, coin_flip_median_pct, coin_flip_percentile from public.track_record where symbol = $1 and window_name = 'all'`,
+      [key.symbol],
+    );
+    expect(signal.edge).toEqual({
+      verdict: all.edge,
+      trades: all.trades,
+      expectancyPct: stored!.expectancy_pct,
+      coinFlipMedianPct: stored!.coin_flip_median_pct,
+      percentile: stored!.coin_flip_percentile,
+      // The 1,001 candles from the first decision (after the 600-candle warm-up) to the newest.
+      window: 'the last 1,001 hours',
+    });
+  });
+
   it('is idempotent: the same ingest again, and a duplicate send, change nothing', async () => {
     const p = await start();
     const key: WatchKey = { symbol: 'ETH/USDT', timeframe: '15m' };
@@ -201,11 +259,14 @@ describe('signal pipeline', () => {
     await db.query(
       `insert into public.watchers (symbol, timeframe, subscribers) values ('ADA/USDT', '4h', 2), ('XRP/USDT', '4h', 1), ('DOT/USDT', '4h', 0)`,
     );
-    const p = await start({ schedules: true, config: configFor({ INGEST_CRON: '*/7 * * * *', WINRATE_CRON: '15 */2 * * *' }) });
+    const p = await start({
+      schedules: true,
+      config: configFor({ INGEST_CRON: '*/7 * * * *', TRACK_RECORD_CRON: '15 */2 * * *', TRACK_RECORD_HISTORY_CANDLES: '700' }),
+    });
     const schedules = await p.boss.getSchedules();
     expect(schedules.map((x) => [x.name, x.cron]).sort()).toEqual([
       [QUEUES.scheduleIngest, '*/7 * * * *'],
-      [QUEUES.scheduleWinrate, '15 */2 * * *'],
+      [QUEUES.scheduleTrackRecord, '15 */2 * * *'],
     ]);
 
     await p.boss.send(QUEUES.scheduleIngest, {});
@@ -217,17 +278,13 @@ describe('signal pipeline', () => {
     await db.query(`update public.watchers set subscribers = 1 where symbol = 'DOT/USDT' and timeframe = '4h'`);
     await until(async () => (await count('signals', keys[2]!)) === 1, 'the reactivated watcher');
 
-    // The win-rate fan-out reaches watchers with directional signals only, and each gets rollups.
-    const directional = await db.query<{ symbol: string }>(
-      `select distinct symbol from public.signals where timeframe = '4h' and direction <> 'flat' and symbol = any($1::text[])`,
-      [keys.map((k) => k.symbol)],
-    );
-    await p.boss.send(QUEUES.scheduleWinrate, {});
-    for (const { symbol } of directional) {
-      await until(async () => (await count('win_rate', { symbol, timeframe: '4h' })) === 3, `win-rate rollups of ${symbol}`);
-    }
+    // The track-record fan-out recomputes every active watcher's rollups (the first ingest made them already).
+    await db.query(`update public.watchers set subscribers = 0 where symbol = 'XRP/USDT' and timeframe = '4h'`);
+    await db.query(`delete from public.track_record where timeframe = '4h'`);
+    await p.boss.send(QUEUES.scheduleTrackRecord, {});
+    for (const k of [keys[0]!, keys[2]!]) await until(async () => (await count('track_record', k)) === 3, `the track record of ${k.symbol}`);
     await new Promise((r) => setTimeout(r, 500));
-    for (const k of keys.filter((k) => !directional.some((d) => d.symbol === k.symbol))) expect(await count('win_rate', k)).toBe(0);
+    expect(await count('track_record', keys[1]!)).toBe(0);
   });
 
   it('retries a failing watcher with backoff, dead-letters it, and keeps the others going', async () => {
@@ -280,6 +337,7 @@ describe('signal pipeline', () => {
       TRADING_DATABASE_URL: dbs.tradingUrl,
       FIXTURE_NOW: String(NOW),
       CANDLE_LOOKBACK: String(LOOKBACK),
+      TRACK_RECORD_HISTORY_CANDLES: '0',
       JOB_EXPIRE_SECONDS: '2',
       JOB_MONITOR_SECONDS: '1',
       JOB_RETRY_DELAY_SECONDS: '1',

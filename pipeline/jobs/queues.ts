@@ -7,11 +7,11 @@ import type { WatchKey } from '../domain';
 export const QUEUES = {
   ingest: 'ingest_indicators',
   signals: 'compute_signals',
-  winrate: 'compute_winrate',
+  trackRecord: 'compute_track_record',
   /** Fired by INGEST_CRON: fans out one ingest job per active watcher. */
   scheduleIngest: 'schedule_ingest',
-  /** Fired by WINRATE_CRON: fans out one win-rate job per watcher that has signals. */
-  scheduleWinrate: 'schedule_winrate',
+  /** Fired by TRACK_RECORD_CRON: fans out one track-record job per active watcher. */
+  scheduleTrackRecord: 'schedule_track_record',
 } as const;
 export type QueueName = (typeof QUEUES)[keyof typeof QUEUES];
 
@@ -58,13 +58,13 @@ function workQueueOptions(s: QueueSettings): Omit<Queue, 'name'> {
  */
 export async function ensureQueues(boss: PgBoss, settings: QueueSettings): Promise<void> {
   const options = workQueueOptions(settings);
-  for (const name of [QUEUES.ingest, QUEUES.signals, QUEUES.winrate]) {
+  for (const name of [QUEUES.ingest, QUEUES.signals, QUEUES.trackRecord]) {
     const dlq = deadLetterOf(name);
     await boss.createQueue(dlq, { retentionSeconds: 14 * 86_400, deleteAfterSeconds: 14 * 86_400 });
     await boss.createQueue(name, { ...options, policy: 'stately', deadLetter: dlq, notify: true });
     await boss.updateQueue(name, { ...options, deadLetter: dlq, notify: true });
   }
-  for (const name of [QUEUES.scheduleIngest, QUEUES.scheduleWinrate]) {
+  for (const name of [QUEUES.scheduleIngest, QUEUES.scheduleTrackRecord]) {
     // At most one fan-out waiting: a backlog of cron ticks would only repeat the same work.
     await boss.createQueue(name, { ...options, policy: 'short', notify: true });
     await boss.updateQueue(name, { ...options, notify: true });

@@ -1,15 +1,20 @@
 import type { Queryable } from '../../common/db';
+import { TIMEFRAME_MS } from '../../common/symbols';
 import type { DoublingDecision, WatchKey } from '../domain';
 import { evaluateDoubling, type DoublingConfig } from '../signals/guardrails';
 import { decideSignal } from '../signals/strategy';
 import { analysisStore } from '../storage/analysis.store';
 import { signalStore } from '../storage/signals.store';
+import { trackRecordStore } from '../storage/track-record.store';
+import { edgeFactsOf } from '../track-record/track-record';
 
 export interface SignalDeps {
   sql: Queryable;
-  /** The position the guardrails assume is open on the previous recommendation, % of equity. */
+  /** The position a recommendation stands for, % of equity (doubled once a doubling is recommended). */
   positionPct: number;
   doubling: DoublingConfig;
+  /** A recommendation stays open this many candles at most (the track record's horizon). */
+  horizonCandles: number;
 }
 
 /**
@@ -34,9 +39,12 @@ const MAX_SIGNALS_PER_JOB = 1000;
 export async function runSignal(deps: SignalDeps, key: WatchKey & { candleTime: number }): Promise<Record<string, unknown>> {
   let inserted = 0;
   let last: Record<string, unknown> = {};
+  const tf = TIMEFRAME_MS[key.timeframe];
+  // The pair's edge as measured now (its `all` track record), carried by every signal this job makes.
+  const edge = edgeFactsOf(await trackRecordStore.allWindowEdge(deps.sql, key), key.timeframe, tf);
   // Bounded by the ingest's catch-up; the cap only guards against a loop that makes no progress.
   for (let step = 0; step < MAX_SIGNALS_PER_JOB; step++) {
-    const inputs = await analysisStore.loadSignalInputs(deps.sql, key, STRATEGY_CANDLES);
+    const inputs = await analysisStore.loadSignalInputs(deps.sql, key, STRATEGY_CANDLES, deps.horizonCandles * tf);
     if (!inputs || (inputs.signalled && inputs.candleTime < key.candleTime)) {
       throw new Error(`no analysis stored for ${key.symbol} ${key.timeframe} at ${key.candleTime}`);
     }
@@ -52,11 +60,12 @@ export async function runSignal(deps: SignalDeps, key: WatchKey & { candleTime: 
         previous: { direction: previous.direction, score: previous.score, createdAt: previous.candleTime },
         next: { direction: decision.direction, score: decision.score, createdAt: candleTime },
         risk: inputs.risk,
-        positionPct: deps.positionPct,
+        positionPct: previous.positionPct ?? deps.positionPct,
+        timeframeMs: tf,
         config: deps.doubling,
       });
     }
-    const id = await signalStore.insert(deps.sql, key, candleTime, decision, doubling);
+    const id = await signalStore.insert(deps.sql, key, candleTime, decision, doubling, edge);
     if (id !== null) inserted++;
     last = { signalId: id, direction: decision.direction, score: decision.score, doubling: doubling?.recommended ?? null };
     if (candleTime >= key.candleTime) return { ...last, candleTime, signals: inserted, outcome: id === null ? 'exists' : 'inserted' };

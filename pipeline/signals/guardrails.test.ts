@@ -3,7 +3,7 @@ import type { DoublingDecision, RiskMetric } from '../domain';
 import { evaluateDoubling, type DoublingInput } from './guardrails';
 
 const HOUR = 3_600_000;
-const config = { scoreDelta: 10, maxRealizedVol: 1.2, cooldownMs: 4 * HOUR, maxPositionPct: 10 };
+const config = { scoreDelta: 10, maxRealizedVol: 1.2, cooldownCandles: 4, maxPositionPct: 10 };
 const risk: RiskMetric = { realizedVol: 0.6, atrPct: 1.5, drawdownPct: 2, volumeZ: 0.3, regime: 'normal' };
 const T = Date.UTC(2025, 0, 1);
 const base: DoublingInput = {
@@ -11,10 +11,18 @@ const base: DoublingInput = {
   next: { direction: 'long', score: 65, createdAt: T + 5 * HOUR },
   risk,
   positionPct: 5,
+  timeframeMs: HOUR,
   config,
 };
-const withChanges = (over: { previous?: Partial<NonNullable<DoublingInput['previous']>> | null; next?: Partial<DoublingInput['next']>; risk?: Partial<RiskMetric>; positionPct?: number }): DoublingInput => ({
+const withChanges = (over: {
+  previous?: Partial<NonNullable<DoublingInput['previous']>> | null;
+  next?: Partial<DoublingInput['next']>;
+  risk?: Partial<RiskMetric>;
+  positionPct?: number;
+  timeframeMs?: number;
+}): DoublingInput => ({
   ...base,
+  timeframeMs: over.timeframeMs ?? HOUR,
   previous: over.previous === null ? null : { ...base.previous!, ...over.previous },
   next: { ...base.next, ...over.next },
   risk: { ...risk, ...over.risk },
@@ -34,8 +42,14 @@ describe('evaluateDoubling', () => {
     ['volatility just under the limit', { risk: { realizedVol: 1.19 } }, true, null],
     ['cooldown not elapsed', { next: { createdAt: T + 4 * HOUR - 1 } }, false, 'cooldown'],
     ['cooldown exactly elapsed', { next: { createdAt: T + 4 * HOUR } }, true, null],
+    // Counted in candles: on 4h candles the next candle is 4 hours later and still within the cooldown.
+    ['4h: one candle later (4 h) is within a 4-candle cooldown', { timeframeMs: 4 * HOUR, next: { createdAt: T + 4 * HOUR } }, false, 'cooldown'],
+    ['4h: four candles later', { timeframeMs: 4 * HOUR, next: { createdAt: T + 16 * HOUR } }, true, null],
+    ['1d: three candles later', { timeframeMs: 24 * HOUR, next: { createdAt: T + 72 * HOUR } }, false, 'cooldown'],
     ['doubled position above the cap', { positionPct: 5.5 }, false, 'max_position'],
     ['doubled position exactly at the cap', { positionPct: 5 }, true, null],
+    // With the defaults (5 % a recommendation, 10 % cap) a position doubled once cannot double again.
+    ['already doubled once (10 %)', { positionPct: 10 }, false, 'max_position'],
     // When several fail, the first in the documented order is reported.
     ['opposite direction and everything else failing', { next: { direction: 'short', score: 0, createdAt: T }, risk: { realizedVol: 3 }, positionPct: 50 }, false, 'not_same_direction'],
     ['score, vol, cooldown and size failing', { next: { score: 0, createdAt: T }, risk: { realizedVol: 3 }, positionPct: 50 }, false, 'score_delta'],
@@ -52,5 +66,12 @@ describe('evaluateDoubling', () => {
   it('explains the numbers behind a block', () => {
     expect(evaluateDoubling(withChanges({ positionPct: 6 })).detail).toBe('doubling 6 % would make 12 %, above the 10 % cap');
     expect(evaluateDoubling(withChanges({ next: { score: 55 } })).detail).toBe('score 55 is not above 50 + 10');
+    expect(evaluateDoubling(withChanges({ next: { createdAt: T + 3 * HOUR } })).detail).toBe('3 candles since the open recommendation, cooldown is 4');
+  });
+
+  it('records the position the recommendation stands for: doubled when recommended, else kept', () => {
+    expect(evaluateDoubling(withChanges({})).positionPct).toBe(10);
+    expect(evaluateDoubling(withChanges({ next: { score: 55 } })).positionPct).toBe(5);
+    expect(evaluateDoubling(withChanges({ previous: null })).positionPct).toBe(5);
   });
 });

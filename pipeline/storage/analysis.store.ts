@@ -14,6 +14,8 @@ export interface OpenRecommendation {
   direction: Exclude<Direction, 'flat'>;
   score: number;
   candleTime: number;
+  /** The position it stands for after its own doubling decision, when it recorded one. */
+  positionPct: number | null;
 }
 
 /** Everything compute_signals needs about the newest analysed candle. */
@@ -77,9 +79,10 @@ export const analysisStore = {
    * newest analysed, which then has its signal already), its
    * risk and clusters, whether it has a signal already, the `lookback`
    * candles up to it, and the open recommendation before it (the newest
-   * long/short signal not yet evaluated).
+   * long/short signal of the last `openForMs`: a position is closed by the
+   * horizon at the latest, TRACK_RECORD_HORIZON_CANDLES).
    */
-  loadSignalInputs: async (q: Queryable, key: WatchKey, lookback: number): Promise<SignalInputs | null> => {
+  loadSignalInputs: async (q: Queryable, key: WatchKey, lookback: number, openForMs: number): Promise<SignalInputs | null> => {
     const { rows } = await q.query<{
       t: number;
       values: IndicatorValues;
@@ -87,7 +90,7 @@ export const analysisStore = {
       risk: { realized_vol: number; atr_pct: number; drawdown_pct: number; volume_z: number; regime: RiskMetric['regime'] } | null;
       clusters: LiqCluster[];
       candles: Array<[number, number, number, number, number, number]>;
-      previous: { id: number; direction: OpenRecommendation['direction']; score: number; t: number } | null;
+      previous: { id: number; direction: OpenRecommendation['direction']; score: number; t: number; position_pct: number | null } | null;
     }>(
       `with last_signal as (
          select max(candle_time) as t from public.signals where symbol = $1 and timeframe = $2
@@ -113,12 +116,13 @@ export const analysisStore = {
             from public.candles where symbol = $1 and timeframe = $2 and open_time <= l.candle_time
             order by open_time desc limit $3)`)} as candles,
          (select row_to_json(p) from (
-            select s.id, s.direction, s.score, (extract(epoch from s.candle_time) * 1000)::float8 as t from public.signals s
+            select s.id, s.direction, s.score, (extract(epoch from s.candle_time) * 1000)::float8 as t,
+              (s.doubling->>'positionPct')::float8 as position_pct from public.signals s
             where s.symbol = $1 and s.timeframe = $2 and s.candle_time < l.candle_time and s.direction <> 'flat'
-              and not exists (select 1 from public.signal_outcomes o where o.signal_id = s.id)
+              and s.candle_time > l.candle_time - $4::float8 * interval '1 millisecond'
             order by s.candle_time desc limit 1) p) as previous
        from latest l`,
-      [key.symbol, key.timeframe, lookback],
+      [key.symbol, key.timeframe, lookback, openForMs],
     );
     const row = rows[0];
     if (!row) return null;
@@ -136,7 +140,9 @@ export const analysisStore = {
       },
       clusters: row.clusters,
       candles: candlesFromArray(row.candles),
-      previous: row.previous ? { id: row.previous.id, direction: row.previous.direction, score: row.previous.score, candleTime: row.previous.t } : null,
+      previous: row.previous
+        ? { id: row.previous.id, direction: row.previous.direction, score: row.previous.score, candleTime: row.previous.t, positionPct: row.previous.position_pct }
+        : null,
     };
   },
 };

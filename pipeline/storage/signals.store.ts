@@ -1,4 +1,5 @@
 import type { Queryable } from '../../common/db';
+import type { EdgeFacts } from '../../common/edge';
 import type { DoublingDecision, SignalDecision, WatchKey } from '../domain';
 
 export const signalStore = {
@@ -13,10 +14,11 @@ export const signalStore = {
     candleTime: number,
     decision: SignalDecision,
     doubling: DoublingDecision | null,
+    edge: EdgeFacts | null = null,
   ): Promise<number | null> => {
     const { rows } = await q.query<{ id: number }>(
-      `insert into public.signals (symbol, timeframe, candle_time, direction, score, entry, stop, take_profit, reasons, doubling)
-       values ($1, $2, timestamptz 'epoch' + $3::float8 * interval '1 millisecond', $4, $5, $6, $7, $8, $9, $10)
+      `insert into public.signals (symbol, timeframe, candle_time, direction, score, entry, stop, take_profit, reasons, doubling, edge)
+       values ($1, $2, timestamptz 'epoch' + $3::float8 * interval '1 millisecond', $4, $5, $6, $7, $8, $9, $10, $11)
        on conflict (symbol, timeframe, candle_time) do nothing
        returning id`,
       [
@@ -30,6 +32,7 @@ export const signalStore = {
         decision.takeProfit,
         JSON.stringify(decision.reasons),
         doubling ? JSON.stringify(doubling) : null,
+        edge ? JSON.stringify(edge) : null,
       ],
     );
     return rows[0]?.id ?? null;

@@ -1,7 +1,7 @@
 import type { Db } from '../../common/db';
 import type { Logger } from '../../common/logger';
 import { symbolSchema } from '../../common/symbols';
-import type { MarketEntry } from '../context';
+import { describeEdge, type MarketEntry } from '../context';
 import { loadMarketSnapshots } from '../market/market.queries';
 import type { ToolExecutors } from '../router';
 import { symbolQueries } from '../symbols/symbols.queries';
@@ -40,8 +40,14 @@ export function createToolExecutors(deps: { chatDb: Db; tradingDb: Db }, user: V
   return {
     list_my_symbols: async () => (await watched()).map(({ symbol, timeframe }) => ({ symbol, timeframe })),
     get_signal: async ({ symbol }) =>
-      (await snapshotFor(symbol)).map((s) => ({ symbol: s.symbol, timeframe: s.timeframe, signal: s.signal, risk: s.risk, lastPrice: s.lastPrice })),
+      (await snapshotFor(symbol)).map((s) => ({ symbol: s.symbol, timeframe: s.timeframe, signal: s.signal, edge: describeEdge(s), risk: s.risk, lastPrice: s.lastPrice })),
+    // The track record per window against buy-and-hold and the coin flip; the equity curve is for charts, not for the model.
     get_win_rate: async ({ symbol }) =>
-      (await snapshotFor(symbol)).map((s) => ({ symbol: s.symbol, timeframe: s.timeframe, winRate30d: s.winRate30d, winRateAll: s.winRateAll })),
+      (await snapshotFor(symbol)).map((s) => ({
+        symbol: s.symbol,
+        timeframe: s.timeframe,
+        edge: describeEdge(s),
+        trackRecord: s.trackRecord.map(({ equity: _equity, ...window }) => window),
+      })),
   };
 }

@@ -35,7 +35,8 @@ describe('buildPrompt', () => {
     expect(p.system).toContain("User's watchlist: BTC/USDT (1h).");
     expect(p.system).toContain(
       '- BTC/USDT 1h: last price 97,612.3; signal LONG with score 72/100 (1 h ago): entry 97,500.5, stop 96,000, take-profit 100,500 ' +
-        '[reasons: macd: MACD crossed up; rsi: RSI 38 rising]; high volatility regime (realized vol 80.0%, ATR 2.50%, drawdown 7.3%); ' +
+        '[reasons: macd: MACD crossed up; rsi: RSI 38 rising]; ' +
+        'edge: on BTC/USDT 1h this strategy has no measured track record yet, so it has not shown an edge over chance; high volatility regime (realized vol 80.0%, ATR 2.50%, drawdown 7.3%); ' +
         '30-day win rate 58.0% over 24 trades, profit factor 1.60, expectancy 0.42% per trade; all-time win rate 55.5% over 120 trades.',
     );
     expect(p.system).toContain('Never invent prices');
@@ -57,6 +58,17 @@ describe('buildPrompt', () => {
     [{ market: [{ ...btc, signal: { ...btc.signal!, direction: 'flat' as const } }] }, ['signal FLAT with score 72/100 (1 h ago), no position suggested']],
     [{ market: [{ ...btc, winRate30d: { winPct: null, trades: 0 } }] }, ['30-day win rate no closed trades in that window']],
     [{ toolsAvailable: true }, ['Tools: get_signal(symbol), get_win_rate(symbol), list_my_symbols()']],
+    [
+      { market: [{ ...btc, edge: { verdict: 'none', trades: 382, expectancyPct: -0.04, coinFlipMedianPct: -0.19, percentile: 62, window: 'the last 1,000 hours' } }] },
+      [
+        'entry 97,500.5, stop 96,000, take-profit 100,500 [reasons: macd: MACD crossed up; rsi: RSI 38 rising]; edge: on BTC/USDT 1h this strategy has not beaten chance over the last 1,000 hours (expectancy −0.04 % vs coin-flip median −0.19 %, 62nd percentile, 382 trades);',
+        'Never present a signal without it.',
+      ],
+    ],
+    [
+      { market: [{ ...btc, edge: { verdict: 'positive', trades: 64, expectancyPct: 1.14, coinFlipMedianPct: 0.2, percentile: 97, window: 'the last 1,400 days' } }] },
+      ['edge: on BTC/USDT 1h this strategy has beaten chance over the last 1,400 days (expectancy +1.14 % vs coin-flip median +0.20 %, 97th percentile, 64 trades)'],
+    ],
   ] as Array<[Partial<PromptInput>, string[]]>)('variant %#', (patch, fragments) => {
     const p = buildPrompt({ ...base, ...patch });
     for (const f of fragments) expect(p.system).toContain(f);

@@ -1,5 +1,5 @@
 /** Prompt building for the chat (pure). */
 export { buildPrompt, describeEntry, HISTORY_TURNS } from './build-prompt';
 export { findMentionedSymbols } from './symbol-mentions';
-export { describeRisk, describeSignal, describeWinRate, formatAge, formatPct, formatPrice, sortEntries, topReasons } from './market-format';
-export type { ChatMessage, MarketEntry, Prompt, PromptInput, RiskFacts, SignalFacts, WinRateFacts } from './prompt.types';
+export { describeEdge, describeRisk, describeSignal, describeWinRate, formatAge, formatPct, formatPrice, sortEntries, topReasons } from './market-format';
+export type { ChatMessage, EdgeFacts, MarketEntry, Prompt, PromptInput, RiskFacts, SignalFacts, WinRateFacts } from './prompt.types';

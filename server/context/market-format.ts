@@ -4,6 +4,7 @@
  * locale-independent (always en-US digits), because answers are compared in
  * tests and read aloud.
  */
+import { describeEdge as edgeSentence, noEdgeSentence } from '../../common/edge';
 import type { MarketEntry, SignalFacts, WinRateFacts } from './prompt.types';
 
 const TIMEFRAME_ORDER = ['1m', '5m', '15m', '1h', '4h', '1d'];
@@ -63,4 +64,14 @@ export function topReasons(reasons: unknown, limit = 3): string[] {
 /** Watchlist order: by symbol, then timeframe from shortest to longest. */
 export function sortEntries<T extends { symbol: string; timeframe: string }>(entries: readonly T[]): T[] {
   return [...entries].sort((a, b) => a.symbol.localeCompare(b.symbol) || TIMEFRAME_ORDER.indexOf(a.timeframe) - TIMEFRAME_ORDER.indexOf(b.timeframe));
+}
+
+/**
+ * The edge behind a pair's signals, said plainly: "on ETH/USDT 1h this
+ * strategy has not beaten chance over the last 1,000 hours (expectancy …)".
+ * Without a measured edge it says that instead, so a signal never goes out
+ * without one or the other.
+ */
+export function describeEdge(e: Pick<MarketEntry, 'symbol' | 'timeframe' | 'edge'>): string {
+  return e.edge ? edgeSentence(e.symbol, e.timeframe, e.edge) : noEdgeSentence(e.symbol, e.timeframe);
 }

@@ -40,6 +40,19 @@ export interface WinRateFacts {
   expectancyPct?: number | null;
 }
 
+/**
+ * The measured edge of the strategy on a pair and timeframe (the walk-forward
+ * track record against a seeded coin flip), carried by every signal.
+ */
+export interface EdgeFacts {
+  verdict: 'positive' | 'none' | 'negative';
+  trades: number; // independent trades in the window
+  expectancyPct: number; // strategy expectancy per trade after fees, %
+  coinFlipMedianPct: number; // coin-flip median expectancy per trade, %
+  percentile: number; // the strategy's percentile among the coin flips, 0-100
+  window: string; // human words, e.g. 'the last 1,000 hours'
+}
+
 export interface MarketEntry {
   symbol: string;
   timeframe: string;
@@ -50,6 +63,8 @@ export interface MarketEntry {
   /** All-time window. */
   winRateAll?: WinRateFacts | null;
   lastPrice?: number | null;
+  /** The edge the signal carries; null or absent when none was measured (say so: never a signal without it). */
+  edge?: EdgeFacts | null;
 }
 
 export interface PromptInput {

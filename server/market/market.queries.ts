@@ -1,4 +1,5 @@
 import type { Db } from '../../common/db';
+import type { EdgeFacts, TrackRecordSummary } from '../../common/edge';
 import type { SignalRow } from '../../common/events';
 
 /** Read side of the trading database for the server: what chat context, the overview and charts need. */
@@ -8,13 +9,18 @@ export interface MarketSnapshot {
   timeframe: string;
   signal: SignalRow | null;
   risk: { regime: string; realizedVol: number; atrPct: number; drawdownPct: number; candleTime: string } | null;
+  /** From the track record's 30d and all windows (independent trades), kept in this shape for existing readers. */
   winRate30d: { winPct: number | null; trades: number; profitFactor: number | null; expectancyPct: number | null } | null;
   winRateAll: { winPct: number | null; trades: number } | null;
+  /** The walk-forward track record per window ('7d', '30d', 'all') against buy-and-hold and the coin flip. */
+  trackRecord: TrackRecordSummary[];
+  /** The edge the latest signal carries (measured when it was made); null without a signal or a track record. */
+  edge: EdgeFacts | null;
   lastPrice: number | null;
 }
 
 export const signalColumns = `id, symbol, timeframe, candle_time as "candleTime", direction, score, entry, stop,
-  take_profit as "takeProfit", reasons, doubling, created_at as "createdAt"`;
+  take_profit as "takeProfit", reasons, doubling, edge, created_at as "createdAt"`;
 
 export function toSignalRow(row: Record<string, unknown>): SignalRow {
   const iso = (v: unknown) => (v instanceof Date ? v.toISOString() : String(v));
@@ -31,10 +37,14 @@ export async function loadMarketSnapshots(db: Db, pairs: Array<{ symbol: string;
           where symbol = p.symbol and timeframe = p.timeframe order by candle_time desc limit 1) s) as signal,
        (select json_build_object('regime', regime, 'realizedVol', realized_vol, 'atrPct', atr_pct, 'drawdownPct', drawdown_pct, 'candleTime', candle_time)
           from public.risk_metric where symbol = p.symbol and timeframe = p.timeframe order by candle_time desc limit 1) as risk,
-       (select json_build_object('winPct', win_pct, 'trades', trades, 'profitFactor', profit_factor, 'expectancyPct', expectancy_pct)
-          from public.win_rate where symbol = p.symbol and timeframe = p.timeframe and window_name = '30d') as "winRate30d",
-       (select json_build_object('winPct', win_pct, 'trades', trades)
-          from public.win_rate where symbol = p.symbol and timeframe = p.timeframe and window_name = 'all') as "winRateAll",
+       (select coalesce(json_agg(json_build_object('window', window_name, 'fromTime', from_time, 'toTime', to_time, 'candles', candles,
+            'trades', trades, 'winRate', win_rate, 'winRateLow', win_rate_low, 'winRateHigh', win_rate_high,
+            'profitFactor', profit_factor, 'expectancyPct', expectancy_pct, 'maxDrawdownPct', max_drawdown_pct,
+            'totalReturnPct', total_return_pct, 'buyHoldReturnPct', buy_hold_return_pct,
+            'coinFlip', json_build_object('draws', coin_flip_draws, 'seed', coin_flip_seed, 'medianExpectancyPct', coin_flip_median_pct,
+              'p5', coin_flip_p5_pct, 'p95', coin_flip_p95_pct, 'percentile', coin_flip_percentile),
+            'edge', edge, 'equity', equity) order by array_position(array['7d', '30d', 'all'], window_name)), '[]')
+          from public.track_record where symbol = p.symbol and timeframe = p.timeframe) as "trackRecord",
        (select close from public.candles where symbol = p.symbol and timeframe = p.timeframe order by open_time desc limit 1) as "lastPrice"
      from pairs p`,
     [pairs.map((p) => p.symbol), pairs.map((p) => p.timeframe)],
@@ -44,10 +54,20 @@ export async function loadMarketSnapshots(db: Db, pairs: Array<{ symbol: string;
     timeframe: String(r.timeframe),
     signal: r.signal ? toSignalRow(r.signal as Record<string, unknown>) : null,
     risk: (r.risk as MarketSnapshot['risk']) ?? null,
-    winRate30d: (r.winRate30d as MarketSnapshot['winRate30d']) ?? null,
-    winRateAll: (r.winRateAll as MarketSnapshot['winRateAll']) ?? null,
+    ...fromTrackRecord(r.trackRecord as TrackRecordSummary[]),
+    edge: r.signal ? (((r.signal as Record<string, unknown>).edge as EdgeFacts | null) ?? null) : null,
     lastPrice: (r.lastPrice as number | null) ?? null,
   }));
+}
+
+function fromTrackRecord(trackRecord: TrackRecordSummary[]): Pick<MarketSnapshot, 'trackRecord' | 'winRate30d' | 'winRateAll'> {
+  const w30 = trackRecord.find((t) => t.window === '30d');
+  const all = trackRecord.find((t) => t.window === 'all');
+  return {
+    trackRecord,
+    winRate30d: w30 ? { winPct: w30.winRate, trades: w30.trades, profitFactor: w30.profitFactor, expectancyPct: w30.expectancyPct } : null,
+    winRateAll: all ? { winPct: all.winRate, trades: all.trades } : null,
+  };
 }
 
 export async function loadCandles(db: Db, input: { symbol: string; timeframe: string; limit: number }) {

@@ -34,13 +34,14 @@ async function createUser(email: string, symbols: string[]): Promise<string> {
 }
 
 const REASONS = [{ indicator: 'rsi14', vote: 'long', weight: 1, detail: 'x' }];
+const EDGE = { verdict: 'none', trades: 382, expectancyPct: -0.04, coinFlipMedianPct: -0.19, percentile: 62, window: 'the last 1,000 hours' };
 
 async function insertSignal(symbol: string, reasons: unknown[] = REASONS): Promise<number> {
   const candleTime = new Date(Date.UTC(2024, 0, 1) + candleSeq++ * 3_600_000);
   const [row] = await tradingDb.query<{ id: number }>(
-    `insert into public.signals (symbol, timeframe, candle_time, direction, score, entry, stop, take_profit, reasons, doubling)
-     values ($1, '1h', $2, 'long', 70, 100.25, 95.5, 110, $3, $4) returning id`,
-    [symbol, candleTime, JSON.stringify(reasons), JSON.stringify({ recommended: false, blockedBy: 'cooldown', detail: 'd' })],
+    `insert into public.signals (symbol, timeframe, candle_time, direction, score, entry, stop, take_profit, reasons, doubling, edge)
+     values ($1, '1h', $2, 'long', 70, 100.25, 95.5, 110, $3, $4, $5) returning id`,
+    [symbol, candleTime, JSON.stringify(reasons), JSON.stringify({ recommended: false, blockedBy: 'cooldown', detail: 'd' }), JSON.stringify(EDGE)],
   );
   return row!.id;
 }
@@ -125,6 +126,8 @@ describe('signal push', () => {
       takeProfit: 110,
       doubling: { recommended: false, blockedBy: 'cooldown', detail: 'd' },
       reasons: [{ indicator: 'rsi14', vote: 'long', weight: 1, detail: 'x' }],
+      // Every pushed signal carries its pair's edge.
+      edge: EDGE,
     });
     expect(new Date(a.received[0]!.candleTime).toISOString()).toBe(a.received[0]!.candleTime);
   });

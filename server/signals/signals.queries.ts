@@ -1,3 +1,4 @@
+import type { EdgeFacts } from '../../common/edge';
 import type { Queryable } from '../../common/db';
 import type { SignalRow } from '../../common/events';
 
@@ -13,10 +14,11 @@ interface SignalRecord {
   take_profit: number | null;
   reasons: unknown;
   doubling: unknown;
+  edge: EdgeFacts | null;
   created_at: Date;
 }
 
-const columns = 'id, symbol, timeframe, candle_time, direction, score, entry, stop, take_profit, reasons, doubling, created_at';
+const columns = 'id, symbol, timeframe, candle_time, direction, score, entry, stop, take_profit, reasons, doubling, edge, created_at';
 
 function toSignalRow(r: SignalRecord): SignalRow {
   return {
@@ -31,6 +33,7 @@ function toSignalRow(r: SignalRecord): SignalRow {
     takeProfit: r.take_profit,
     reasons: r.reasons,
     doubling: r.doubling,
+    edge: r.edge ?? null,
     createdAt: r.created_at.toISOString(),
   };
 }
@@ -50,6 +53,7 @@ export function signalRowFromJson(r: Record<string, unknown>): SignalRow | null 
     takeProfit: typeof r.take_profit === 'number' ? r.take_profit : null,
     reasons: r.reasons ?? [],
     doubling: r.doubling ?? null,
+    edge: (r.edge as EdgeFacts | null | undefined) ?? null,
     createdAt: new Date(r.created_at).toISOString(),
   };
 }

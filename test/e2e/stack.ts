@@ -1,3 +1,4 @@
+import type { EdgeFacts } from '../../common/edge';
 import { expect } from 'vitest';
 import { createLogger } from '../../common/logger';
 import { startPipeline, type RunningPipeline } from '../../pipeline/main';
@@ -112,11 +113,12 @@ export interface StoredSignal {
   stop: number | null;
   take_profit: number | null;
   candle_time: Date;
+  edge: EdgeFacts | null;
 }
 
 export async function latestSignal(stack: E2eStack, symbol: string, timeframe = '1h'): Promise<StoredSignal | undefined> {
   const [row] = await stack.server.tradingDb.query<StoredSignal>(
-    'select id, direction, score, entry, stop, take_profit, candle_time from public.signals where symbol = $1 and timeframe = $2 order by id desc limit 1',
+    'select id, direction, score, entry, stop, take_profit, candle_time, edge from public.signals where symbol = $1 and timeframe = $2 order by id desc limit 1',
     [symbol, timeframe],
   );
   return row;

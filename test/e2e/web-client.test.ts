@@ -1,3 +1,4 @@
+import { describeEdge, scoreWithMeaning } from '../../common/edge';
 import type { Browser } from 'playwright-core';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { describeSignal } from '../../server/context/market-format';
@@ -93,7 +94,15 @@ describe.skipIf(unavailable !== null)('web client in Chromium', () => {
     await expect.poll(() => item.textContent()).toContain(stored.direction === 'long' ? 'Long' : stored.direction === 'short' ? 'Short' : 'Flat');
     expect(await page.evaluate(() => (window as unknown as { __e2eNoReload?: boolean }).__e2eNoReload)).toBe(true);
     // The watchlist row picks the signal up too.
-    await page.locator('[data-testid="symbol-row"][data-symbol="BTC/USDT"] .row-signal').waitFor();
+    const row = page.locator('[data-testid="symbol-row"][data-symbol="BTC/USDT"]');
+    await row.locator('.row-signal').waitFor();
+    // The pair's track record from the first minute (history walked forward at its first ingest):
+    // the score with its meaning, the edge badge and a small equity curve against holding.
+    expect(stored.edge).not.toBeNull();
+    await expect.poll(() => row.getByTestId('score').textContent()).toBe(scoreWithMeaning(stored.score));
+    await expect.poll(() => row.getByTestId('edge-badge').getAttribute('title'), { timeout: 15_000 }).toBe(describeEdge('BTC/USDT', '1h', stored.edge!));
+    await row.locator('[data-testid="equity-curve"] canvas').first().waitFor({ timeout: 15_000 });
+    await expect.poll(() => row.getByTestId('track-record').textContent()).toContain(`Trades${stored.edge!.trades}`);
     await saveScreenshot(page, '02-watchlist-with-signal');
 
     await item.click();
@@ -103,6 +112,10 @@ describe.skipIf(unavailable !== null)('web client in Chromium', () => {
     await dialog.locator('.chart canvas').first().waitFor();
     expect(await dialog.locator('.chart-placeholder').count()).toBe(0);
     await expect.poll(() => dialog.locator('h2').textContent()).toContain('BTC/USDT');
+    // Never a signal without its edge, in plain words.
+    const sentence = describeEdge('BTC/USDT', '1h', stored.edge!);
+    await expect.poll(() => dialog.getByTestId('edge-sentence').textContent()).toBe(`${sentence.charAt(0).toUpperCase()}${sentence.slice(1)}.`);
+    await dialog.locator('[data-testid="equity-curve"] canvas').first().waitFor();
     await saveScreenshot(page, '04-signal-detail-chart');
     await dialog.getByRole('button', { name: 'Close signal details' }).click();
     await dialog.waitFor({ state: 'detached' });
@@ -143,6 +156,8 @@ describe.skipIf(unavailable !== null)('web client in Chromium', () => {
     const head = facts.split(' (')[0]!; // "LONG with score 62/100"
     expect(text).toContain(`signal ${head}`);
     if (signal.direction !== 'flat') expect(text).toContain(facts.slice(facts.indexOf(': ') + 2)); // entry, stop, take-profit
+    // …and the pair's measured edge rides along with the signal to the provider.
+    expect(text).toContain(`edge: ${describeEdge('BTC/USDT', '1h', signal.edge!)}`);
     expect(await answer.getByTestId('provider-badge').textContent()).toContain('xai');
 
     const requestId = (await answer.getAttribute('data-answer-id'))!;

@@ -2,7 +2,9 @@ import { CandlestickSeries, ColorType, createChart, createSeriesMarkers, LineSty
 import { useEffect, useRef, useState } from 'react';
 import type { SignalRow } from '../../../common/events';
 import type { Api, CandlesResponse } from '../lib/api.client';
-import { DirectionBadge, Levels, Score, timeAgo } from './signal-parts.view';
+import type { TrackRecordSummary } from '../../../common/edge';
+import { DirectionBadge, EdgeBadge, EdgeSentence, Levels, Score, timeAgo } from './signal-parts.view';
+import { TrackRecordView } from './track-record.view';
 import { chartLevels, doublingText, pctFromEntry, reasonsToList, toChartCandles, type PriceLevel } from './signals.logic';
 
 const LEVEL_COLORS: Record<PriceLevel['kind'], string> = {
@@ -67,7 +69,18 @@ function CandleChart({ signal, data }: { signal: SignalRow; data: CandlesRespons
   return <div className="chart" ref={container} role="img" aria-label={`${signal.symbol} ${signal.timeframe} candlestick chart with entry, stop, take-profit and liquidation levels`} />;
 }
 
-export function SignalDetailView({ signal, api, onClose }: { signal: SignalRow; api: Api; onClose: () => void }) {
+export function SignalDetailView({
+  signal,
+  api,
+  trackRecord,
+  onClose,
+}: {
+  signal: SignalRow;
+  api: Api;
+  /** The pair's track record from the overview, when it is on the watch list. */
+  trackRecord?: TrackRecordSummary[];
+  onClose: () => void;
+}) {
   const dialog = useRef<HTMLDialogElement>(null);
   const [load, setLoad] = useState<Load>({ state: 'loading' });
 
@@ -104,7 +117,8 @@ export function SignalDetailView({ signal, api, onClose }: { signal: SignalRow; 
       <div className="detail-inner">
         <header className="detail-head">
           <h2 id="detail-title">
-            {signal.symbol} <span className="tf">{signal.timeframe}</span> <DirectionBadge direction={signal.direction} /> <Score score={signal.score} />
+            {signal.symbol} <span className="tf">{signal.timeframe}</span> <DirectionBadge direction={signal.direction} /> <Score score={signal.score} />{' '}
+            <EdgeBadge edge={signal.edge} symbol={signal.symbol} timeframe={signal.timeframe} />
           </h2>
           <button type="button" className="icon-btn" aria-label="Close signal details" onClick={() => dialog.current?.close()} autoFocus>
             ×
@@ -113,6 +127,7 @@ export function SignalDetailView({ signal, api, onClose }: { signal: SignalRow; 
         <p className="muted">
           Candle {new Date(signal.candleTime).toLocaleString()} · fired {timeAgo(signal.createdAt)}
         </p>
+        <EdgeSentence edge={signal.edge} symbol={signal.symbol} timeframe={signal.timeframe} />
         <Levels signal={signal} />
         <p className="muted small">
           Stop {pctFromEntry(signal.entry, signal.stop) || '—'} · Take profit {pctFromEntry(signal.entry, signal.takeProfit) || '—'}
@@ -142,6 +157,12 @@ export function SignalDetailView({ signal, api, onClose }: { signal: SignalRow; 
           </ul>
         )}
         {doubling && <p className="doubling">{doubling}</p>}
+        {trackRecord && (
+          <>
+            <h3>Following these signals</h3>
+            <TrackRecordView records={trackRecord} symbol={signal.symbol} timeframe={signal.timeframe} />
+          </>
+        )}
         <p className="muted small">Signals are computed from market data and are not financial advice.</p>
       </div>
     </dialog>

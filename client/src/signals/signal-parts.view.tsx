@@ -1,5 +1,6 @@
+import { describeEdge, noEdgeSentence, scoreBand, scoreWithMeaning, type EdgeFacts } from '../../../common/edge';
 import type { SignalRow } from '../../../common/events';
-import { formatNumber, formatPrice } from './signals.logic';
+import { formatPrice } from './signals.logic';
 
 export function DirectionBadge({ direction }: { direction: SignalRow['direction'] }) {
   const label = direction === 'long' ? 'Long' : direction === 'short' ? 'Short' : 'Flat';
@@ -26,8 +27,35 @@ export function Levels({ signal }: { signal: Pick<SignalRow, 'entry' | 'stop' | 
   );
 }
 
+/** "42 · weak": the score with its meaning (bands in common/edge.ts, explained in docs/STRATEGY.md). */
 export function Score({ score }: { score: number }) {
-  return <span className="score" title="Signal score">{formatNumber(score)}</span>;
+  return (
+    <span className={`score score-${scoreBand(score).replace(' ', '-')}`} title="Signal score: how broadly the indicators agree (40 is the minimum for a call)" data-testid="score">
+      {scoreWithMeaning(score)}
+    </span>
+  );
+}
+
+const EDGE_LABEL: Record<EdgeFacts['verdict'], string> = { positive: 'beats chance', none: 'no edge', negative: 'worse than chance' };
+
+/** The measured edge of the pair and timeframe, never left out: "no track record" when none was measured. */
+export function EdgeBadge({ edge, symbol, timeframe }: { edge: EdgeFacts | null | undefined; symbol: string; timeframe: string }) {
+  const sentence = edge ? describeEdge(symbol, timeframe, edge) : noEdgeSentence(symbol, timeframe);
+  return (
+    <span className={`edge edge-${edge?.verdict ?? 'unknown'}`} title={sentence} data-testid="edge-badge">
+      {edge ? EDGE_LABEL[edge.verdict] : 'no track record'}
+    </span>
+  );
+}
+
+/** The edge in one plain sentence, capitalised. */
+export function EdgeSentence({ edge, symbol, timeframe }: { edge: EdgeFacts | null | undefined; symbol: string; timeframe: string }) {
+  const sentence = edge ? describeEdge(symbol, timeframe, edge) : noEdgeSentence(symbol, timeframe);
+  return (
+    <p className="edge-sentence small" data-testid="edge-sentence">
+      {sentence.charAt(0).toUpperCase() + sentence.slice(1)}.
+    </p>
+  );
 }
 
 export function timeAgo(iso: string, now = Date.now()): string {

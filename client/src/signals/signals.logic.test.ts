@@ -6,6 +6,7 @@ import {
   doublingText,
   formatPrice,
   formatWinRate,
+  trackRecordLines,
   maxSignalId,
   mergeSignals,
   pctFromEntry,
@@ -147,5 +148,37 @@ describe('chart data', () => {
     [{ detail: 'no flag' }, null],
   ])('doublingText(%j)', (input, expected) => {
     expect(doublingText(input)).toBe(expected);
+  });
+});
+
+describe('track record card', () => {
+  it('sets the strategy against the coin flip and buy-and-hold, with the win rate interval', () => {
+    const lines = trackRecordLines({
+      window: 'all',
+      fromTime: '2024-01-01T00:00:00.000Z',
+      toTime: '2024-02-11T16:00:00.000Z',
+      candles: 1001,
+      trades: 44,
+      winRate: 52.27,
+      winRateLow: 37.9,
+      winRateHigh: 66.3,
+      profitFactor: 1.31,
+      expectancyPct: 0.418,
+      maxDrawdownPct: 6.04,
+      totalReturnPct: 19.6,
+      buyHoldReturnPct: -3.25,
+      coinFlip: { draws: 500, seed: 1, medianExpectancyPct: 0.096, p5: -0.3, p95: 0.5, percentile: 76.6 },
+      edge: 'none',
+      equity: [],
+    });
+    expect(Object.fromEntries(lines.map((l) => [l.label, l.value]))).toEqual({
+      Trades: '44',
+      'Win rate': '52% (95%: 38–66%)',
+      'Per trade': '+0.42% vs coin flip +0.10%',
+      'Beats coin flips': '77%',
+      Return: '+19.6% vs hold −3.3%',
+      'Max drawdown': '6.0%',
+      'Profit factor': '1.31',
+    });
   });
 });

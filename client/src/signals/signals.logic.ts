@@ -1,3 +1,4 @@
+import type { TrackRecordSummary } from '../../../common/edge';
 import type { SignalRow } from '../../../common/events';
 
 /** `GET /api/symbols/overview` item. */
@@ -7,6 +8,8 @@ export interface OverviewItem {
   signal: SignalRow | null;
   risk: { regime: string; realizedVol: number; atrPct: number } | null;
   winRate30d: { winPct: number | null; trades: number } | null;
+  /** The walk-forward track record per window; absent when the market data is unavailable. */
+  trackRecord?: TrackRecordSummary[];
 }
 
 export interface LiqClusterBand {
@@ -159,4 +162,23 @@ export function doublingText(doubling: unknown): string | null {
   if (typeof d.recommended !== 'boolean') return null;
   const detail = typeof d.detail === 'string' && d.detail ? `: ${d.detail}` : '';
   return `${d.recommended ? 'Adding to the position is recommended' : 'Do not add to the position'}${detail}`;
+}
+
+const signedPct = (v: number | null, digits = 2) => (v == null ? '—' : `${v > 0 ? '+' : v < 0 ? '−' : ''}${Math.abs(v).toFixed(digits)}%`);
+
+/** The lines of a track-record card: the strategy against buy-and-hold and chance over the same window. */
+export function trackRecordLines(t: TrackRecordSummary): { label: string; value: string }[] {
+  const win =
+    t.winRate == null
+      ? '—'
+      : `${Math.round(t.winRate)}%` + (t.winRateLow != null && t.winRateHigh != null ? ` (95%: ${Math.round(t.winRateLow)}–${Math.round(t.winRateHigh)}%)` : '');
+  return [
+    { label: 'Trades', value: String(t.trades) },
+    { label: 'Win rate', value: win },
+    { label: 'Per trade', value: `${signedPct(t.expectancyPct)} vs coin flip ${signedPct(t.coinFlip.medianExpectancyPct)}` },
+    { label: 'Beats coin flips', value: t.coinFlip.percentile == null ? '—' : `${Math.round(t.coinFlip.percentile)}%` },
+    { label: 'Return', value: `${signedPct(t.totalReturnPct, 1)} vs hold ${signedPct(t.buyHoldReturnPct, 1)}` },
+    { label: 'Max drawdown', value: `${t.maxDrawdownPct.toFixed(1)}%` },
+    { label: 'Profit factor', value: t.profitFactor == null ? '—' : t.profitFactor.toFixed(2) },
+  ];
 }

@@ -1,8 +1,9 @@
 import { useId, useState, type FormEvent } from 'react';
 import type { SignalRow } from '../../../common/events';
 import type { WatchedSymbol } from '../lib/api.client';
-import { DirectionBadge, Levels, Score, timeAgo } from '../signals/signal-parts.view';
+import { DirectionBadge, EdgeBadge, Levels, Score, timeAgo } from '../signals/signal-parts.view';
 import { formatWinRate, type OverviewItem } from '../signals/signals.logic';
+import { TrackRecordView } from '../signals/track-record.view';
 import { COMMON_PAIRS, normalizeSymbol, TIMEFRAMES } from './symbol.validation';
 import { overviewFor } from './watchlist.hook';
 
@@ -127,8 +128,10 @@ export function WatchlistView({ symbols, overview, loadError, refused, onAdd, on
                   <p className="muted small">{overview === null ? 'Signal overview unavailable' : 'No signal yet'}</p>
                 )}
                 <p className="row-stats small">
-                  30-day win rate: <strong>{info ? formatWinRate(info.winRate30d) : '—'}</strong>
+                  <EdgeBadge edge={signal?.edge} symbol={row.symbol} timeframe={row.timeframe} /> 30-day win rate:{' '}
+                  <strong>{info ? formatWinRate(info.winRate30d) : '—'}</strong>
                 </p>
+                {info && <TrackRecordView records={info.trackRecord} symbol={row.symbol} timeframe={row.timeframe} />}
               </li>
             );
           })}

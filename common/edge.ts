@@ -1,0 +1,118 @@
+/**
+ * The measured edge of the strategy on one pair and timeframe, as the
+ * pipeline attaches it to every signal and the server and client show it.
+ * Shared by every process (and the browser), so the words a trader reads are
+ * written once: the verdict sentence, the window in plain words and the
+ * score bands (docs/STRATEGY.md quotes SCORE_BANDS).
+ */
+
+export type EdgeVerdict = 'positive' | 'none' | 'negative';
+
+/** The same shape as server/context/prompt.types.ts EdgeFacts (declared there for the prompt's readers). */
+export interface EdgeFacts {
+  verdict: EdgeVerdict;
+  trades: number; // independent trades in the window
+  expectancyPct: number; // strategy expectancy per trade after fees, %
+  coinFlipMedianPct: number; // coin-flip median expectancy per trade, %
+  percentile: number; // the strategy's percentile among the coin flips, 0-100
+  window: string; // human words, e.g. 'the last 1,000 hours'
+}
+
+const HOUR = 3_600_000;
+const DAY = 24 * HOUR;
+
+/**
+ * A span of time in the words a trader uses: hours up to 10 days ("the last
+ * 1,000 hours" reads better than "41 days" on hourly candles), days beyond.
+ */
+export function windowWords(spanMs: number, timeframe: string): string {
+  const fmt = (n: number) => new Intl.NumberFormat('en-US').format(n);
+  const hourly = ['1m', '5m', '15m', '1h'].includes(timeframe);
+  if (spanMs < 2 * HOUR) return `the last ${fmt(Math.max(1, Math.round(spanMs / 60_000)))} minutes`;
+  if (hourly || spanMs < 10 * DAY) return `the last ${fmt(Math.round(spanMs / HOUR))} hours`;
+  return `the last ${fmt(Math.round(spanMs / DAY))} days`;
+}
+
+const pct = (v: number, digits = 2) => `${v < 0 ? '−' : v > 0 ? '+' : ''}${Math.abs(v).toFixed(digits)} %`;
+
+/** "62nd", "1st", "11th". */
+export function ordinal(n: number): string {
+  const r = Math.round(n);
+  const tens = r % 100;
+  const suffix = tens >= 11 && tens <= 13 ? 'th' : (['th', 'st', 'nd', 'rd'][r % 10] ?? 'th');
+  return `${r}${suffix}`;
+}
+
+/**
+ * The edge in one plain sentence, e.g. "on ETH/USDT 1h this strategy has not
+ * beaten chance over the last 1,000 hours (expectancy −0.04 % vs coin-flip
+ * median −0.19 %, 62nd percentile, 382 trades)". Never a signal without it:
+ * callers print `noEdgeSentence` when the edge is unknown.
+ */
+export function describeEdge(symbol: string, timeframe: string, edge: EdgeFacts): string {
+  const claim =
+    edge.verdict === 'positive'
+      ? 'this strategy has beaten chance'
+      : edge.verdict === 'negative'
+        ? 'this strategy has done worse than chance'
+        : 'this strategy has not beaten chance';
+  const numbers = `expectancy ${pct(edge.expectancyPct)} vs coin-flip median ${pct(edge.coinFlipMedianPct)}, ${ordinal(edge.percentile)} percentile, ${edge.trades} trade${edge.trades === 1 ? '' : 's'}`;
+  return `on ${symbol} ${timeframe} ${claim} over ${edge.window} (${numbers})`;
+}
+
+export function noEdgeSentence(symbol: string, timeframe: string): string {
+  return `on ${symbol} ${timeframe} this strategy has no measured track record yet, so it has not shown an edge over chance`;
+}
+
+/**
+ * Score bands: the meaning of a signal's 0–100 score in one word. The score
+ * is how broadly the indicators agree (100 = all of them on one side); a
+ * call needs 40 (pipeline/signals/strategy.ts DEFAULT_THRESHOLD), and it has
+ * never been measured above 68. The bands describe agreement, not a win
+ * probability: the score is not calibrated yet (docs/STRATEGY.md).
+ */
+export const SCORE_BANDS = [
+  { min: 0, label: 'no call' },
+  { min: 40, label: 'weak' },
+  { min: 50, label: 'moderate' },
+  { min: 60, label: 'strong' },
+] as const;
+
+export type ScoreBand = (typeof SCORE_BANDS)[number]['label'];
+
+export function scoreBand(score: number): ScoreBand {
+  // On the rounded score, so "60 · strong" never reads "60 · moderate".
+  const rounded = Math.round(score);
+  let label: ScoreBand = SCORE_BANDS[0].label;
+  for (const b of SCORE_BANDS) if (rounded >= b.min) label = b.label;
+  return label;
+}
+
+/** "42 · weak". */
+export function scoreWithMeaning(score: number): string {
+  return `${Math.round(score)} · ${scoreBand(score)}`;
+}
+
+/** One window of a pair's track record as the server serves it (sql/trading/0005 track_record). Percentages throughout. */
+export interface TrackRecordSummary {
+  window: '7d' | '30d' | 'all';
+  fromTime: string;
+  toTime: string;
+  candles: number;
+  /** Independent trades: one position per run of identical calls. */
+  trades: number;
+  winRate: number | null;
+  /** 95 % Wilson interval of the win rate. */
+  winRateLow: number | null;
+  winRateHigh: number | null;
+  profitFactor: number | null;
+  /** Mean net return per trade after fees. */
+  expectancyPct: number | null;
+  maxDrawdownPct: number;
+  totalReturnPct: number;
+  buyHoldReturnPct: number;
+  coinFlip: { draws: number; seed: number; medianExpectancyPct: number | null; p5: number | null; p95: number | null; percentile: number | null };
+  edge: EdgeVerdict;
+  /** [open time ms, strategy equity, buy-and-hold equity], 1 = start. */
+  equity: Array<[number, number, number]>;
+}

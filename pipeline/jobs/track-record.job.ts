@@ -1,0 +1,62 @@
+import type { Queryable } from '../../common/db';
+import type { Logger } from '../../common/logger';
+import { decideSeries } from '../backtest/signal-series';
+import type { WatchKey } from '../domain';
+import { INDICATOR_WARMUP_CANDLES } from '../indicators/compute-indicators';
+import { candleStore } from '../storage/candles.store';
+import { trackRecordStore, type HistoryDecision } from '../storage/track-record.store';
+import { computeTrackRecords, type TrackRecordSettings } from '../track-record/track-record';
+
+export interface TrackRecordDeps {
+  sql: Queryable;
+  log: Logger;
+  now: () => number;
+  settings: TrackRecordSettings;
+  /** Candles the live indicators, risk and clusters see (CANDLE_LOOKBACK): the history's decisions see the same. */
+  lookback: number;
+  /** Candles of history a new watcher's walk-forward covers (TRACK_RECORD_HISTORY_CANDLES). */
+  historyCandles: number;
+  /** Newest candles the `all` window covers at most. */
+  maxCandles?: number;
+}
+
+/** Hourly candles of more than a year; bounds one job's read and CPU. */
+export const TRACK_RECORD_MAX_CANDLES = 10_000;
+
+/**
+ * compute_track_record: the 7d / 30d / all rollups of one watcher, walked
+ * forward over its stored candles and decisions. One upsert statement, so a
+ * reader sees the three windows of one run, and a rerun only refreshes them.
+ */
+export async function runTrackRecord(deps: TrackRecordDeps, key: WatchKey): Promise<Record<string, unknown>> {
+  const { candles, decisions } = await trackRecordStore.load(deps.sql, key, deps.maxCandles ?? TRACK_RECORD_MAX_CANDLES);
+  const records = computeTrackRecords(candles, decisions, deps.settings, deps.now());
+  await trackRecordStore.upsert(deps.sql, key, records);
+  const all = records.find((r) => r.window === 'all');
+  return { windows: records.length, trades: all?.trades ?? 0, edge: all?.edge ?? null, outcome: records.length ? 'rolled_up' : 'no_decisions' };
+}
+
+/**
+ * A track record from the first minute: the first time a watcher is ingested
+ * (its history just loaded), take the strategy's decision at every candle of
+ * that history walk-forward (decideSeries: each from the candles up to it,
+ * no look-ahead) in one pass, store them, and roll the track record up, all
+ * before the newest candle's live signal is computed, so that signal carries
+ * its edge. The newest candle is left to the live path. Runs once per
+ * watcher: a retry after a crash finds no history stored and does it again;
+ * the inserts ignore what an earlier attempt stored.
+ */
+export async function ensureHistory(deps: TrackRecordDeps, key: WatchKey): Promise<Record<string, unknown> | null> {
+  if (deps.historyCandles <= 0 || (await trackRecordStore.hasHistory(deps.sql, key))) return null;
+  const newest = await candleStore.latestOpenTime(deps.sql, key);
+  if (newest === null) return null;
+  const candles = await candleStore.window(deps.sql, key, newest, deps.historyCandles);
+  // Fewer candles than the indicators' warm-up: no decision can be taken yet (a pair listed days ago).
+  if (candles.length <= INDICATOR_WARMUP_CANDLES) return { history: candles.length, decisions: 0 };
+  const series = decideSeries(candles, { timeframe: key.timeframe, lookback: deps.lookback });
+  const rows: HistoryDecision[] = [];
+  for (let i = INDICATOR_WARMUP_CANDLES - 1; i < candles.length - 1; i++) rows.push({ candleTime: candles[i]!.openTime, decision: series[i]! });
+  const stored = await trackRecordStore.saveHistory(deps.sql, key, rows);
+  const rolled = await runTrackRecord(deps, key);
+  return { history: candles.length, decisions: stored, trades: rolled.trades, edge: rolled.edge };
+}
