@@ -20,6 +20,7 @@ import { createAnswersInFlight } from './credits/answers-in-flight';
 import { parseServerConfig, type ServerConfig } from './config';
 import { createPricer, parsePriceTable } from './credits/pricing';
 import { createMarketRoutes } from './market/market.routes';
+import { createSymbolDirectory } from './symbols/symbol-directory';
 import { createMetrics } from './metrics/metrics';
 import { onAuthenticatedConnection, socketAuthMiddleware, userRoom } from './realtime/socket-auth';
 import { createModelRouter } from './router';
@@ -172,7 +173,8 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     log,
     authRoutes,
     metrics,
-    publicConfig: { supabaseUrl: embedded ? '' : env.SUPABASE_URL!, supabaseAnonKey: anonKey! },
+    publicConfig: { supabaseUrl: embedded ? '' : env.SUPABASE_URL!, supabaseAnonKey: anonKey!, marketData: config.market.kind },
+    symbolDirectory: createSymbolDirectory({ ...config.market, log }),
     clientDir: options.clientDir ?? path.resolve(import.meta.dirname, '../dist/client'),
     healthReports: { providers: () => router.health(), voice: () => ({ available: voice.available, cache: voice.cacheStats() }), watchersRelay: () => relay.status() },
     routes: [
