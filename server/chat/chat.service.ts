@@ -102,7 +102,7 @@ export function createChatService(deps: ChatServiceDeps) {
       throw new AppError('rate_limited', `Too many questions; try again in ${seconds} s`, { headers: { 'Retry-After': String(seconds) } });
     });
     const context = await gatherContext(deps, user);
-    const prompt = buildPrompt({ userMessage: input.message, symbols: context.symbols, market: context.market, now: now(), toolsAvailable: true });
+    const prompt = buildPrompt({ userMessage: input.message, symbols: context.symbols, market: context.market, account: context.account, now: now(), toolsAvailable: true });
     const wantsVoice = input.voice && deps.voice.available;
     const inputTokens = estimatePromptTokens({ system: prompt.system, messages: prompt.messages, tools: TOOL_SPECS });
     await deps.ledger.reserve({

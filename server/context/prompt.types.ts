@@ -22,6 +22,8 @@ export interface SignalFacts {
   candleTime: string;
   /** The pipeline's reasons: `[{indicator, vote, weight, detail}]`; anything else is ignored. */
   reasons?: unknown;
+  /** The pipeline's doubling guardrails for this signal: `{recommended, blockedBy, detail}` or null (not applicable). */
+  doubling?: unknown;
 }
 
 export interface RiskFacts {
@@ -40,6 +42,37 @@ export interface WinRateFacts {
   expectancyPct?: number | null;
 }
 
+/**
+ * Whether the strategy has beaten chance on this pair and timeframe: its
+ * expectancy against the coin-flip distribution over the same window.
+ */
+export interface EdgeFacts {
+  verdict: 'positive' | 'none' | 'negative';
+  trades: number;            // independent trades in the window
+  expectancyPct: number;     // strategy expectancy per trade after fees, %
+  coinFlipMedianPct: number; // coin-flip median expectancy per trade, %
+  percentile: number;        // the strategy's percentile among the coin flips, 0-100
+  window: string;            // human words, e.g. 'the last 1,000 hours'
+}
+
+/** A liquidation cluster of the latest map (strength 0–1, relative to that map). */
+export interface LiqClusterFacts {
+  side: 'long' | 'short';
+  priceLow: number;
+  priceHigh: number;
+  strength: number;
+  source: string;
+}
+
+/** The user's credits: balance before this answer and what settled answers cost lately. */
+export interface AccountFacts {
+  balance: number;
+  spent24h: number;
+  answers24h: number;
+  /** Newest first. */
+  recent: Array<{ at: string; credits: number; provider: string | null; voice: boolean }>;
+}
+
 export interface MarketEntry {
   symbol: string;
   timeframe: string;
@@ -50,6 +83,11 @@ export interface MarketEntry {
   /** All-time window. */
   winRateAll?: WinRateFacts | null;
   lastPrice?: number | null;
+  edge?: EdgeFacts | null;
+  /** Latest close vs 24 h earlier, %. */
+  change24hPct?: number | null;
+  /** Clusters of the latest liquidation map nearest the last price, nearest first. */
+  clusters?: LiqClusterFacts[] | null;
 }
 
 export interface PromptInput {
@@ -61,6 +99,8 @@ export interface PromptInput {
   now: Date;
   /** Earlier turns, oldest first (optional; the last few are kept). */
   history?: ChatMessage[];
+  /** Balance and recent spend; absent when they could not be read. */
+  account?: AccountFacts | null;
   /** Whether tool executors will be offered to the model. */
   toolsAvailable?: boolean;
 }
