@@ -7,7 +7,8 @@ import { currentAccessToken, refreshAccessToken } from './auth/supabase.client';
 import { ChatView } from './chat/chat.view';
 import { useBalance } from './credits/balance.hook';
 import { BalanceView } from './credits/balance.view';
-import { createApi, type Me } from './lib/api.client';
+import { createApi, type Me, type PublicConfig } from './lib/api.client';
+import { MarketNotice } from './lib/market-notice.view';
 import { useConnection } from './lib/connection.hook';
 import { statusLabel } from './lib/connection.logic';
 import { SignalFeedView, SignalToastsView } from './signals/signal-feed.view';
@@ -20,15 +21,15 @@ type Tab = 'chat' | 'watchlist' | 'signals';
 // The chart library is loaded only when a signal is opened.
 const SignalDetailView = lazy(() => import('./signals/signal-detail.view').then((m) => ({ default: m.SignalDetailView })));
 
-export function App({ supabase }: { supabase: SupabaseClient }) {
+export function App({ supabase, marketData }: { supabase: SupabaseClient; marketData?: PublicConfig['marketData'] }) {
   const { session, ready } = useSession(supabase);
   if (!ready) return <div className="splash" role="status">Loading…</div>;
   if (!session) return <SignInView supabase={supabase} />;
   // Keyed by user: a different account gets fresh state and a fresh socket.
-  return <Workspace key={session.user.id} supabase={supabase} session={session} />;
+  return <Workspace key={session.user.id} supabase={supabase} session={session} marketData={marketData} />;
 }
 
-function Workspace({ supabase, session }: { supabase: SupabaseClient; session: Session }) {
+function Workspace({ supabase, session, marketData }: { supabase: SupabaseClient; session: Session; marketData?: PublicConfig['marketData'] }) {
   const userId = session.user.id;
   const api = useMemo(
     () =>
@@ -91,6 +92,7 @@ function Workspace({ supabase, session }: { supabase: SupabaseClient; session: S
           </button>
         </div>
       </header>
+      <MarketNotice kind={marketData} />
 
       <nav className="tabs" aria-label="Sections">
         {(['chat', 'watchlist', 'signals'] as const).map((t) => (

@@ -15,8 +15,8 @@ import type { MarketKind } from '../../common/market-env';
 import { suggestSymbols } from './symbol-suggestions';
 
 const SIMULATED_BASES = ['BTC', 'ETH', 'BNB', 'SOL', 'XRP', 'DOGE', 'ADA', 'AVAX', 'LINK', 'DOT', 'LTC', 'TRX', 'TON', 'SUI', 'NEAR', 'ATOM', 'UNI', 'ARB', 'OP', 'PEPE', 'SHIB'];
-/** The simulated market's pairs: 21 majors against USDT and USDC, and ETH/BTC. */
-export const SIMULATED_SYMBOLS: readonly string[] = [...SIMULATED_BASES.flatMap((b) => [`${b}/USDT`, `${b}/USDC`]), 'ETH/BTC'];
+/** The simulated market's pairs: 21 majors against USDT and USDC, ETH/BTC, and 1000PEPE/USDT (offered by the client's pair list). */
+export const SIMULATED_SYMBOLS: readonly string[] = [...SIMULATED_BASES.flatMap((b) => [`${b}/USDT`, `${b}/USDC`]), 'ETH/BTC', '1000PEPE/USDT'];
 
 /** Quotes tried, longest first, when a source writes a pair without a separator (BTCUSDT). */
 const QUOTES = ['FDUSD', 'USDT', 'USDC', 'TUSD', 'BUSD', 'USD', 'EUR', 'TRY', 'BTC', 'ETH', 'BNB'];
