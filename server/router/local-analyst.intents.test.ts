@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import type { AccountFacts, ChatMessage, MarketEntry, PromptInput } from '../context';
+import { buildPrompt, type AccountFacts, type ChatMessage, type MarketEntry, type PromptInput } from '../context';
+import { createModelRouter } from './router';
 import { composeAnalystAnswer } from './local-analyst.answer';
 import { resolveQuestion } from './local-analyst.intents';
 
@@ -299,5 +300,19 @@ describe('resolveQuestion', () => {
     ['hello', [], 'overview', [], false],
   ] as const)('%s → %s', (message, history, intent, symbols, followUp) => {
     expect(resolveQuestion(message, history, WATCHLIST)).toMatchObject({ intent, symbols, followUp });
+  });
+});
+
+describe('local analyst provider reads the conversation from the prompt', () => {
+  it('answers "and ETH?" from the turns the prompt carries, through the offline router', async () => {
+    const router = createModelRouter({ local: { tokenDelayMs: 0 } });
+    const history = turns(['what is the BTC price?', 'BTC/USDT last closed at 97,812.25.']);
+    // The turns travel in the prompt's messages (as sent to any model), not only in input.history.
+    const built = buildPrompt({ userMessage: 'and ETH?', symbols: WATCHLIST, market: [BTC, ETH, SOL], account: ACCOUNT, now: NOW });
+    const prompt = { ...built, messages: [...history, ...built.messages] };
+    const result = await router.stream({ prompt, onToken: () => undefined });
+    expect(result.provider).toBe('local');
+    expect(result.text).toContain('ETH/USDT last closed at 3,480.25');
+    expect(result.text).not.toContain('SHORT with score');
   });
 });
