@@ -246,6 +246,12 @@ const rows: Row[] = [
     lacks: [],
   },
   {
+    name: 'an open question about one pair gets its overview: price, signal, edge, risk and track record',
+    question: 'What is the outlook for BTC today?',
+    contains: ['BTC/USDT last closed at 97,812.25', '+2.35% over 24 hours', 'LONG with score 72/100', 'has not beaten chance', 'normal volatility regime', 'over 30 days 58.0% over 24 trades'],
+    lacks: ['ETH/USDT', 'liquidations at'],
+  },
+  {
     name: 'a pair not on the watchlist has no data, and nothing is invented',
     question: 'DOGE price',
     contains: ['DOGE/USDT is not on your watchlist, so I have no data for it'],

@@ -22,7 +22,7 @@ const RULES: ReadonlyArray<[Exclude<Intent, 'overview'>, RegExp]> = [
   ['edge', /\b(edge|beat(s|en)? chance|chance|coin ?flips?|random|luck|reliab\w+|trust(worthy)?|proven)\b/i],
   ['watchlist', /\b(watch ?list|my (pairs|symbols|coins|list)|what (do|am) i (follow|watch)\w*|following)\b/i],
   ['why', /\b(why|how come|explain|reasons?|based on)\b/i],
-  ['price', /\b(price|trading at|worth|how much is|quote|change[ds]?|up or down|moved?|24 ?h|today)\b/i],
+  ['price', /\b(price|trading at|worth|how much is|quote|change[ds]?|up or down|moved?|24 ?h)\b/i],
   ['risk', /\b(risk|risky|volatil\w+|drawdown|atr|regime)\b/i],
   ['signal', /\b(signals?|entry|stop|take[- ]?profit|target|levels?|long|short|buy|sell|setup|trade|position|should i)\b/i],
 ];

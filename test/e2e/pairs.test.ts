@@ -70,6 +70,7 @@ describe.skipIf(unavailable !== null)('pairs in Chromium', () => {
   describe('on Binance (exchangeInfo from a loopback exchange)', () => {
     let exchange: Loopback;
     let binance: TestServer;
+    let binanceApp: AppPage | undefined;
 
     beforeAll(async () => {
       exchange = await startLoopback((_req, res) =>
@@ -88,21 +89,23 @@ describe.skipIf(unavailable !== null)('pairs in Chromium', () => {
       binance = await startTestServer({ MARKET_DATA: 'binance', BINANCE_BASE_URL: exchange.url, MARKET_TIMEOUT_MS: '2000', DATABASE_POOL_MAX: '3' });
     });
     afterAll(async () => {
+      // The page's socket first: the server drains open connections before it closes.
+      await binanceApp?.close().catch(() => undefined);
       await binance?.close();
       await exchange?.close();
     });
 
     it('shows no simulated-market notice, refuses a pair Binance does not list and adds one it does', { timeout: JOURNEY_MS }, async () => {
       const { app, userId } = await signedIn(browser, binance);
-      track(app);
-      const { page } = app;
-      await page.getByTestId('symbol-input').fill('ETH/USDC');
-      await page.getByTestId('add-symbol').click();
-      const alert = page.locator('.col-watchlist .form-error[role="alert"]');
+      binanceApp = app;
+      await app.page.getByTestId('symbol-input').fill('ETH/USDC');
+      await app.page.getByTestId('add-symbol').click();
+      const alert = app.page.locator('.col-watchlist .form-error[role="alert"]');
       await expect.poll(() => alert.textContent()).toContain('ETH/USDC is not traded on the binance market. Did you mean ETH/USDT?');
-      await addPair(page, 'ETH/USDT');
+      await addPair(app.page, 'ETH/USDT');
       expect(await watchedRows(binance, userId)).toEqual(['ETH/USDT']);
-      expect(await page.getByTestId('market-notice').count()).toBe(0);
+      expect(await app.page.getByTestId('market-notice').count()).toBe(0);
+      expect(app.cspViolations).toEqual([]);
       // One exchangeInfo request served both checks (the list is cached).
       expect(exchange.requests.filter((r) => r.path === '/api/v3/exchangeInfo')).toHaveLength(1);
     });
