@@ -7,6 +7,8 @@ export const ErrorCodes = {
   bad_request: 400,
   validation_failed: 400,
   invalid_symbol: 400,
+  /** Well-formed, but not a pair the market source lists; `suggestions` names close ones. */
+  unknown_symbol: 400,
   unauthorized: 401,
   token_missing: 401,
   token_malformed: 401,
@@ -45,24 +47,31 @@ export class AppError extends Error {
   readonly status: number;
   /** Extra headers the HTTP layer should send (e.g. Retry-After). */
   readonly headers: Record<string, string>;
+  /** Public, machine-readable extras sent beside code and message (e.g. `suggestions`). */
+  readonly details: Record<string, unknown>;
 
-  constructor(code: ErrorCode, message: string, options: { headers?: Record<string, string>; cause?: unknown } = {}) {
+  constructor(
+    code: ErrorCode,
+    message: string,
+    options: { headers?: Record<string, string>; cause?: unknown; details?: Record<string, unknown> } = {},
+  ) {
     super(message, { cause: options.cause });
     this.name = 'AppError';
     this.code = code;
     this.status = ErrorCodes[code];
     this.headers = options.headers ?? {};
+    this.details = options.details ?? {};
   }
 }
 
 export interface ErrorBody {
-  error: { code: ErrorCode; message: string };
+  error: { code: ErrorCode; message: string; [extra: string]: unknown };
 }
 
 /** Turns anything thrown into the public error shape; unknown errors become `internal`. */
 export function toErrorBody(err: unknown): { status: number; body: ErrorBody; headers: Record<string, string> } {
   if (err instanceof AppError) {
-    return { status: err.status, body: { error: { code: err.code, message: err.message } }, headers: err.headers };
+    return { status: err.status, body: { error: { ...err.details, code: err.code, message: err.message } }, headers: err.headers };
   }
   return { status: 500, body: { error: { code: 'internal', message: 'Internal error' } }, headers: {} };
 }

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { ConfigError, parseConfig } from '../common/env';
+import { marketEnvSchema } from '../common/market-env';
 import type { MarketSourceOptions } from './market/market-source';
 import type { DoublingConfig } from './signals/guardrails';
 
@@ -20,16 +21,12 @@ export const pipelineConfigSchema = z.object({
   TRADING_DATABASE_URL: z.string().regex(/^postgres(ql)?:\/\/.+/, 'must be a postgres:// or postgresql:// connection string'),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
 
-  MARKET_DATA: z.enum(['simulated', 'binance', 'cryptometer']).default('simulated'),
-  BINANCE_BASE_URL: z.url({ protocol: /^https?$/ }).optional(),
-  CRYPTOMETER_BASE_URL: z.url({ protocol: /^https?$/ }).optional(),
-  CRYPTOMETER_API_KEY: z.string().min(1).optional(),
-  CRYPTOMETER_EXCHANGE: z.string().min(1).optional(),
+  // Shared with the web process, which checks new pairs against the same market's list.
+  ...marketEnvSchema.shape,
   /** KingFisher liquidation maps (access by application); without them clusters are estimated from candles. */
   KINGFISHER_LOGIN: z.string().min(1).optional(),
   KINGFISHER_PASSWORD: z.string().min(1).optional(),
   KINGFISHER_BASE_URL: z.url({ protocol: /^https?$/ }).optional(),
-  MARKET_TIMEOUT_MS: positiveInt.default(10_000),
   SIMULATED_MARKET_SEED: z.coerce.number().int().default(42),
 
   INGEST_CRON: cron.default('*/5 * * * *'),

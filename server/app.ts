@@ -15,7 +15,9 @@ import type { AuthedEnv } from './http/types';
 import { rejectUnroutable } from './http/unknown-routes';
 import { createConversationRoutes } from './conversations/conversations.routes';
 import { createProfileRoutes } from './profile/profile.routes';
+import type { SymbolDirectory } from './symbols/symbol-directory';
 import { createSymbolsRoutes } from './symbols/symbols.routes';
+import type { MarketKind } from '../common/market-env';
 
 export interface AppDeps {
   chatDb: Db;
@@ -23,7 +25,9 @@ export interface AppDeps {
   verifyToken: TokenVerifier;
   log: Logger;
   /** What the browser needs to create its Supabase client (public values only). */
-  publicConfig: { supabaseUrl: string; supabaseAnonKey: string };
+  publicConfig: { supabaseUrl: string; supabaseAnonKey: string; /** Shown by the client ("Simulated market data"). */ marketData?: MarketKind };
+  /** The market source's tradable pairs: adding any other pair is refused. */
+  symbolDirectory: SymbolDirectory;
   /** The embedded GoTrue routes, when no Supabase project is configured. */
   authRoutes?: Hono;
   /** Feature routes mounted by the composition root at `path` (from the root), behind auth or not. */
@@ -65,7 +69,7 @@ export function createApp(deps: AppDeps): Hono {
   const api = new Hono<AuthedEnv>();
   api.use('*', requireUser(deps.verifyToken));
   api.route('/', createProfileRoutes({ chatDb: deps.chatDb }));
-  api.route('/symbols', createSymbolsRoutes({ chatDb: deps.chatDb }));
+  api.route('/symbols', createSymbolsRoutes({ chatDb: deps.chatDb, directory: deps.symbolDirectory }));
   api.route('/conversations', createConversationRoutes({ chatDb: deps.chatDb }));
   app.route('/api', api);
   for (const route of deps.routes ?? []) {

@@ -1,5 +1,7 @@
 import { z } from 'zod';
 import { ConfigError, envSchema, parseConfig } from '../common/env';
+import { marketEnvSchema } from '../common/market-env';
+import type { SymbolDirectoryOptions } from './symbols/symbol-directory';
 import { DEFAULT_PRICE_TABLE, parsePriceTable, type PriceTable } from './credits/pricing';
 import { routerEnvSchema, routerOptionsFromEnv, type RouterOptions } from './router';
 import { voiceEnvSchema, voiceOptionsFromEnv, type VoiceOptions } from './voice';
@@ -22,6 +24,9 @@ const serverOnlySchema = z.object({
   WEBHOOK_SECRET: z.string().min(32, 'must be at least 32 characters').optional(),
   WEBHOOK_TOLERANCE_MS: z.coerce.number().int().min(100).max(600_000).default(1000),
   WATCHERS_WEBHOOK_URL: z.url({ protocol: /^https?$/ }).optional(),
+  /** How long the market source's list of tradable pairs is trusted before it is fetched again. */
+  SYMBOL_LIST_TTL_SECONDS: z.coerce.number().int().min(1).max(7 * 86_400).default(3600),
+  ...marketEnvSchema.shape,
 });
 
 export interface ServerConfig {
@@ -32,12 +37,17 @@ export interface ServerConfig {
   webhook: { secret?: string; toleranceMs: number; url?: string };
   /** Graceful shutdown and crash recovery of answers in flight. */
   lifecycle: { shutdownDrainMs: number; heartbeatMs: number; staleMs: number; sweepMs: number };
+  /** The market the worker reads (MARKET_DATA …): new pairs are checked against its list. */
+  market: Omit<SymbolDirectoryOptions, 'fetch' | 'now' | 'log'>;
 }
 
 export function parseServerConfig(source: Record<string, string | undefined>): ServerConfig {
   const e = parseConfig(serverOnlySchema, source);
   if (e.ANSWER_STALE_MS <= 2 * e.ANSWER_HEARTBEAT_MS) {
     throw new ConfigError(`Invalid configuration:\n  ANSWER_STALE_MS: must exceed two heartbeats (2 × ANSWER_HEARTBEAT_MS = ${2 * e.ANSWER_HEARTBEAT_MS})`);
+  }
+  if (e.MARKET_DATA === 'cryptometer' && !e.CRYPTOMETER_API_KEY) {
+    throw new ConfigError('Invalid configuration:\n  CRYPTOMETER_API_KEY: required when MARKET_DATA=cryptometer');
   }
   let priceTable: PriceTable = DEFAULT_PRICE_TABLE;
   if (e.PRICE_TABLE) {
@@ -54,6 +64,13 @@ export function parseServerConfig(source: Record<string, string | undefined>): S
     chat: { maxOutputTokens: e.CHAT_MAX_OUTPUT_TOKENS, maxConcurrentPerUser: e.CHAT_MAX_CONCURRENT_PER_USER, maxPerMinute: e.CHAT_MAX_PER_MINUTE, tokenCoalesceMs: e.CHAT_TOKEN_COALESCE_MS },
     webhook: { secret: e.WEBHOOK_SECRET, toleranceMs: e.WEBHOOK_TOLERANCE_MS, url: e.WATCHERS_WEBHOOK_URL },
     lifecycle: { shutdownDrainMs: e.SHUTDOWN_DRAIN_MS, heartbeatMs: e.ANSWER_HEARTBEAT_MS, staleMs: e.ANSWER_STALE_MS, sweepMs: e.RESERVATION_SWEEP_MS },
+    market: {
+      kind: e.MARKET_DATA,
+      binance: { baseUrl: e.BINANCE_BASE_URL },
+      cryptometer: e.CRYPTOMETER_API_KEY ? { apiKey: e.CRYPTOMETER_API_KEY, baseUrl: e.CRYPTOMETER_BASE_URL, exchange: e.CRYPTOMETER_EXCHANGE } : undefined,
+      timeoutMs: e.MARKET_TIMEOUT_MS,
+      ttlMs: e.SYMBOL_LIST_TTL_SECONDS * 1000,
+    },
   };
 }
 

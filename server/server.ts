@@ -21,6 +21,7 @@ import { createAnswersInFlight } from './credits/answers-in-flight';
 import type { ServerConfig } from './config';
 import { createPricer, parsePriceTable } from './credits/pricing';
 import { createMarketRoutes } from './market/market.routes';
+import { createSymbolDirectory } from './symbols/symbol-directory';
 import { createMetrics } from './metrics/metrics';
 import { onAuthenticatedConnection, socketAuthMiddleware, userRoom } from './realtime/socket-auth';
 import { createModelRouter } from './router';
@@ -176,7 +177,8 @@ export function createServer(options: ServerDeps): ZmartyServer {
     log,
     authRoutes,
     metrics,
-    publicConfig: { supabaseUrl: embedded ? '' : env.SUPABASE_URL!, supabaseAnonKey: anonKey! },
+    publicConfig: { supabaseUrl: embedded ? '' : env.SUPABASE_URL!, supabaseAnonKey: anonKey!, marketData: config.market.kind },
+    symbolDirectory: createSymbolDirectory({ ...config.market, log }),
     clientDir: options.clientDir ?? path.resolve(import.meta.dirname, '../dist/client'),
     healthReports: { providers: () => router.health(), voice: () => ({ available: voice.available, cache: voice.cacheStats() }), watchersRelay: () => relay?.status() ?? { connected: false, leader: false } },
     routes: [

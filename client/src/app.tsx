@@ -8,7 +8,8 @@ import { clearChatStorage } from './chat/chat-storage';
 import { ChatView } from './chat/chat.view';
 import { useBalance } from './credits/balance.hook';
 import { BalanceView } from './credits/balance.view';
-import { createApi, type Me } from './lib/api.client';
+import { createApi, type Me, type PublicConfig } from './lib/api.client';
+import { MarketNotice } from './lib/market-notice.view';
 import { useConnection } from './lib/connection.hook';
 import { statusLabel } from './lib/connection.logic';
 import { SignalFeedView, SignalToastsView } from './signals/signal-feed.view';
@@ -21,7 +22,7 @@ type Tab = 'chat' | 'watchlist' | 'signals';
 // The chart library is loaded only when a signal is opened.
 const SignalDetailView = lazy(() => import('./signals/signal-detail.view').then((m) => ({ default: m.SignalDetailView })));
 
-export function App({ supabase }: { supabase: SupabaseClient }) {
+export function App({ supabase, marketData }: { supabase: SupabaseClient; marketData?: PublicConfig['marketData'] }) {
   const { session, ready } = useSession(supabase);
   // Signed out here or in another tab: no chat data stays in this browser.
   useEffect(() => {
@@ -30,10 +31,10 @@ export function App({ supabase }: { supabase: SupabaseClient }) {
   if (!ready) return <div className="splash" role="status">Loading…</div>;
   if (!session) return <SignInView supabase={supabase} />;
   // Keyed by user: a different account gets fresh state and a fresh socket.
-  return <Workspace key={session.user.id} supabase={supabase} session={session} />;
+  return <Workspace key={session.user.id} supabase={supabase} session={session} marketData={marketData} />;
 }
 
-function Workspace({ supabase, session }: { supabase: SupabaseClient; session: Session }) {
+function Workspace({ supabase, session, marketData }: { supabase: SupabaseClient; session: Session; marketData?: PublicConfig['marketData'] }) {
   const userId = session.user.id;
   const api = useMemo(
     () =>
@@ -99,6 +100,7 @@ function Workspace({ supabase, session }: { supabase: SupabaseClient; session: S
           </button>
         </div>
       </header>
+      <MarketNotice kind={marketData} />
 
       <nav className="tabs" aria-label="Sections">
         {(['chat', 'watchlist', 'signals'] as const).map((t) => (

@@ -9,10 +9,11 @@ const root = createRoot(document.getElementById('root')!);
 
 async function boot() {
   try {
-    const supabase = createSupabase(await fetchPublicConfig());
+    const config = await fetchPublicConfig();
+    const supabase = createSupabase(config);
     root.render(
       <StrictMode>
-        <App supabase={supabase} />
+        <App supabase={supabase} marketData={config.marketData} />
       </StrictMode>,
     );
   } catch {

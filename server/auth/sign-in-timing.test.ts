@@ -3,6 +3,7 @@ import { createDb, type Db } from '../../common/db';
 import { createLogger } from '../../common/logger';
 import { createMigratedDatabases } from '../../test/databases';
 import { createApp } from '../app';
+import { createSymbolDirectory } from '../symbols/symbol-directory';
 import { createLimits } from '../limits/limits';
 import { createAuthStore } from './gotrue.store';
 import { createGoTrueRoutes } from './gotrue.routes';
@@ -45,7 +46,7 @@ describe('sign-in costs one scrypt whether or not the email exists', () => {
       },
       log,
     });
-    app = createApp({ chatDb: db, tradingDb: db, verifyToken, log, authRoutes, publicConfig: { supabaseUrl: '', supabaseAnonKey: 'test-api-key' } });
+    app = createApp({ chatDb: db, tradingDb: db, verifyToken, log, authRoutes, publicConfig: { supabaseUrl: '', supabaseAnonKey: 'test-api-key' }, symbolDirectory: createSymbolDirectory({ kind: 'simulated' }) });
   });
   afterAll(async () => {
     await db.close();

@@ -1,8 +1,9 @@
 import type { Db } from '../../common/db';
 import type { Logger } from '../../common/logger';
 import { symbolSchema } from '../../common/symbols';
-import { describeEdge, type MarketEntry } from '../context';
-import { loadMarketSnapshots } from '../market/market.queries';
+import { describeEdge, type AccountFacts, type MarketEntry } from '../context';
+import { loadMarketExtras, loadMarketSnapshots } from '../market/market.queries';
+import { loadAccountFacts } from './account-facts.queries';
 import type { ToolExecutors } from '../router';
 import { symbolQueries } from '../symbols/symbols.queries';
 import type { VerifiedUser } from '../auth/token-verifier';
@@ -10,21 +11,32 @@ import type { VerifiedUser } from '../auth/token-verifier';
 export interface GatheredContext {
   symbols: Array<{ symbol: string; timeframe: string }>;
   market: MarketEntry[] | 'unavailable';
+  /** Balance and recent spend; null when the ledger could not be read (the answer says so). */
+  account: AccountFacts | null;
 }
 
 /**
- * The facts an answer is grounded in: the user's watchlist (chat database,
- * under their RLS) and the latest signal, risk and win rates per pair
+ * The facts an answer is grounded in: the user's watchlist, balance and
+ * recent spend (chat database, under their RLS) and per pair the latest
+ * signal, risk, win rates, 24 h change and nearest liquidation clusters
  * (trading database). A trading database that is down yields 'unavailable' —
  * the answer still comes, and says so.
  */
 export async function gatherContext(deps: { chatDb: Db; tradingDb: Db; log: Logger }, user: VerifiedUser): Promise<GatheredContext> {
-  const symbols = (await deps.chatDb.asUser(user.claims, symbolQueries.list)).map(({ symbol, timeframe }) => ({ symbol, timeframe }));
+  const [symbols, account] = await deps.chatDb.asUser(user.claims, async (q) => {
+    const list = (await symbolQueries.list(q)).map(({ symbol, timeframe }) => ({ symbol, timeframe }));
+    return [list, await loadAccountFacts(q)] as const;
+  });
   try {
-    return { symbols, market: await loadMarketSnapshots(deps.tradingDb, symbols) };
+    const [snapshots, extras] = await Promise.all([loadMarketSnapshots(deps.tradingDb, symbols), loadMarketExtras(deps.tradingDb, symbols)]);
+    const market = snapshots.map<MarketEntry>((s) => {
+      const more = extras.find((e) => e.symbol === s.symbol && e.timeframe === s.timeframe);
+      return { ...s, change24hPct: more?.change24hPct ?? null, clusters: more?.clusters ?? [] };
+    });
+    return { symbols, market, account };
   } catch (err) {
     deps.log.warn({ err: (err as Error).message, userId: user.userId }, 'chat: trading database unavailable; answering without market data');
-    return { symbols, market: 'unavailable' };
+    return { symbols, market: 'unavailable', account };
   }
 }
 

@@ -144,7 +144,7 @@ describe('chat context', () => {
       });
       const verified = { userId: user.userId, role: 'authenticated', expiresAt: 0, claims: { sub: user.userId, role: 'authenticated' } };
       const context = await gatherContext({ chatDb: server.chatDb, tradingDb: dead, log: createLogger({ level: 'silent' }) }, verified);
-      expect(context).toEqual({ symbols: [{ symbol: 'ETH/USDT', timeframe: '1h' }], market: 'unavailable' });
+      expect(context).toEqual({ symbols: [{ symbol: 'ETH/USDT', timeframe: '1h' }], market: 'unavailable', account: { balance: 1000, spent24h: 0, answers24h: 0, recent: [] } });
     } finally {
       await dead.close();
       await server.close();

@@ -117,7 +117,7 @@ export function createChatService(deps: ChatServiceDeps) {
       gatherContext(deps, user),
       input.conversationId === undefined ? [] : deps.conversations.history(user, input.conversationId),
     ]);
-    const prompt = buildPrompt({ userMessage: input.message, symbols: context.symbols, market: context.market, now: now(), toolsAvailable: true, history });
+    const prompt = buildPrompt({ userMessage: input.message, symbols: context.symbols, market: context.market, account: context.account, now: now(), toolsAvailable: true, history });
     const wantsVoice = input.voice && deps.voice.available;
     const inputTokens = estimatePromptTokens({ system: prompt.system, messages: prompt.messages, tools: TOOL_SPECS });
     await deps.ledger.reserve({

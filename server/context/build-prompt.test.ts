@@ -132,3 +132,21 @@ describe('findMentionedSymbols', () => {
     expect(findMentionedSymbols(text, f)).toEqual(expected);
   });
 });
+
+describe('buildPrompt: change, clusters and credits for the model', () => {
+  it('gives the model the 24 h change, the nearest clusters and the balance when known, and nothing when not', () => {
+    const withFacts = buildPrompt({
+      userMessage: 'hi',
+      symbols: [{ symbol: 'BTC/USDT', timeframe: '1h' }],
+      market: [{ ...btc, change24hPct: -1.234, clusters: [{ side: 'short', priceLow: 98_000, priceHigh: 98_400, strength: 0.8, source: 'estimated' }] }],
+      account: { balance: 968, spent24h: 32, answers24h: 3, recent: [] },
+      now,
+    }).system;
+    expect(withFacts).toContain('24 h change -1.23%');
+    expect(withFacts).toContain('nearest liquidation clusters short 98,000–98,400 (strength 0.80)');
+    expect(withFacts).toContain("User's credits: balance 968; in the last 24 h 3 answers cost 32 credits.");
+
+    const without = buildPrompt({ userMessage: 'hi', symbols: [], market: [btc], now }).system;
+    expect(without).not.toMatch(/24 h change|liquidation clusters|User's credits/);
+  });
+});

@@ -31,6 +31,9 @@ export function buildPrompt(input: PromptInput): Prompt {
       : []),
     '',
     watchlistSection(input.symbols),
+    ...(input.account
+      ? [`User's credits: balance ${input.account.balance}; in the last 24 h ${input.account.answers24h} answers cost ${input.account.spent24h} credits.`]
+      : []),
     '',
     marketSection(input.market, input.now),
   ].join('\n');
@@ -63,6 +66,7 @@ function marketSection(market: PromptInput['market'], now: Date): string {
 export function describeEntry(e: MarketEntry, now: Date): string {
   const parts: string[] = [];
   if (e.lastPrice !== undefined && e.lastPrice !== null) parts.push(`last price ${formatPrice(e.lastPrice)}`);
+  if (e.change24hPct !== undefined && e.change24hPct !== null) parts.push(`24 h change ${e.change24hPct > 0 ? '+' : ''}${e.change24hPct.toFixed(2)}%`);
   if (e.signal) {
     const reasons = topReasons(e.signal.reasons);
     parts.push(`signal ${describeSignal(e.signal, now)}${reasons.length > 0 ? ` [reasons: ${reasons.join('; ')}]` : ''}`);
@@ -73,5 +77,8 @@ export function describeEntry(e: MarketEntry, now: Date): string {
   parts.push(e.risk ? describeRisk(e.risk) : 'risk metrics not computed yet');
   parts.push(e.winRate30d ? `30-day win rate ${describeWinRate(e.winRate30d)}` : 'no 30-day win rate yet');
   if (e.winRateAll) parts.push(`all-time win rate ${describeWinRate(e.winRateAll)}`);
+  if (e.clusters && e.clusters.length > 0) {
+    parts.push(`nearest liquidation clusters ${e.clusters.slice(0, 4).map((c) => `${c.side} ${formatPrice(c.priceLow)}–${formatPrice(c.priceHigh)} (strength ${c.strength.toFixed(2)})`).join(', ')}`);
+  }
   return `${e.symbol} ${e.timeframe}: ${parts.join('; ')}.`;
 }

@@ -2,4 +2,4 @@
 export { buildPrompt, describeEntry, HISTORY_TURNS } from './build-prompt';
 export { findMentionedSymbols } from './symbol-mentions';
 export { describeEdge, describeRisk, describeSignal, describeWinRate, formatAge, formatPct, formatPrice, sortEntries, topReasons } from './market-format';
-export type { ChatMessage, EdgeFacts, MarketEntry, Prompt, PromptInput, RiskFacts, SignalFacts, WinRateFacts } from './prompt.types';
+export type { AccountFacts, ChatMessage, EdgeFacts, LiqClusterFacts, MarketEntry, Prompt, PromptInput, RiskFacts, SignalFacts, WinRateFacts } from './prompt.types';

@@ -22,6 +22,8 @@ export interface SignalFacts {
   candleTime: string;
   /** The pipeline's reasons: `[{indicator, vote, weight, detail}]`; anything else is ignored. */
   reasons?: unknown;
+  /** The pipeline's doubling guardrails for this signal: `{recommended, blockedBy, detail}` or null (not applicable). */
+  doubling?: unknown;
 }
 
 export interface RiskFacts {
@@ -53,6 +55,24 @@ export interface EdgeFacts {
   window: string; // human words, e.g. 'the last 1,000 hours'
 }
 
+/** A liquidation cluster of the latest map (strength 0–1, relative to that map). */
+export interface LiqClusterFacts {
+  side: 'long' | 'short';
+  priceLow: number;
+  priceHigh: number;
+  strength: number;
+  source: string;
+}
+
+/** The user's credits: balance before this answer and what settled answers cost lately. */
+export interface AccountFacts {
+  balance: number;
+  spent24h: number;
+  answers24h: number;
+  /** Newest first. */
+  recent: Array<{ at: string; credits: number; provider: string | null; voice: boolean }>;
+}
+
 export interface MarketEntry {
   symbol: string;
   timeframe: string;
@@ -65,6 +85,10 @@ export interface MarketEntry {
   lastPrice?: number | null;
   /** The edge the signal carries; null or absent when none was measured (say so: never a signal without it). */
   edge?: EdgeFacts | null;
+  /** Latest close vs 24 h earlier, %. */
+  change24hPct?: number | null;
+  /** Clusters of the latest liquidation map nearest the last price, nearest first. */
+  clusters?: LiqClusterFacts[] | null;
 }
 
 export interface PromptInput {
@@ -76,6 +100,8 @@ export interface PromptInput {
   now: Date;
   /** Earlier turns, oldest first (optional; the last few are kept). */
   history?: ChatMessage[];
+  /** Balance and recent spend; absent when they could not be read. */
+  account?: AccountFacts | null;
   /** Whether tool executors will be offered to the model. */
   toolsAvailable?: boolean;
 }

@@ -1,6 +1,7 @@
 import type { Db } from '../../common/db';
 import type { EdgeFacts, TrackRecordSummary } from '../../common/edge';
 import type { SignalRow } from '../../common/events';
+import type { LiqClusterFacts } from '../context';
 
 /** Read side of the trading database for the server: what chat context, the overview and charts need. */
 
@@ -84,4 +85,45 @@ export async function loadCandles(db: Db, input: { symbol: string; timeframe: st
     [input.symbol, input.timeframe],
   );
   return { candles, clusters };
+}
+
+
+export interface MarketExtras {
+  symbol: string;
+  timeframe: string;
+  /** Close of the latest candle vs the close 24 h before it, %; null without both candles. */
+  change24hPct: number | null;
+  /** The latest liquidation map's clusters nearest the last price (at most `clusters`), nearest first. */
+  clusters: LiqClusterFacts[];
+}
+
+/**
+ * What the chat needs beyond the snapshot, in one round trip: the 24 h change
+ * and the liquidation clusters nearest the price. Bounded: one candle each
+ * side of the 24 h span (primary-key lookups) and `clusters` rows per pair.
+ */
+export async function loadMarketExtras(db: Db, pairs: Array<{ symbol: string; timeframe: string }>, options: { clusters?: number } = {}): Promise<MarketExtras[]> {
+  if (pairs.length === 0) return [];
+  const rows = await db.query<{ symbol: string; timeframe: string; last: number | null; dayAgo: number | null; clusters: LiqClusterFacts[] | null }>(
+    `with pairs as (select * from unnest($1::text[], $2::text[]) as p(symbol, timeframe))
+     select p.symbol, p.timeframe, l.close as last, d.close as "dayAgo",
+       (select json_agg(c) from (
+          select side, price_low as "priceLow", price_high as "priceHigh", strength, source from public.liq_clusters
+          where symbol = p.symbol and timeframe = p.timeframe
+            and candle_time = (select max(candle_time) from public.liq_clusters where symbol = p.symbol and timeframe = p.timeframe)
+          order by case when l.close between price_low and price_high then 0 else least(abs(price_low - l.close), abs(price_high - l.close)) end, strength desc
+          limit $3) c) as clusters
+     from pairs p
+     left join lateral (select open_time, close from public.candles where symbol = p.symbol and timeframe = p.timeframe
+                        order by open_time desc limit 1) l on true
+     left join lateral (select close from public.candles where symbol = p.symbol and timeframe = p.timeframe
+                          and open_time <= l.open_time - interval '24 hours' order by open_time desc limit 1) d on true`,
+    [pairs.map((p) => p.symbol), pairs.map((p) => p.timeframe), options.clusters ?? 6],
+  );
+  return rows.map((r) => ({
+    symbol: r.symbol,
+    timeframe: r.timeframe,
+    change24hPct: r.last !== null && r.dayAgo !== null && r.dayAgo > 0 ? ((r.last - r.dayAgo) / r.dayAgo) * 100 : null,
+    clusters: r.clusters ?? [],
+  }));
 }

@@ -26,7 +26,9 @@ export function createLocalAnalystProvider(options: LocalAnalystOptions = {}): P
     model: options.model ?? LOCAL_MODEL,
     run: async (turn: ProviderTurn): Promise<ProviderOutcome> => {
       const inputTokens = estimatePromptTokens({ system: turn.system, messages: turn.messages });
-      const tokens = encode(composeAnalystAnswer(turn.prompt.input));
+      // The prompt's messages are the conversation's recent turns then this question: follow-ups resolve against them.
+      const history = turn.prompt.messages.slice(0, -1);
+      const tokens = encode(composeAnalystAnswer({ ...turn.prompt.input, history }));
       let text = '';
       let emitted = 0;
       turn.onRequestStart();

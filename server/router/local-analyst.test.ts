@@ -24,19 +24,19 @@ const input = (userMessage: string, market: PromptInput['market'] = [BTC_1H, ETH
 });
 
 describe('composeAnalystAnswer', () => {
-  it('states the latest BTC signal, levels, regime and 30-day win rate', () => {
+  it('states the latest BTC signal, levels, reward/risk, the missing edge and the regime', () => {
     expect(composeAnalystAnswer(input("what's the signal for BTC?"))).toBe(
-      'BTC/USDT (1h): the latest signal is LONG with score 72/100 (2 h ago): entry 97,500.5, stop 96,000, take-profit 100,500. ' +
-        'Risk: normal volatility regime (realized vol 45.0%, ATR 1.20%, drawdown 3.4%). ' +
-        '30-day win rate: 58.0% over 24 trades, profit factor 1.60, expectancy 0.42% per trade.' +
+      'BTC/USDT 1h: the latest signal is LONG with score 72/100 (2 h ago): entry 97,500.5, stop 96,000, take-profit 100,500, reward/risk 2.00. ' +
+        'I have no measured edge for this strategy on BTC/USDT 1h, so treat its signals as unproven. ' +
+        'Risk on BTC/USDT 1h: normal volatility regime (realized vol 45.0%, ATR 1.20%, drawdown 3.4%).' +
         '\n\nOffline analyst mode, not financial advice.',
     );
   });
 
   it.each([
-    ['eth?', ['ETH/USDT (4h): the latest signal is SHORT', 'no take-profit', 'extreme volatility regime', 'size positions carefully', '30-day win rate: no closed trades in that window']],
+    ['eth?', ['ETH/USDT 4h: the latest signal is SHORT', 'no take-profit', 'extreme volatility regime', 'size positions carefully', 'over 30 days no closed trades in that window']],
     ['tell me about DOGE/USDT', ['DOGE/USDT is not on your watchlist']],
-    ['how are my coins doing', ['Here is your watchlist.', 'BTC/USDT (1h): LONG, score 72/100, normal volatility, 30-day win rate 58.0% over 24 trades.', 'ETH/USDT (4h): SHORT, score 61/100, extreme volatility.']],
+    ['how are my coins doing', ['You follow 2 pairs', 'BTC/USDT (1h): LONG, score 72/100, normal volatility, 30-day win rate 58.0% over 24 trades.', 'ETH/USDT (4h): SHORT, score 61/100, extreme volatility.']],
   ])('%s', (message, fragments) => {
     const answer = composeAnalystAnswer(input(message));
     for (const f of fragments) expect(answer).toContain(f);
@@ -44,13 +44,13 @@ describe('composeAnalystAnswer', () => {
 
   it('says honestly when market data is unavailable, naming the symbol and inventing nothing', () => {
     const answer = composeAnalystAnswer(input('signal for BTC?', 'unavailable'));
-    expect(answer).toContain("I can't reach the market data right now, so I can't give you the latest signal for BTC/USDT.");
+    expect(answer).toContain("I can't reach the market data right now, so I can't answer about BTC/USDT.");
     expect(answer).not.toMatch(/\d{2},\d{3}|LONG|score/);
   });
 
   it('says a followed symbol has no data yet, and guides a user without symbols', () => {
     expect(composeAnalystAnswer(input('BTC?', []))).toContain('I have no data for BTC/USDT yet');
-    expect(composeAnalystAnswer(input('hello', [], []))).toContain("You don't follow any symbols yet.");
+    expect(composeAnalystAnswer(input('hello', [], []))).toContain("You don't follow any pairs yet.");
   });
 });
 

@@ -2,6 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createDb } from '../../common/db';
 import { createLogger } from '../../common/logger';
 import { createApp } from '../app';
+import { createSymbolDirectory } from './symbol-directory';
 import { startTestServer, type TestServer } from '../../test/test-server';
 
 describe('watched symbols API', () => {
@@ -57,6 +58,46 @@ describe('watched symbols API', () => {
     });
   }
 
+  it('refuses a well-formed pair the simulated market does not list with unknown_symbol and close suggestions, writing nothing', async () => {
+    const before = await countRows();
+    for (const [symbol, suggestions] of [
+      ['FOO/BAR', []],
+      ['XYZQ/USDT', []],
+      ['BTC/USTD', ['BTC/USDT', 'BTC/USDC']],
+    ] as const) {
+      const res = await call('', { method: 'POST', body: JSON.stringify({ symbol }) });
+      expect(res.status).toBe(400);
+      const { error } = await res.json();
+      expect(error).toMatchObject({ code: 'unknown_symbol', suggestions });
+      expect(error.message).toContain(`${symbol} is not traded on the simulated market`);
+      for (const s of suggestions) expect(error.message).toContain(s);
+    }
+    expect(await countRows()).toBe(before);
+  });
+
+  it('says so with 503 when the market source cannot list its pairs, and adds nothing', async () => {
+    // Binance selected but unreachable (a closed loopback port): the pair cannot be verified.
+    const binance = await startTestServer({ MARKET_DATA: 'binance', BINANCE_BASE_URL: 'http://127.0.0.1:1', MARKET_TIMEOUT_MS: '2000' });
+    try {
+      const { accessToken } = await binance.signUp();
+      const res = await fetch(`${binance.url}/api/symbols`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${accessToken}`, 'content-type': 'application/json' },
+        body: JSON.stringify({ symbol: 'BTC/USDT' }),
+      });
+      expect(res.status).toBe(503);
+      expect((await res.json()).error.code).toBe('unavailable');
+      expect((await binance.chatDb.query<{ n: number }>('select count(*)::int as n from public.user_symbols'))[0]!.n).toBe(0);
+      expect(await (await fetch(`${binance.url}/api/config`)).json()).toMatchObject({ marketData: 'binance' });
+    } finally {
+      await binance.close();
+    }
+  });
+
+  it('GET /api/config names the market kind, so the client can say the data is simulated', async () => {
+    expect(await (await fetch(`${server.url}/api/config`)).json()).toMatchObject({ marketData: 'simulated' });
+  });
+
   it('rejects a body that is not JSON, and one that is too large', async () => {
     expect((await call('', { method: 'POST', body: '{not json' })).status).toBe(400);
     const big = await call('', { method: 'POST', body: JSON.stringify({ symbol: 'x'.repeat(200_000) }) });
@@ -92,6 +133,7 @@ describe('GET /healthz', () => {
       },
       log: createLogger({ level: 'silent' }),
       publicConfig: { supabaseUrl: '', supabaseAnonKey: 'anon' },
+      symbolDirectory: createSymbolDirectory({ kind: 'simulated' }),
     });
     try {
       const ok = await fetch(`${server.url}/healthz`);

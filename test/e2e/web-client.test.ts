@@ -359,7 +359,8 @@ describe('built client bundle', () => {
       expect(bundle).not.toMatch(/postgres(ql)?:\/\//);
       // The only runtime configuration the browser gets is public.
       const config = await (await fetch(`${server.url}/api/config`)).json();
-      expect(Object.keys(config).sort()).toEqual(['supabaseAnonKey', 'supabaseUrl']);
+      expect(Object.keys(config).sort()).toEqual(['marketData', 'supabaseAnonKey', 'supabaseUrl']);
+      expect(config.marketData).toBe('simulated');
       expect(JSON.stringify(config)).not.toContain('xai-secret-provider-key');
       expect(JSON.parse(Buffer.from(config.supabaseAnonKey.split('.')[1], 'base64url').toString()).role).toBe('anon');
     } finally {

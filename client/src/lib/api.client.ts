@@ -66,6 +66,8 @@ export interface StoredMessage {
 export interface PublicConfig {
   supabaseUrl: string;
   supabaseAnonKey: string;
+  /** Where the market data comes from; 'simulated' is shown to the user as such. */
+  marketData?: 'simulated' | 'binance' | 'cryptometer';
 }
 
 export class ApiError extends Error {
