@@ -16,6 +16,7 @@ import { createChatRoutes } from './chat/chat.routes';
 import { createChatService } from './chat/chat.service';
 import { registerChatHandlers } from './chat/chat.socket';
 import { createLedger } from './credits/ledger';
+import { createCreditsRoutes } from './credits/credits.routes';
 import { createAnswersInFlight } from './credits/answers-in-flight';
 import { parseServerConfig, type ServerConfig } from './config';
 import { createPricer, parsePriceTable } from './credits/pricing';
@@ -177,6 +178,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     healthReports: { providers: () => router.health(), voice: () => ({ available: voice.available, cache: voice.cacheStats() }), watchersRelay: () => relay.status() },
     routes: [
       { path: '/api', app: createMarketRoutes({ chatDb, tradingDb }), authenticated: true },
+      { path: '/api', app: createCreditsRoutes({ chatDb, tradingDb, log, router, pricer, voice, maxOutputTokens: config.chat.maxOutputTokens }), authenticated: true },
       { path: '/chat', app: createChatRoutes({ chat }), authenticated: true },
       { path: '/functions/v1', app: functions, authenticated: false },
     ],
