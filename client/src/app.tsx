@@ -7,7 +7,7 @@ import { currentAccessToken, refreshAccessToken } from './auth/supabase.client';
 import { ChatView } from './chat/chat.view';
 import { useBalance } from './credits/balance.hook';
 import { BalanceView } from './credits/balance.view';
-import { createApi, type Me } from './lib/api.client';
+import { createApi, type Me, type Prices } from './lib/api.client';
 import { useConnection } from './lib/connection.hook';
 import { statusLabel } from './lib/connection.logic';
 import { SignalFeedView, SignalToastsView } from './signals/signal-feed.view';
@@ -50,6 +50,7 @@ function Workspace({ supabase, session }: { supabase: SupabaseClient; session: S
   const signals = useSignals(connection, symbolNames, userId, seed);
   const [detail, setDetail] = useState<SignalRow | null>(null);
   const [tab, setTab] = useState<Tab>('chat');
+  const [prices, setPrices] = useState<Prices | null>(null);
 
   useEffect(() => {
     let live = true;
@@ -61,6 +62,19 @@ function Workspace({ supabase, session }: { supabase: SupabaseClient; session: S
       live = false;
     };
   }, [api]);
+
+  // Prices depend on the prompt, which grows with the watchlist.
+  const watchCount = watchlist.symbols?.length ?? 0;
+  useEffect(() => {
+    let live = true;
+    api
+      .prices()
+      .then((p) => live && setPrices(p))
+      .catch(() => undefined);
+    return () => {
+      live = false;
+    };
+  }, [api, watchCount]);
 
   const open = (signal: SignalRow) => setDetail(signal);
   const email = me?.email ?? session.user.email ?? '';
@@ -113,7 +127,7 @@ function Workspace({ supabase, session }: { supabase: SupabaseClient; session: S
           />
         </div>
         <div className="col col-chat">
-          {connection ? <ChatView connection={connection} connState={connState} userId={userId} /> : <div className="panel muted">Connecting…</div>}
+          {connection ? <ChatView connection={connection} connState={connState} userId={userId} balance={balance} prices={prices} /> : <div className="panel muted">Connecting…</div>}
         </div>
         <div className="col col-signals">
           <SignalFeedView feed={signals.feed} onOpen={open} />

@@ -1,7 +1,9 @@
 import { expect } from 'vitest';
 import { createLogger } from '../../common/logger';
 import { startPipeline, type RunningPipeline } from '../../pipeline/main';
-import { ensureClientBuilt } from '../../scripts/client-build';
+import { mkdir, rm, stat } from 'node:fs/promises';
+import path from 'node:path';
+import { CLIENT_DIST, ensureClientBuilt } from '../../scripts/client-build';
 import { startMockElevenLabs, startMockOpenAI, type MockElevenLabs, type MockOpenAI, type MockReply } from '../mock-providers';
 import type { RecordedRequest } from '../mock-providers';
 import { startTestServer, type TestServer } from '../test-server';
@@ -27,14 +29,41 @@ export interface StackOptions {
   pipeline?: boolean;
   /** Delay between streamed tokens of the mock model's default reply. */
   tokenDelayMs?: number;
-  /** Build the web client first (default true). Only one test file may: two builds would race on dist/client. */
+  /** Build the web client first when stale (default true; one process at a time, see ensureClient). */
   client?: boolean;
 }
 
-/** Builds dist/client once per run when the sources are newer than the build (the server serves it). */
+/**
+ * Builds dist/client once per run when the sources are newer than the build
+ * (the server serves it). Test files run in parallel worker processes: a lock
+ * directory (mkdir is atomic) lets one build while the others wait, then find
+ * the build fresh.
+ */
 let building: Promise<unknown> | undefined;
 export function ensureClient(): Promise<unknown> {
-  return (building ??= ensureClientBuilt());
+  return (building ??= buildUnderLock());
+}
+
+async function buildUnderLock(): Promise<void> {
+  const lock = path.join(CLIENT_DIST, '..', '.client-build.lock');
+  await mkdir(path.dirname(lock), { recursive: true });
+  for (;;) {
+    try {
+      await mkdir(lock);
+      break;
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+      // A lock older than a build can take was left by a killed run.
+      const age = Date.now() - (await stat(lock).catch(() => ({ mtimeMs: Date.now() }))).mtimeMs;
+      if (age > 300_000) await rm(lock, { recursive: true, force: true });
+      else await new Promise((r) => setTimeout(r, 250));
+    }
+  }
+  try {
+    await ensureClientBuilt();
+  } finally {
+    await rm(lock, { recursive: true, force: true });
+  }
 }
 
 /**

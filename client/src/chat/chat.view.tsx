@@ -2,6 +2,8 @@ import { useCallback, useEffect, useId, useLayoutEffect, useRef, useState, type 
 import type { ConnState } from '../lib/connection.logic';
 import type { Connection } from '../lib/socket.client';
 import { usePushToTalk } from '../voice/push-to-talk.hook';
+import { CostNoticeView, voicePriceLabel } from '../credits/cost-notice.view';
+import type { Prices } from '../lib/api.client';
 import { AnswerView } from './answer.view';
 import { useChat } from './chat.hook';
 import { isInProgress } from './stream.logic';
@@ -10,7 +12,20 @@ const VOICE_KEY = 'zmarty.voice';
 const MAX_MESSAGE = 4000;
 const STARTERS = ['What is the outlook for BTC today?', 'Explain the latest ETH/USDT signal', 'Where are the big liquidation clusters on SOL?'];
 
-export function ChatView({ connection, connState, userId }: { connection: Connection; connState: ConnState; userId: string }) {
+export function ChatView({
+  connection,
+  connState,
+  userId,
+  balance = null,
+  prices = null,
+}: {
+  connection: Connection;
+  connState: ConnState;
+  userId: string;
+  /** For the low-balance notice and the Voice price (see credits/cost-notice.view.tsx). */
+  balance?: number | null;
+  prices?: Prices | null;
+}) {
   const audioRef = useRef<HTMLAudioElement>(null);
   const [audioBlocked, setAudioBlocked] = useState(false);
   const onAudioBlocked = useCallback(() => setAudioBlocked(true), []);
@@ -20,7 +35,8 @@ export function ChatView({ connection, connState, userId }: { connection: Connec
   const log = useRef<HTMLDivElement>(null);
   const input = useRef<HTMLTextAreaElement>(null);
   const pinned = useRef(true);
-  const ids = { input: useId(), hint: useId() };
+  const ids = { input: useId(), hint: useId(), voicePrice: useId() };
+  const voicePrice = voicePriceLabel(prices);
   const ptt = usePushToTalk((text) => {
     setDraft((d) => (d.trim() ? `${d.trim()} ${text}` : text));
     input.current?.focus();
@@ -72,6 +88,7 @@ export function ChatView({ connection, connState, userId }: { connection: Connec
             aria-checked={voice}
             className={`switch ${voice ? 'on' : ''}`}
             data-testid="voice-toggle"
+            aria-describedby={voicePrice ? ids.voicePrice : undefined}
             onClick={() => setVoice((v) => !v)}
           >
             <span className="switch-track" aria-hidden="true">
@@ -79,6 +96,11 @@ export function ChatView({ connection, connState, userId }: { connection: Connec
             </span>
             Voice
           </button>
+          {voicePrice && (
+            <span id={ids.voicePrice} className="voice-price muted" data-testid="voice-price">
+              {voicePrice}
+            </span>
+          )}
         </div>
       </div>
 
@@ -135,6 +157,8 @@ export function ChatView({ connection, connState, userId }: { connection: Connec
           </button>
         )}
       </div>
+
+      <CostNoticeView balance={balance} prices={prices} voice={voice} />
 
       <form
         className="composer"
