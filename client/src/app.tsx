@@ -85,12 +85,13 @@ function Workspace({ supabase, session }: { supabase: SupabaseClient; session: S
         Skip to content
       </a>
       <header className="topbar">
-        <div className="brand">
+        {/* The page's level-one heading: the product name. */}
+        <h1 className="brand">
           <span className="brand-mark" aria-hidden="true">
             Z
           </span>
           marty
-        </div>
+        </h1>
         <span className={`conn conn-${connState.status}`} role="status" title={statusLabel(connState)}>
           <span className="conn-dot" aria-hidden="true" />
           <span className="conn-label">{statusLabel(connState)}</span>
