@@ -61,12 +61,16 @@ describe.skipIf(unavailable !== null)('costs in sight (Chromium)', () => {
     expect(prices.fullAnswer + prices.voice.upTo).toBeGreaterThan(30);
     const notice = page.getByTestId('low-balance');
     await notice.waitFor();
+    // No empty audio player before there is anything to play.
+    expect(await page.getByTestId('voice-audio').isVisible()).toBe(false);
     expect(await notice.textContent()).toContain('Low balance: 30 credits left');
     await saveScreenshot(page, 'costs-low-balance');
 
     const answer = await ask(page, 'What is BTC doing?');
     await expect.poll(() => answer.getAttribute('data-status'), { timeout: 20_000 }).toBe('complete');
     expect(((await answer.textContent()) ?? '').length).toBeGreaterThan(10);
+    // The spoken answer arrived: now the player shows.
+    await expect.poll(() => page.getByTestId('voice-audio').isVisible()).toBe(true);
     // The provider was asked for a capped answer that 30 credits pay for, not refused.
     const cap = stack.llm.requests.at(-1)!.body.max_tokens as number;
     expect(cap).toBeGreaterThanOrEqual(64);

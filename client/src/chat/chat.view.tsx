@@ -28,6 +28,8 @@ export function ChatView({
 }) {
   const audioRef = useRef<HTMLAudioElement>(null);
   const [audioBlocked, setAudioBlocked] = useState(false);
+  // The player appears once there is something to play: an empty one (no voice provider, no answer yet) is noise.
+  const [hasAudio, setHasAudio] = useState(false);
   const onAudioBlocked = useCallback(() => setAudioBlocked(true), []);
   const chat = useChat({ connection, userId, audioRef, onAudioBlocked });
   const [draft, setDraft] = useState('');
@@ -47,6 +49,12 @@ export function ChatView({
   const canSend = connected && !current && draft.trim().length > 0 && draft.length <= MAX_MESSAGE;
 
   useEffect(() => localStorage.setItem(VOICE_KEY, voice ? 'on' : 'off'), [voice]);
+  useEffect(() => {
+    const socket = connection.socket;
+    const onAudio = (e: { data?: unknown }) => e.data && setHasAudio(true);
+    socket.on('chat:audio', onAudio);
+    return () => void socket.off('chat:audio', onAudio);
+  }, [connection]);
 
   // Follow the stream while the reader is at the bottom; leave them be once they scroll up.
   useLayoutEffect(() => {
@@ -142,7 +150,7 @@ export function ChatView({
         )}
       </div>
 
-      <div className={`voice-bar ${voice ? '' : 'hidden'}`}>
+      <div className={`voice-bar ${voice && (hasAudio || audioBlocked) ? '' : 'hidden'}`}>
         <audio data-testid="voice-audio" ref={audioRef} controls preload="auto" aria-label="Spoken answer" />
         {audioBlocked && (
           <button
