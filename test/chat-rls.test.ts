@@ -68,7 +68,7 @@ describe('chat database row level security', () => {
 
   it('lets the service role append to the ledger, idempotently per request id and step', async () => {
     const insert = (q: Parameters<Parameters<Db['asServiceRole']>[0]>[0]) =>
-      q.query(`insert into public.credits_ledger (user_id, delta, reason, request_id) values ($1, -5, 'reserve', 'req-1') on conflict (request_id, reason) do nothing`, [bob.sub]);
+      q.query(`insert into public.credits_ledger (user_id, delta, reason, request_id) values ($1, -5, 'reserve', 'req-1') on conflict (user_id, request_id, reason) do nothing`, [bob.sub]);
     await db.asServiceRole(insert);
     await db.asServiceRole(insert);
     const [row] = await db.query(`select balance from public.credit_balance where user_id = $1`, [bob.sub]);
