@@ -1,6 +1,5 @@
 import { existsSync } from 'node:fs';
 import path from 'node:path';
-import { serveStatic } from '@hono/node-server/serve-static';
 import { Hono } from 'hono';
 import type { Db } from '../common/db';
 import { AppError, toErrorBody } from '../common/errors';
@@ -11,6 +10,7 @@ import { createHealthRoutes } from './health/health.routes';
 import { createMetricsRoutes, metricsMiddleware, type Metrics } from './metrics/metrics';
 import { limitBody } from './http/body-limit';
 import { securityHeaders } from './http/security-headers';
+import { serveClient } from './http/static-client';
 import type { AuthedEnv } from './http/types';
 import { rejectUnroutable } from './http/unknown-routes';
 import { createConversationRoutes } from './conversations/conversations.routes';
@@ -84,10 +84,7 @@ export function createApp(deps: AppDeps): Hono {
   }
 
   if (deps.clientDir && existsSync(path.join(deps.clientDir, 'index.html'))) {
-    const root = path.relative(process.cwd(), deps.clientDir);
-    app.use('/*', serveStatic({ root }));
-    // Single-page app: other GET paths get index.html (API paths never reach here: rejectUnroutable).
-    app.get('*', serveStatic({ root, path: 'index.html' }));
+    serveClient(app, path.relative(process.cwd(), deps.clientDir));
   }
   return app;
 }

@@ -17,6 +17,7 @@ import { createChatService } from './chat/chat.service';
 import { createConversations } from './conversations/conversations.store';
 import { registerChatHandlers } from './chat/chat.socket';
 import { createLedger } from './credits/ledger';
+import { createCreditsRoutes } from './credits/credits.routes';
 import { createAnswersInFlight } from './credits/answers-in-flight';
 import type { ServerConfig } from './config';
 import { createPricer, parsePriceTable } from './credits/pricing';
@@ -183,6 +184,7 @@ export function createServer(options: ServerDeps): ZmartyServer {
     healthReports: { providers: () => router.health(), voice: () => ({ available: voice.available, cache: voice.cacheStats() }), watchersRelay: () => relay?.status() ?? { connected: false, leader: false } },
     routes: [
       { path: '/api', app: createMarketRoutes({ chatDb, tradingDb }), authenticated: true },
+      { path: '/api', app: createCreditsRoutes({ chatDb, tradingDb, log, router, pricer, voice, maxOutputTokens: config.chat.maxOutputTokens }), authenticated: true },
       { path: '/chat', app: createChatRoutes({ chat }), authenticated: true },
       { path: '/functions/v1', app: functions, authenticated: false },
     ],

@@ -8,7 +8,7 @@ import { clearChatStorage } from './chat/chat-storage';
 import { ChatView } from './chat/chat.view';
 import { useBalance } from './credits/balance.hook';
 import { BalanceView } from './credits/balance.view';
-import { createApi, type Me, type PublicConfig } from './lib/api.client';
+import { createApi, type Me, type Prices, type PublicConfig } from './lib/api.client';
 import { MarketNotice } from './lib/market-notice.view';
 import { useConnection } from './lib/connection.hook';
 import { statusLabel } from './lib/connection.logic';
@@ -56,6 +56,7 @@ function Workspace({ supabase, session, marketData }: { supabase: SupabaseClient
   const signals = useSignals(connection, symbolNames, userId, seed);
   const [detail, setDetail] = useState<SignalRow | null>(null);
   const [tab, setTab] = useState<Tab>('chat');
+  const [prices, setPrices] = useState<Prices | null>(null);
 
   useEffect(() => {
     let live = true;
@@ -68,6 +69,19 @@ function Workspace({ supabase, session, marketData }: { supabase: SupabaseClient
     };
   }, [api]);
 
+  // Prices depend on the prompt, which grows with the watchlist.
+  const watchCount = watchlist.symbols?.length ?? 0;
+  useEffect(() => {
+    let live = true;
+    api
+      .prices()
+      .then((p) => live && setPrices(p))
+      .catch(() => undefined);
+    return () => {
+      live = false;
+    };
+  }, [api, watchCount]);
+
   const open = (signal: SignalRow) => setDetail(signal);
   const email = me?.email ?? session.user.email ?? '';
 
@@ -77,12 +91,13 @@ function Workspace({ supabase, session, marketData }: { supabase: SupabaseClient
         Skip to content
       </a>
       <header className="topbar">
-        <div className="brand">
+        {/* The page's level-one heading: the product name. */}
+        <h1 className="brand">
           <span className="brand-mark" aria-hidden="true">
             Z
           </span>
           marty
-        </div>
+        </h1>
         <span className={`conn conn-${connState.status}`} role="status" title={statusLabel(connState)}>
           <span className="conn-dot" aria-hidden="true" />
           <span className="conn-label">{statusLabel(connState)}</span>
@@ -123,7 +138,7 @@ function Workspace({ supabase, session, marketData }: { supabase: SupabaseClient
           />
         </div>
         <div className="col col-chat">
-          {connection ? <ChatView connection={connection} connState={connState} userId={userId} api={api} /> : <div className="panel muted">Connecting…</div>}
+          {connection ? <ChatView connection={connection} connState={connState} userId={userId} api={api} balance={balance} prices={prices} /> : <div className="panel muted">Connecting…</div>}
         </div>
         <div className="col col-signals">
           <SignalFeedView feed={signals.feed} onOpen={open} />

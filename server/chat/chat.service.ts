@@ -5,12 +5,13 @@ import type { ChatDoneEvent } from '../../common/events';
 import type { Logger } from '../../common/logger';
 import type { VerifiedUser } from '../auth/token-verifier';
 import { buildPrompt } from '../context';
-import type { Pricer } from '../credits/pricing';
+import { MIN_ANSWER_OUTPUT_TOKENS, type AnswerShape, type Pricer } from '../credits/pricing';
 import type { Metrics } from '../metrics/metrics';
 import { estimatePromptTokens, estimateTokens, TOOL_SPECS, type ModelRouter, type ProviderName, type StreamResult } from '../router';
 import type { VoiceService, VoiceStreamer } from '../voice';
 import type { AnswerRegistry, ChatSink, LiveAnswer } from './answer-registry';
 import { createToolExecutors, gatherContext } from './chat-context';
+import type { ToolExecutors } from '../router';
 import type { AnswerProgress } from '../credits/answers-in-flight';
 import type { Ledger } from '../credits/ledger';
 import type { Conversations } from '../conversations/conversations.store';
@@ -69,6 +70,14 @@ interface Delivery {
   text: string;
   voice?: VoiceStreamer;
   counted?: { length: number; tokens: number };
+  /** Credits held for the answer (the reservation and any extension for a fallback). */
+  reserved: number;
+}
+
+/** The question as kept on its reservation, for the spend list: one line, at most 120 characters. */
+function questionPreview(message: string): string {
+  const chars = Array.from(message.replace(/\s+/g, ' ').trim());
+  return chars.length <= 120 ? chars.join('') : `${chars.slice(0, 119).join('')}…`;
 }
 
 /** The abort reason of answers cut by a shutdown (not by their user). */
@@ -119,18 +128,21 @@ export function createChatService(deps: ChatServiceDeps) {
     ]);
     const prompt = buildPrompt({ userMessage: input.message, symbols: context.symbols, market: context.market, account: context.account, now: now(), toolsAvailable: true, history });
     const wantsVoice = input.voice && deps.voice.available;
+    const voiceModel = wantsVoice ? deps.voice.modelId : undefined;
     const inputTokens = estimatePromptTokens({ system: prompt.system, messages: prompt.messages, tools: TOOL_SPECS });
-    await deps.ledger.reserve({
+    const tools = createToolExecutors(deps, user);
+    // Sized for the provider that will be tried first, not the priciest one: a fallback extends it (see budgetFor).
+    // A balance short of the full budget still buys a shorter answer; only one below a minimal answer is refused.
+    const planned = deps.router.plan({ prompt, tools });
+    const { amount, minAmount } = deps.pricer.reservationFor({ route: planned, inputTokens, voiceModel }, maxOutputTokens);
+    const { reserved } = await deps.ledger.reserve({
       userId: user.userId,
       requestId: id,
       instanceId: deps.instanceId,
       maxOpen: maxConcurrent,
-      amount: deps.pricer.minimumReserve({
-        candidates: deps.router.configured(),
-        inputTokens,
-        maxOutputTokens,
-        voiceModel: wantsVoice ? deps.voice.modelId : undefined,
-      }),
+      amount,
+      minAmount,
+      question: questionPreview(input.message),
     });
     // Accepted: the question is stored now. Should that fail (the conversation was deleted meanwhile), nothing was delivered: release the reservation.
     const conversationId = await deps.conversations
@@ -140,9 +152,9 @@ export function createChatService(deps: ChatServiceDeps) {
         throw err;
       });
     const answer = deps.registry.create(user.userId, id, input.sink);
-    const delivery: Delivery = { userId: user.userId, requestId: id, inputTokens, voiceModel: wantsVoice ? deps.voice.modelId : undefined, text: '' };
+    const delivery: Delivery = { userId: user.userId, requestId: id, inputTokens, voiceModel, text: '', reserved };
     deliveries.set(answer, delivery);
-    const finished = run(answer, input, prompt, delivery, conversationId).finally(() => {
+    const finished = run(answer, input, prompt, tools, delivery, conversationId).finally(() => {
       deliveries.delete(answer);
       running.delete(finished);
     });
@@ -159,7 +171,35 @@ export function createChatService(deps: ChatServiceDeps) {
     return { userId: d.userId, requestId: d.requestId, provider: d.source.provider, model: d.source.model, ...usage, charge };
   }
 
-  async function run(answer: LiveAnswer, input: StartChatInput, prompt: ReturnType<typeof buildPrompt>, delivery: Delivery, conversationId: string): Promise<ChatDoneEvent> {
+  /**
+   * The output cap of a provider about to be tried: the longest answer the
+   * reservation pays for there. A fallback to a provider the reservation does
+   * not cover in full first extends it (under the ledger's profile lock) by
+   * what the balance allows; undefined when not even a minimal answer fits.
+   */
+  async function budgetFor(delivery: Delivery, route: AnswerShape['route']): Promise<number | undefined> {
+    const shape: AnswerShape = { route, inputTokens: delivery.inputTokens, voiceModel: delivery.voiceModel };
+    const minimal = Math.min(MIN_ANSWER_OUTPUT_TOKENS, maxOutputTokens);
+    let cap = deps.pricer.outputCapFor(shape, delivery.reserved, maxOutputTokens);
+    if (cap < maxOutputTokens) {
+      const full = deps.pricer.answerCost(shape, maxOutputTokens) - delivery.reserved;
+      const least = Math.min(full, Math.max(1, deps.pricer.answerCost(shape, minimal) - delivery.reserved));
+      const extension = await deps.ledger.extend({ userId: delivery.userId, requestId: delivery.requestId, amount: full, minAmount: least });
+      delivery.reserved = extension.reserved;
+      if (extension.added > 0) deps.onBalance?.(delivery.userId, extension.balance);
+      cap = deps.pricer.outputCapFor(shape, delivery.reserved, maxOutputTokens);
+    }
+    return cap >= minimal ? cap : undefined;
+  }
+
+  async function run(
+    answer: LiveAnswer,
+    input: StartChatInput,
+    prompt: ReturnType<typeof buildPrompt>,
+    tools: ToolExecutors,
+    delivery: Delivery,
+    conversationId: string,
+  ): Promise<ChatDoneEvent> {
     const { user, id } = input;
     const { sink, abort } = answer;
     const wantsVoice = delivery.voiceModel !== undefined;
@@ -198,9 +238,10 @@ export function createChatService(deps: ChatServiceDeps) {
     try {
       result = await deps.router.stream({
         prompt,
-        tools: createToolExecutors(deps, user),
+        tools,
         signal: abort.signal,
         maxOutputTokens,
+        budgetFor: (route) => budgetFor(delivery, route),
         onToken: (delta, source) => {
           delivery.source = source;
           delivery.text += delta;
@@ -233,7 +274,9 @@ export function createChatService(deps: ChatServiceDeps) {
       delivered && result
         ? deps.pricer.priceOf(usage, result.provider, result.model, usage.voiceCharacters > 0 && wantsVoice ? deps.voice.modelId : undefined)
         : 0;
-    const settlement = await settleWithRetry({ userId: user.userId, requestId: id, cost, provider, model, ...usage });
+    // The text's own price, so the spend list can show what the voice added.
+    const textCost = delivered && result ? deps.pricer.priceOf({ inputTokens: usage.inputTokens, outputTokens: usage.outputTokens }, result.provider, result.model) : 0;
+    const settlement = await settleWithRetry({ userId: user.userId, requestId: id, cost, textCost, provider, model, ...usage });
     const status = result?.status ?? (abort.signal.aborted ? 'aborted' : 'incomplete');
     if (abort.signal.reason === SHUTDOWN) sink.error({ id, code: 'unavailable', message: 'Zmarty is restarting: this answer was stopped, and you pay only for what you received' });
     // Stored before chat:done goes out, so a client that reloads the conversation on done finds the answer.

@@ -105,4 +105,48 @@ describe('credits ledger', () => {
     expect(await ledger.settle(settleInput(b, 'shared', 4))).toEqual({ charged: 4, balance: 996 });
     expect(await ledger.settle(settleInput(a, 'shared', 7))).toEqual({ charged: 7, balance: 993 });
   });
+
+  it('reserves the whole balance when it covers a minimal answer but not the full budget, and refuses below the minimum', async () => {
+    const user = await newUser();
+    await reserve(user, 'spend-most', 970);
+    await ledger.settle(settleInput(user, 'spend-most', 970));
+    expect(await ledger.balance(user)).toBe(30);
+    await expect(ledger.reserve({ userId: user, requestId: 'small', amount: 45, minAmount: 31, instanceId: 'i' })).rejects.toMatchObject({
+      code: 'insufficient_credits',
+      message: expect.stringContaining('31'),
+    });
+    await expect(ledger.reserve({ userId: user, requestId: 'small', amount: 45, minAmount: 5, instanceId: 'i', question: 'BTC now?' })).resolves.toMatchObject({ reserved: 30 });
+    const [row] = await db.query<{ delta: number; question: string }>(`select delta, question from public.credits_ledger where request_id = 'small' and reason = 'reserve'`);
+    expect(row).toEqual({ delta: -30, question: 'BTC now?' });
+    expect((await db.query<{ reserved: number }>(`select reserved from zmarty_private.answers_in_flight where user_id = $1`, [user]))[0]!.reserved).toBe(30);
+  });
+
+  it('extends an open reservation for a fallback by what the balance allows, once, and settles against the total', async () => {
+    const user = await newUser();
+    await reserve(user, 'fallback', 300);
+    // 700 left: an extension of 800 needing at least 750 adds nothing; one needing 10 takes the whole balance.
+    expect(await ledger.extend({ userId: user, requestId: 'fallback', amount: 800, minAmount: 750 })).toEqual({ added: 0, reserved: 300, balance: 700 });
+    expect(await ledger.extend({ userId: user, requestId: 'fallback', amount: 800, minAmount: 10 })).toEqual({ added: 700, reserved: 1000, balance: 0 });
+    expect((await db.query<{ reserved: number }>(`select reserved from zmarty_private.answers_in_flight where user_id = $1`, [user]))[0]!.reserved).toBe(1000);
+    expect(await ledger.settle(settleInput(user, 'fallback', 420))).toEqual({ charged: 420, balance: 580 });
+    // Settled: nothing more can be added to it.
+    await expect(ledger.extend({ userId: user, requestId: 'fallback', amount: 1 })).rejects.toMatchObject({ code: 'conflict' });
+  });
+
+  it('adds one extension per answer, even to concurrent requests, and never past the balance', async () => {
+    const user = await newUser();
+    await reserve(user, 'race-base', 100);
+    const [extensions, reservations] = await Promise.all([
+      Promise.allSettled(Array.from({ length: 10 }, () => ledger.extend({ userId: user, requestId: 'race-base', amount: 200, minAmount: 1 }))),
+      Promise.allSettled(Array.from({ length: 10 }, (_, i) => reserve(user, `race-${i}`, 200))),
+    ]);
+    const added = extensions.map((r) => (r.status === 'fulfilled' ? r.value.added : -1)).filter((n) => n !== 0);
+    expect(added).toHaveLength(1);
+    const reserved = reservations.filter((r) => r.status === 'fulfilled').length * 200;
+    expect(added[0]! + reserved).toBeLessThanOrEqual(900);
+    expect(await ledger.balance(user)).toBe(900 - added[0]! - reserved);
+    expect(await ledger.balance(user)).toBeGreaterThanOrEqual(0);
+    const rows = await db.query(`select 1 from public.credits_ledger where request_id = 'race-base' and reason = 'extend'`);
+    expect(rows).toHaveLength(1);
+  });
 });

@@ -19,7 +19,16 @@ import { AppError } from '../../common/errors';
 export interface ReserveInput {
   userId: string;
   requestId: string;
+  /** Credits the whole answer may cost (its full output budget). */
   amount: number;
+  /**
+   * The least that is worth reserving (a minimal answer): with a balance
+   * between this and `amount` the whole balance is reserved and the answer is
+   * capped to fit it. Default `amount` (all or nothing).
+   */
+  minAmount?: number;
+  /** A short preview of the question, kept on the reservation for the spend list. */
+  question?: string;
   /** The process that will run the answer (its heartbeat keeps the reservation alive). */
   instanceId: string;
   /** Open reservations (answers in progress) the user may have, this one included. */
@@ -30,6 +39,23 @@ export interface Reservation {
   requestId: string;
   userId: string;
   reserved: number;
+}
+
+export interface ExtendInput {
+  userId: string;
+  requestId: string;
+  /** Credits to add to the open reservation. */
+  amount: number;
+  /** The least addition worth having; below it nothing is added. Default `amount`. */
+  minAmount?: number;
+}
+
+export interface Extension {
+  /** Credits added (0 when the balance did not cover `minAmount`). */
+  added: number;
+  /** The reservation now held for the request, extensions included. */
+  reserved: number;
+  balance: number;
 }
 
 export interface SettleInput {
@@ -43,6 +69,8 @@ export interface SettleInput {
   outputTokens: number;
   voiceCharacters: number;
   estimated: boolean;
+  /** What the text alone cost: the rest of the charge is recorded as voice. Absent = all text. */
+  textCost?: number;
 }
 
 export interface Settlement {
@@ -69,13 +97,15 @@ export function createLedger(deps: { chatDb: Db }) {
      */
     async reserve(input: ReserveInput): Promise<Reservation> {
       if (!Number.isSafeInteger(input.amount) || input.amount <= 0) throw new Error(`reservation must be a positive integer, got ${input.amount}`);
+      const minAmount = input.minAmount ?? input.amount;
+      if (!Number.isSafeInteger(minAmount) || minAmount <= 0 || minAmount > input.amount) throw new Error(`minAmount must be in 1..amount, got ${minAmount}`);
       const maxOpen = input.maxOpen ?? 2_147_483_647;
       return deps.chatDb.asServiceRole(async (q) => {
         const locked = await lockProfile(q, input.userId);
         if (!locked.rowCount) throw new AppError('not_found', 'No profile for this user');
         // One statement once the lock is held (its snapshot is taken after the lock was granted, so it sees
         // every reservation committed before ours). Each round trip here is on every answer's time to first token.
-        const { rows } = await q.query<{ reasons: string[]; balance: number; open: number; inserted: boolean }>(
+        const { rows } = await q.query<{ reasons: string[]; balance: number; open: number; reserved: number | null }>(
           `with existing as (
              select reason from public.credits_ledger where user_id = $1 and request_id = $2 and reason in ('reserve', 'settle')
            ), current as (
@@ -83,27 +113,71 @@ export function createLedger(deps: { chatDb: Db }) {
            ), open as (
              select count(*)::integer as n from zmarty_private.answers_in_flight where user_id = $1
            ), inserted as (
-             insert into public.credits_ledger (user_id, delta, reason, request_id)
-             select $1::uuid, -$3::integer, 'reserve', $2::text from current, open
-             where current.balance >= $3::integer and open.n < $5::integer and not exists (select 1 from existing)
-             returning 1
+             -- The full amount when the balance covers it, else the whole balance if that still buys a minimal answer.
+             insert into public.credits_ledger (user_id, delta, reason, request_id, question)
+             select $1::uuid, -least(current.balance, $3::integer), 'reserve', $2::text, $7::text from current, open
+             where current.balance >= $6::integer and open.n < $5::integer and not exists (select 1 from existing)
+             returning -delta as reserved
            ), tracked as (
              insert into zmarty_private.answers_in_flight (user_id, request_id, instance_id, reserved)
-             select $1::uuid, $2::text, $4::text, $3::integer from inserted
-             returning 1
+             select $1::uuid, $2::text, $4::text, reserved from inserted
+             returning reserved
            )
            select coalesce((select array_agg(reason) from existing), '{}') as reasons,
                   (select balance from current) as balance,
                   (select n from open) as open,
-                  exists (select 1 from tracked) as inserted`,
-          [input.userId, input.requestId, input.amount, input.instanceId, maxOpen],
+                  (select reserved from tracked) as reserved`,
+          [input.userId, input.requestId, input.amount, input.instanceId, maxOpen, minAmount, input.question ?? null],
         );
-        const { reasons, balance, open, inserted } = rows[0]!;
+        const { reasons, balance, open, reserved } = rows[0]!;
         if (reasons.includes('settle')) throw new AppError('conflict', 'This request was already answered');
         if (reasons.includes('reserve')) throw new AppError('conflict', 'This request is already being answered; resume it instead');
-        if (inserted) return { requestId: input.requestId, userId: input.userId, reserved: input.amount };
+        if (reserved !== null) return { requestId: input.requestId, userId: input.userId, reserved };
         if (open >= maxOpen) throw new AppError('rate_limited', `At most ${maxOpen} answers at a time; wait for one to finish`);
-        throw new AppError('insufficient_credits', `This answer needs up to ${input.amount} credits; your balance is ${balance}`);
+        throw new AppError('insufficient_credits', `Even a short answer needs ${minAmount} credits; your balance is ${balance}`);
+      });
+    },
+
+    /**
+     * Adds to an open reservation before a fallback to a pricier provider runs,
+     * under the same profile lock as `reserve`: `amount` when the balance covers
+     * it, else the whole balance when that is at least `minAmount`, else
+     * nothing (`added: 0`; the caller then caps the answer or gives up).
+     * At most one extension per request: a second call adds nothing.
+     * Refuses with `conflict` when the request has no open reservation.
+     */
+    async extend(input: ExtendInput): Promise<Extension> {
+      const minAmount = input.minAmount ?? input.amount;
+      if (!Number.isSafeInteger(input.amount) || input.amount <= 0) throw new Error(`extension must be a positive integer, got ${input.amount}`);
+      if (!Number.isSafeInteger(minAmount) || minAmount <= 0 || minAmount > input.amount) throw new Error(`minAmount must be in 1..amount, got ${minAmount}`);
+      return deps.chatDb.asServiceRole(async (q) => {
+        await lockProfile(q, input.userId);
+        const { rows } = await q.query<{ open: boolean; balance: number; reserved: number | null; added: number | null }>(
+          `with flight as (
+             select reserved from zmarty_private.answers_in_flight where user_id = $1 and request_id = $2
+           ), current as (
+             select coalesce(sum(delta), 0)::bigint as balance from public.credits_ledger where user_id = $1
+           ), inserted as (
+             insert into public.credits_ledger (user_id, delta, reason, request_id)
+             select $1::uuid, -least(current.balance, $3::integer), 'extend', $2::text from current, flight
+             where current.balance >= $4::integer
+             -- One extension per answer (the ledger's unique key): a second one adds nothing.
+             on conflict (user_id, request_id, reason) do nothing
+             returning -delta as added
+           ), tracked as (
+             update zmarty_private.answers_in_flight f set reserved = f.reserved + i.added
+               from inserted i where f.user_id = $1 and f.request_id = $2
+             returning f.reserved
+           )
+           select exists (select 1 from flight) as open, (select balance from current) as balance,
+                  coalesce((select reserved from tracked), (select reserved from flight)) as reserved,
+                  (select added from inserted) as added`,
+          [input.userId, input.requestId, input.amount, minAmount],
+        );
+        const row = rows[0]!;
+        if (!row.open) throw new AppError('conflict', 'This request has no open reservation');
+        const added = row.added ?? 0;
+        return { added, reserved: row.reserved!, balance: Number(row.balance) - added };
       });
     },
 
@@ -112,12 +186,13 @@ export function createLedger(deps: { chatDb: Db }) {
       return deps.chatDb.asServiceRole(async (q) => {
         await lockProfile(q, input.userId);
         const { rows } = await q.query<{ reason: string; delta: number }>(
-          `select reason, delta from public.credits_ledger where request_id = $1 and user_id = $2 and reason in ('reserve', 'settle')`,
+          `select reason, delta from public.credits_ledger where request_id = $1 and user_id = $2 and reason in ('reserve', 'extend', 'settle')`,
           [input.requestId, input.userId],
         );
         const reserve = rows.find((r) => r.reason === 'reserve');
         if (!reserve) throw new Error(`no reservation for request ${input.requestId}`);
-        const reserved = -reserve.delta;
+        // The reservation and every extension made for a fallback.
+        const reserved = -rows.filter((r) => r.reason === 'reserve' || r.reason === 'extend').reduce((sum, r) => sum + r.delta, 0);
         const previous = rows.find((r) => r.reason === 'settle');
         if (previous) return { charged: reserved - previous.delta, balance: await balanceOf(q, input.userId) };
         const charged = Math.min(Math.max(0, Math.ceil(input.cost)), reserved);
@@ -125,14 +200,25 @@ export function createLedger(deps: { chatDb: Db }) {
         const settled = await q.query<{ balance: number }>(
           `with inserted as (
              insert into public.credits_ledger
-               (user_id, delta, reason, provider, model, input_tokens, output_tokens, voice_characters, estimated, request_id)
-             values ($1, $2, 'settle', $3, $4, $5, $6, $7, $8, $9)
+               (user_id, delta, reason, provider, model, input_tokens, output_tokens, voice_characters, estimated, request_id, voice_credits)
+             values ($1, $2, 'settle', $3, $4, $5, $6, $7, $8, $9, $10)
              returning delta
            ), closed as (
              delete from zmarty_private.answers_in_flight where user_id = $1 and request_id = $9
            )
            select ((select coalesce(sum(delta), 0) from public.credits_ledger where user_id = $1) + (select delta from inserted))::bigint as balance`,
-          [input.userId, reserved - charged, input.provider, input.model, input.inputTokens, input.outputTokens, input.voiceCharacters, input.estimated, input.requestId],
+          [
+            input.userId,
+            reserved - charged,
+            input.provider,
+            input.model,
+            input.inputTokens,
+            input.outputTokens,
+            input.voiceCharacters,
+            input.estimated,
+            input.requestId,
+            charged - Math.min(charged, Math.max(0, Math.ceil(input.textCost ?? charged))),
+          ],
         );
         return { charged, balance: settled.rows[0]!.balance };
       });

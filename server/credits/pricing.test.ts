@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { ConfigError } from '../../common/env';
-import { createPricer, DEFAULT_PRICE_TABLE, parsePriceTable, type PriceTable } from './pricing';
+import { createPricer, DEFAULT_PRICE_TABLE, MIN_ANSWER_OUTPUT_TOKENS, parsePriceTable, type PriceTable } from './pricing';
 
 const table: PriceTable = {
   llm: {
@@ -82,3 +82,37 @@ describe('minimumReserve', () => {
     expect(pricer.minimumReserve({ candidates: [{ provider: 'local', model: 'local-a' }], inputTokens: 0, maxOutputTokens: 0 })).toBe(1);
   });
 });
+
+describe('reservation on the route', () => {
+  const pricer = createPricer(table);
+  const grok = { route: { provider: 'xai' as const, model: 'grok-a' }, inputTokens: 2000 };
+  const claude = { route: { provider: 'anthropic' as const, model: 'claude-a' }, inputTokens: 2000 };
+
+  it('prices the full budget and a minimal answer on the provider tried first, not the priciest', () => {
+    // grok: 2000×0.4/1000 + 1024×1/1000 = 0.8 + 1.024 → 2; minimal: 0.8 + 0.064 → 1
+    expect(pricer.reservationFor(grok, 1024)).toEqual({ amount: 2, minAmount: 1 });
+    // claude: 12 + 30.72 → 43; minimal: 12 + 1.92 → 14
+    expect(pricer.reservationFor(claude, 1024)).toEqual({ amount: 43, minAmount: 14 });
+    // voice: + 4 characters per token at 100 per 1k → 1024×0.4 = 409.6 more
+    expect(pricer.reservationFor({ ...grok, voiceModel: 'eleven_flash_v2_5' }, 1024)).toEqual({ amount: 412, minAmount: 27 });
+  });
+
+  it('caps the output to the longest answer the credits pay for', () => {
+    // claude with 30 credits: 12 + n×0.03 ≤ 30 → n = 600
+    expect(pricer.outputCapFor(claude, 30, 1024)).toBe(600);
+    expect(pricer.answerCost(claude, 600)).toBe(30);
+    expect(pricer.answerCost(claude, 601)).toBe(31);
+    expect(pricer.outputCapFor(claude, 100, 1024)).toBe(1024);
+    expect(pricer.outputCapFor(claude, 12, 1024)).toBe(0);
+    expect(pricer.outputCapFor(claude, 13, 1024)).toBe(33);
+  });
+
+  it('sizes a shorter answer rather than a refusal for a balance between the minimal and the full price', () => {
+    const { amount, minAmount } = pricer.reservationFor(claude, 1024);
+    const balance = 30;
+    expect(balance).toBeLessThan(amount);
+    expect(balance).toBeGreaterThanOrEqual(minAmount);
+    expect(pricer.outputCapFor(claude, balance, 1024)).toBeGreaterThanOrEqual(MIN_ANSWER_OUTPUT_TOKENS);
+  });
+});
+

@@ -98,6 +98,18 @@ export function parsePriceTable(source: string | unknown, require: { llm?: Price
   return table;
 }
 
+/** The shortest answer worth giving: below this many output tokens the request is refused, not capped. */
+export const MIN_ANSWER_OUTPUT_TOKENS = 64;
+/** Spoken characters per output token, to price voice before the text exists. */
+export const VOICE_CHARACTERS_PER_TOKEN = 4;
+
+/** One route's answer, before it exists: a provider/model, the prompt's size, and voice or not. */
+export interface AnswerShape {
+  route: PricedModel;
+  inputTokens: number;
+  voiceModel?: string;
+}
+
 export interface BillableUsage {
   inputTokens: number;
   outputTokens: number;
@@ -114,6 +126,16 @@ export interface Pricer {
    * unless given). At least 1.
    */
   minimumReserve(input: { candidates: PricedModel[]; inputTokens: number; maxOutputTokens: number; voiceModel?: string; voiceCharacters?: number }): number;
+  /** Credits an answer of `outputTokens` costs on its route (voice at ~4 characters per token). */
+  answerCost(shape: AnswerShape, outputTokens: number): number;
+  /**
+   * What to reserve for an answer on its route: `amount` buys the full output
+   * budget, `minAmount` a minimal answer (MIN_ANSWER_OUTPUT_TOKENS, or the
+   * budget if smaller). A balance in between buys a shorter answer.
+   */
+  reservationFor(shape: AnswerShape, maxOutputTokens: number): { amount: number; minAmount: number };
+  /** The longest answer (≤ maxOutputTokens) that `credits` pay for on this route; 0 when not even one token fits. */
+  outputCapFor(shape: AnswerShape, credits: number, maxOutputTokens: number): number;
 }
 
 export function createPricer(table: PriceTable): Pricer {
@@ -139,9 +161,37 @@ export function createPricer(table: PriceTable): Pricer {
     return Number((perThousand + divisor - 1n) / divisor);
   };
 
+  const answerCost = (shape: AnswerShape, outputTokens: number) =>
+    Math.max(
+      1,
+      priceOf(
+        { inputTokens: shape.inputTokens, outputTokens, voiceCharacters: shape.voiceModel ? outputTokens * VOICE_CHARACTERS_PER_TOKEN : 0 },
+        shape.route.provider,
+        shape.route.model,
+        shape.voiceModel,
+      ),
+    );
+
   return {
     table,
     priceOf,
+    answerCost,
+    reservationFor: (shape, maxOutputTokens) => ({
+      amount: answerCost(shape, maxOutputTokens),
+      minAmount: answerCost(shape, Math.min(MIN_ANSWER_OUTPUT_TOKENS, maxOutputTokens)),
+    }),
+    outputCapFor: (shape, credits, maxOutputTokens) => {
+      // The cost grows with the output: the largest n with cost(n) ≤ credits, by bisection.
+      if (answerCost(shape, 1) > credits) return 0;
+      let lo = 1;
+      let hi = maxOutputTokens;
+      while (lo < hi) {
+        const mid = Math.ceil((lo + hi) / 2);
+        if (answerCost(shape, mid) <= credits) lo = mid;
+        else hi = mid - 1;
+      }
+      return lo;
+    },
     minimumReserve: (input) => {
       if (input.candidates.length === 0) throw new RangeError('minimumReserve needs at least one candidate');
       const voiceCharacters = input.voiceModel ? (input.voiceCharacters ?? input.maxOutputTokens * 4) : 0;

@@ -25,7 +25,7 @@ import { createCircuitBreaker, type BreakerOptions, type BreakerSnapshot, type C
 import { createLocalAnalystProvider, type LocalAnalystOptions } from './local-analyst.provider';
 import { createOpenAIStyleProvider } from './openai.provider';
 import { classifyFailure, retryDelay, RouterTimeout } from './retry-policy';
-import type { AttemptReport, ProviderAdapter, ProviderName, ProviderOutcome, RouteKind, StreamRequest, StreamResult, TokenUsage } from './router.types';
+import type { AttemptReport, PlannedRoute, ProviderAdapter, ProviderName, ProviderOutcome, RouteKind, StreamRequest, StreamResult, TokenUsage } from './router.types';
 import { classifyRequest, orderProviders } from './routing.rules';
 import { toolSpecsFor } from './tools';
 import { ZERO_USAGE } from './usage-meter';
@@ -81,6 +81,12 @@ export interface ModelRouter {
   health(): RouterHealth;
   /** The providers that may answer, in base order (for price-table validation at startup). */
   configured(): Array<{ provider: ProviderName; model: string }>;
+  /**
+   * The provider `stream` would try first for this request (routing rule, then
+   * the first whose breaker is not open): what the answer's credits are sized
+   * for. Later providers are priced through `budgetFor` if a fallback happens.
+   */
+  plan(request: Pick<StreamRequest, 'prompt' | 'tools' | 'prefer'>): PlannedRoute;
 }
 
 export function createModelRouter(options: RouterOptions = {}): ModelRouter {
@@ -161,8 +167,26 @@ export function createModelRouter(options: RouterOptions = {}): ModelRouter {
     return { 'Retry-After': String(seconds) };
   }
 
+  function routeOf(request: Pick<StreamRequest, 'prompt' | 'tools' | 'prefer'>): { kind: RouteKind; order: ProviderName[] } {
+    const toolsAvailable = toolSpecsFor(request.tools).length > 0;
+    const kind: RouteKind = offline
+      ? 'offline'
+      : request.prefer && adapters.has(request.prefer) && request.prefer !== 'local'
+        ? 'preferred'
+        : classifyRequest(request.prompt.input, toolsAvailable).kind;
+    const order = orderProviders([...adapters.keys()], kind, request.prefer);
+    if (options.localAsLastResort && !order.includes('local')) order.push('local');
+    return { kind, order };
+  }
+
   return {
     configured: () => [...adapters.values()].map((a) => ({ provider: a.name, model: a.model })),
+
+    plan: (request) => {
+      const { kind, order } = routeOf(request);
+      const first = order.find((name) => breakers.get(name)!.snapshot().state !== 'open') ?? order[0]!;
+      return { provider: first, model: adapters.get(first)!.model, kind };
+    },
 
     health: () => {
       const providers = [...adapters.values()].map((a) => ({ provider: a.name, model: a.model, ...breakers.get(a.name)!.snapshot() }));
@@ -171,17 +195,10 @@ export function createModelRouter(options: RouterOptions = {}): ModelRouter {
 
     stream: async (request) => {
       const callerSignal = request.signal ?? new AbortController().signal;
-      const toolsAvailable = toolSpecsFor(request.tools).length > 0;
-      const configuredNames = [...adapters.keys()];
-      const kind: RouteKind = offline
-        ? 'offline'
-        : request.prefer && adapters.has(request.prefer) && request.prefer !== 'local'
-          ? 'preferred'
-          : classifyRequest(request.prompt.input, toolsAvailable).kind;
-      const order = orderProviders(configuredNames, kind, request.prefer);
-      if (options.localAsLastResort && !order.includes('local')) order.push('local');
+      const route = routeOf(request);
+      const { order } = route;
       const attempts: AttemptReport[] = [];
-      const route = { kind, order };
+      let overBudget = false;
 
       const finish = (adapter: ProviderAdapter, status: StreamResult['status'], text: string, usage: TokenUsage, outcome?: ProviderOutcome): StreamResult => ({
         provider: adapter.name,
@@ -197,13 +214,29 @@ export function createModelRouter(options: RouterOptions = {}): ModelRouter {
       for (let p = 0; p < order.length; p++) {
         const adapter = adapters.get(order[p]!)!;
         const breaker = breakers.get(adapter.name)!;
+        let budget: number | undefined;
         for (let retry = 0; ; retry++) {
           if (callerSignal.aborted) return finish(adapter, 'aborted', '', ZERO_USAGE);
           if (!breaker.tryAcquire()) {
             attempts.push({ provider: adapter.name, model: adapter.model, outcome: 'skipped', reason: 'circuit_open', durationMs: 0, usage: ZERO_USAGE });
             break;
           }
-          const a = await attempt(adapter, request, callerSignal);
+          // Priced once per provider, after the breaker let it through: only a provider that will really be tried is paid for.
+          if (request.budgetFor && budget === undefined) {
+            try {
+              budget = await request.budgetFor({ provider: adapter.name, model: adapter.model });
+            } catch (err) {
+              breaker.release();
+              throw err;
+            }
+            if (budget === undefined || budget <= 0) {
+              breaker.release();
+              overBudget = true;
+              attempts.push({ provider: adapter.name, model: adapter.model, outcome: 'skipped', reason: 'over_budget', durationMs: 0, usage: ZERO_USAGE });
+              break;
+            }
+          }
+          const a = await attempt(adapter, budget === undefined ? request : { ...request, maxOutputTokens: budget }, callerSignal);
           const report = { provider: adapter.name, model: adapter.model, durationMs: a.durationMs, ...(a.firstTokenMs !== undefined ? { firstTokenMs: a.firstTokenMs } : {}) };
 
           if (callerSignal.aborted) {
@@ -242,6 +275,7 @@ export function createModelRouter(options: RouterOptions = {}): ModelRouter {
         }
       }
       if (callerSignal.aborted) return finish(adapters.get(order[0]!)!, 'aborted', '', ZERO_USAGE);
+      if (overBudget) throw new AppError('insufficient_credits', 'Your balance does not cover an answer from the providers available now.');
       throw new AppError('provider_unavailable', 'No AI provider can answer right now; please try again shortly.', { headers: retryAfterHeader() });
     },
   };

@@ -26,6 +26,21 @@ export interface StreamRequest {
   /** Force this provider first (if configured), overriding the routing rule. */
   prefer?: ProviderName;
   maxOutputTokens?: number;
+  /**
+   * Called before the first attempt on each provider of the route: the output
+   * cap this provider may use (the caller may extend its credit reservation
+   * first, e.g. before a fallback to a pricier provider), or undefined when
+   * the caller cannot pay for even a minimal answer there — the provider is
+   * then skipped. Without it every provider uses `maxOutputTokens`.
+   */
+  budgetFor?: (route: { provider: ProviderName; model: string }) => Promise<number | undefined>;
+}
+
+/** The provider the router would try first for a request, and why. */
+export interface PlannedRoute {
+  provider: ProviderName;
+  model: string;
+  kind: RouteKind;
 }
 
 export type RouteKind = 'complex' | 'tools' | 'default' | 'preferred' | 'offline';
@@ -34,7 +49,7 @@ export interface AttemptReport {
   provider: ProviderName;
   model: string;
   outcome: 'complete' | 'incomplete' | 'aborted' | 'failed' | 'skipped';
-  /** Why it failed or was skipped: an error kind from retry-policy, or 'circuit_open'. */
+  /** Why it failed or was skipped: an error kind from retry-policy, 'circuit_open' or 'over_budget'. */
   reason?: string;
   status?: number;
   message?: string;

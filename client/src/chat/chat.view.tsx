@@ -3,6 +3,8 @@ import type { Api } from '../lib/api.client';
 import type { ConnState } from '../lib/connection.logic';
 import type { Connection } from '../lib/socket.client';
 import { usePushToTalk } from '../voice/push-to-talk.hook';
+import { CostNoticeView, voicePriceLabel } from '../credits/cost-notice.view';
+import type { Prices } from '../lib/api.client';
 import { AnswerView } from './answer.view';
 import { useChat } from './chat.hook';
 import { ConversationsView } from './conversations.view';
@@ -12,9 +14,26 @@ const VOICE_KEY = 'zmarty.voice';
 const MAX_MESSAGE = 4000;
 const STARTERS = ['What is the outlook for BTC today?', 'Explain the latest ETH/USDT signal', 'Where are the big liquidation clusters on SOL?'];
 
-export function ChatView({ connection, connState, userId, api }: { connection: Connection; connState: ConnState; userId: string; api: Api }) {
+export function ChatView({
+  connection,
+  connState,
+  userId,
+  api,
+  balance = null,
+  prices = null,
+}: {
+  connection: Connection;
+  connState: ConnState;
+  userId: string;
+  api: Api;
+  /** For the low-balance notice and the Voice price (see credits/cost-notice.view.tsx). */
+  balance?: number | null;
+  prices?: Prices | null;
+}) {
   const audioRef = useRef<HTMLAudioElement>(null);
   const [audioBlocked, setAudioBlocked] = useState(false);
+  // The player appears once there is something to play: an empty one (no voice provider, no answer yet) is noise.
+  const [hasAudio, setHasAudio] = useState(false);
   const onAudioBlocked = useCallback(() => setAudioBlocked(true), []);
   const chat = useChat({ connection, userId, api, audioRef, onAudioBlocked });
   const [draft, setDraft] = useState('');
@@ -22,7 +41,8 @@ export function ChatView({ connection, connState, userId, api }: { connection: C
   const log = useRef<HTMLDivElement>(null);
   const input = useRef<HTMLTextAreaElement>(null);
   const pinned = useRef(true);
-  const ids = { input: useId(), hint: useId() };
+  const ids = { input: useId(), hint: useId(), voicePrice: useId() };
+  const voicePrice = voicePriceLabel(prices);
   const ptt = usePushToTalk((text) => {
     setDraft((d) => (d.trim() ? `${d.trim()} ${text}` : text));
     input.current?.focus();
@@ -33,6 +53,12 @@ export function ChatView({ connection, connState, userId, api }: { connection: C
   const canSend = connected && !current && draft.trim().length > 0 && draft.length <= MAX_MESSAGE;
 
   useEffect(() => localStorage.setItem(VOICE_KEY, voice ? 'on' : 'off'), [voice]);
+  useEffect(() => {
+    const socket = connection.socket;
+    const onAudio = (e: { data?: unknown }) => e.data && setHasAudio(true);
+    socket.on('chat:audio', onAudio);
+    return () => void socket.off('chat:audio', onAudio);
+  }, [connection]);
 
   // Follow the stream while the reader is at the bottom; leave them be once they scroll up.
   useLayoutEffect(() => {
@@ -69,6 +95,7 @@ export function ChatView({ connection, connState, userId, api }: { connection: C
             aria-checked={voice}
             className={`switch ${voice ? 'on' : ''}`}
             data-testid="voice-toggle"
+            aria-describedby={voicePrice ? ids.voicePrice : undefined}
             onClick={() => setVoice((v) => !v)}
           >
             <span className="switch-track" aria-hidden="true">
@@ -76,6 +103,11 @@ export function ChatView({ connection, connState, userId, api }: { connection: C
             </span>
             Voice
           </button>
+          {voicePrice && (
+            <span id={ids.voicePrice} className="voice-price muted" data-testid="voice-price">
+              {voicePrice}
+            </span>
+          )}
         </div>
       </div>
 
@@ -135,7 +167,7 @@ export function ChatView({ connection, connState, userId, api }: { connection: C
         )}
       </div>
 
-      <div className={`voice-bar ${voice ? '' : 'hidden'}`}>
+      <div className={`voice-bar ${voice && (hasAudio || audioBlocked) ? '' : 'hidden'}`}>
         <audio data-testid="voice-audio" ref={audioRef} controls preload="auto" aria-label="Spoken answer" />
         {audioBlocked && (
           <button
@@ -150,6 +182,8 @@ export function ChatView({ connection, connState, userId, api }: { connection: C
           </button>
         )}
       </div>
+
+      <CostNoticeView balance={balance} prices={prices} voice={voice} />
 
       <form
         className="composer"

@@ -1,5 +1,5 @@
 import { useEffect, useId, useRef, useState } from 'react';
-import type { Api, CreditEntry } from '../lib/api.client';
+import type { Api, Spend } from '../lib/api.client';
 
 const formatter = new Intl.NumberFormat('en-US', { maximumFractionDigits: 2 });
 
@@ -7,10 +7,13 @@ export function formatCredits(value: number): string {
   return formatter.format(value);
 }
 
-/** Always-visible balance; opens the recent ledger entries on demand. */
+const timeFormat = new Intl.DateTimeFormat(undefined, { month: 'short', day: 'numeric', hour: '2-digit', minute: '2-digit', timeZoneName: 'short' });
+const PROVIDERS: Record<string, string> = { xai: 'Grok', openai: 'GPT', anthropic: 'Claude', local: 'Local analyst' };
+
+/** Always-visible balance; opens what each recent question cost (text and voice) with totals. */
 export function BalanceView({ balance, api }: { balance: number | null; api: Api }) {
   const [open, setOpen] = useState(false);
-  const [entries, setEntries] = useState<CreditEntry[] | null>(null);
+  const [spend, setSpend] = useState<Spend | null>(null);
   const [error, setError] = useState<string | null>(null);
   const panelId = useId();
   const root = useRef<HTMLDivElement>(null);
@@ -20,8 +23,8 @@ export function BalanceView({ balance, api }: { balance: number | null; api: Api
     let live = true;
     setError(null);
     api
-      .credits()
-      .then((r) => live && setEntries(r.entries))
+      .spend()
+      .then((r) => live && setSpend(r))
       .catch(() => live && setError('Could not load your credit history.'));
     const close = (e: MouseEvent | KeyboardEvent) => {
       if (e instanceof KeyboardEvent ? e.key === 'Escape' : !root.current?.contains(e.target as Node)) setOpen(false);
@@ -44,27 +47,44 @@ export function BalanceView({ balance, api }: { balance: number | null; api: Api
         </span>
       </button>
       {open && (
-        <div id={panelId} className="popover" role="region" aria-label="Recent credit activity">
-          <h2 className="popover-title">Recent activity</h2>
+        <div id={panelId} className="popover" role="region" aria-labelledby={`${panelId}-title`}>
+          <h2 className="popover-title" id={`${panelId}-title`}>
+            Spend per question
+          </h2>
           {error && <p className="form-error">{error}</p>}
-          {!entries && !error && <p className="muted">Loading…</p>}
-          {entries?.length === 0 && <p className="muted">No activity yet.</p>}
-          {entries && entries.length > 0 && (
-            <ul className="ledger">
-              {entries.slice(0, 20).map((e) => (
-                <li key={e.id}>
-                  <span className="ledger-reason">
-                    {e.reason}
-                    {e.model ? <span className="muted"> · {e.model}</span> : null}
-                  </span>
-                  <span className={e.delta < 0 ? 'neg' : 'pos'}>
-                    {e.estimated ? '≈' : ''}
-                    {e.delta > 0 ? '+' : ''}
-                    {formatCredits(e.delta)}
-                  </span>
-                </li>
-              ))}
-            </ul>
+          {!spend && !error && <p className="muted">Loading…</p>}
+          {spend?.items.length === 0 && <p className="muted">No questions yet.</p>}
+          {spend && spend.items.length > 0 && (
+            <>
+              <ul className="ledger spend" data-testid="spend-list">
+                {spend.items.map((i) => (
+                  <li key={i.requestId} data-testid="spend-item">
+                    <span className="spend-question" title={i.question ?? undefined}>
+                      {i.question ?? 'Question'}
+                      <span className="spend-meta muted">
+                        <time dateTime={i.at}>{timeFormat.format(new Date(i.at))}</time>
+                        {' · '}
+                        {i.status === 'in_progress' ? 'answering…' : i.provider ? (PROVIDERS[i.provider] ?? i.provider) : 'not answered'}
+                      </span>
+                    </span>
+                    <span className="spend-credits">
+                      <span className="neg" data-testid="spend-credits">
+                        {i.estimated ? '≈' : ''}
+                        {formatCredits(i.credits)}
+                      </span>
+                      <span className="spend-split muted">
+                        text {formatCredits(i.textCredits)}
+                        {i.voiceCredits > 0 ? ` · voice ${formatCredits(i.voiceCredits)}` : ''}
+                      </span>
+                    </span>
+                  </li>
+                ))}
+              </ul>
+              <p className="spend-totals" data-testid="spend-totals">
+                {spend.totals.questions} {spend.totals.questions === 1 ? 'question' : 'questions'}: {formatCredits(spend.totals.credits)} credits (text{' '}
+                {formatCredits(spend.totals.textCredits)}, voice {formatCredits(spend.totals.voiceCredits)})
+              </p>
+            </>
           )}
         </div>
       )}

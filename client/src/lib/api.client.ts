@@ -21,6 +21,36 @@ export interface CreditEntry {
   createdAt: string;
 }
 
+/** One question's cost (GET /api/credits/spend). */
+export interface SpendItem {
+  requestId: string;
+  question: string | null;
+  at: string;
+  provider: string | null;
+  model: string | null;
+  status: 'charged' | 'in_progress';
+  credits: number;
+  textCredits: number;
+  voiceCredits: number;
+  estimated: boolean;
+}
+
+export interface Spend {
+  balance: number;
+  items: SpendItem[];
+  totals: { questions: number; credits: number; textCredits: number; voiceCredits: number };
+}
+
+/** What answers cost on the user's own prompt (GET /api/credits/prices). */
+export interface Prices {
+  maxOutputTokens: number;
+  typicalOutputTokens: number;
+  text: { provider: string; model: string; perAnswer: number; upTo: number };
+  voice: { model: string; perAnswer: number; upTo: number } | null;
+  fullAnswer: number;
+  minimumAnswer: number;
+}
+
 export interface WatchedSymbol {
   id: number;
   symbol: string;
@@ -137,6 +167,8 @@ export function createApi(deps: ApiDeps) {
   return {
     me: () => request<Me>('GET', '/api/me'),
     credits: () => request<{ balance: number; entries: CreditEntry[] }>('GET', '/api/credits'),
+    spend: (limit = 20) => request<Spend>('GET', `/api/credits/spend?limit=${limit}`),
+    prices: () => request<Prices>('GET', '/api/credits/prices'),
     symbols: async () => (await request<{ symbols: WatchedSymbol[] }>('GET', '/api/symbols')).symbols,
     addSymbol: (symbol: string, timeframe: string) => request<WatchedSymbol>('POST', '/api/symbols', { symbol, timeframe }),
     removeSymbol: (id: number) => request<void>('DELETE', `/api/symbols/${id}`),

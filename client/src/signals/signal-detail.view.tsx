@@ -66,7 +66,7 @@ function CandleChart({ signal, data }: { signal: SignalRow; data: CandlesRespons
     return () => chart.remove();
   }, [signal, data]);
 
-  return <div className="chart" ref={container} role="img" aria-label={`${signal.symbol} ${signal.timeframe} candlestick chart with entry, stop, take-profit and liquidation levels`} />;
+  return <div className="chart" ref={container} role="figure" aria-label={`${signal.symbol} ${signal.timeframe} candlestick chart with entry, stop, take-profit and liquidation levels`} />;
 }
 
 export function SignalDetailView({

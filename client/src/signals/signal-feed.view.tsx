@@ -35,7 +35,7 @@ export function SignalFeedView({ feed, onOpen }: { feed: SignalRow[]; onOpen: (s
 
 export function SignalToastsView({ toasts, onOpen, onDismiss }: { toasts: SignalRow[]; onOpen: (s: SignalRow) => void; onDismiss: (id: number) => void }) {
   return (
-    <div className="toasts" aria-live="polite" aria-relevant="additions" aria-label="Signal alerts">
+    <div className="toasts" role="region" aria-live="polite" aria-relevant="additions" aria-label="Signal alerts">
       {toasts.map((s) => (
         <div key={s.id} className={`toast toast-${s.direction}`} data-testid="signal-alert" data-signal-id={s.id} role="status">
           <button type="button" className="toast-body" onClick={() => onOpen(s)}>

@@ -92,6 +92,12 @@ describe('reasonsToList', () => {
 });
 
 describe('chartLevels', () => {
+  it('draws no entry, stop or take-profit line for a FLAT signal, only the clusters', () => {
+    const clusters = [{ side: 'long' as const, priceLow: 90, priceHigh: 92, strength: 0.4 }];
+    expect(chartLevels({ direction: 'flat', entry: 100, stop: 95, takeProfit: 110 }, clusters)).toEqual([{ price: 91, kind: 'liq_long', title: 'Liq long 40%' }]);
+    expect(chartLevels({ direction: 'long', entry: 100, stop: 95, takeProfit: 110 }, []).map((l) => l.kind)).toEqual(['entry', 'stop', 'take_profit']);
+  });
+
   it('draws entry, stop, take profit and the strongest clusters at their middle', () => {
     const levels = chartLevels({ entry: 100, stop: 95, takeProfit: null }, [
       { side: 'long', priceLow: 90, priceHigh: 92, strength: 0.4 },

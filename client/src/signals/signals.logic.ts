@@ -95,10 +95,18 @@ export interface PriceLevel {
 }
 
 /** Lines drawn on the chart: the signal's levels plus the strongest liquidation bands (at their middle). */
-export function chartLevels(signal: Pick<SignalRow, 'entry' | 'stop' | 'takeProfit'>, clusters: readonly LiqClusterBand[], maxClusters = 6): PriceLevel[] {
-  const levels: PriceLevel[] = [{ price: signal.entry, kind: 'entry', title: 'Entry' }];
-  if (signal.stop != null) levels.push({ price: signal.stop, kind: 'stop', title: 'Stop' });
-  if (signal.takeProfit != null) levels.push({ price: signal.takeProfit, kind: 'take_profit', title: 'Take profit' });
+export function chartLevels(
+  signal: Pick<SignalRow, 'entry' | 'stop' | 'takeProfit'> & { direction?: SignalRow['direction'] },
+  clusters: readonly LiqClusterBand[],
+  maxClusters = 6,
+): PriceLevel[] {
+  const levels: PriceLevel[] = [];
+  // A FLAT signal recommends no trade: its "entry" is only the last price, so no trade levels are drawn.
+  if (signal.direction !== 'flat') {
+    levels.push({ price: signal.entry, kind: 'entry', title: 'Entry' });
+    if (signal.stop != null) levels.push({ price: signal.stop, kind: 'stop', title: 'Stop' });
+    if (signal.takeProfit != null) levels.push({ price: signal.takeProfit, kind: 'take_profit', title: 'Take profit' });
+  }
   const strongest = clusters
     .filter((c) => Number.isFinite(c.priceLow) && Number.isFinite(c.priceHigh) && Number.isFinite(c.strength))
     .sort((a, b) => b.strength - a.strength)

@@ -114,7 +114,9 @@ export function WatchlistView({ symbols, overview, loadError, refused, onAdd, on
                   </button>
                 </div>
                 {signal ? (
-                  <button type="button" className="row-signal" onClick={() => onOpen(signal)} aria-label={`Open ${row.symbol} ${signal.direction} signal details`}>
+                  <button type="button" className="row-signal" onClick={() => onOpen(signal)}>
+                    {/* The name is the visible content (direction, score, levels) after this prefix: a screen reader hears the levels too. */}
+                    <span className="visually-hidden">Open {row.symbol} signal details: </span>
                     <span className="row-signal-head">
                       <DirectionBadge direction={signal.direction} />
                       <Score score={signal.score} />
