@@ -1,6 +1,4 @@
 import type { EdgeFacts } from '../../common/edge';
-import { mkdirSync, rmSync, statSync } from 'node:fs';
-import path from 'node:path';
 import { expect } from 'vitest';
 import { createLogger } from '../../common/logger';
 import { startPipeline, type RunningPipeline } from '../../pipeline/main';
@@ -35,37 +33,13 @@ export interface StackOptions {
 }
 
 /**
- * Builds dist/client once per run when the sources are newer than the build
- * (the server serves it). Browser test files run in parallel workers, so the
- * build is guarded by a lock directory (mkdir is atomic): one worker builds,
- * the others wait for it and then find the build fresh.
+ * Builds dist/client once per test file when the sources are newer than the
+ * build (the server serves it). Files run in parallel workers: the build
+ * itself is locked across processes in scripts/client-build.ts.
  */
 let building: Promise<unknown> | undefined;
 export function ensureClient(): Promise<unknown> {
-  return (building ??= buildUnderLock());
-}
-
-const BUILD_LOCK = path.resolve(import.meta.dirname, '../../dist/.client-build.lock');
-/** A lock older than this was left by a killed run. */
-const STALE_LOCK_MS = 5 * 60_000;
-
-async function buildUnderLock(): Promise<unknown> {
-  mkdirSync(path.dirname(BUILD_LOCK), { recursive: true });
-  for (;;) {
-    try {
-      mkdirSync(BUILD_LOCK);
-      break;
-    } catch {
-      const age = Date.now() - (statSync(BUILD_LOCK, { throwIfNoEntry: false })?.mtimeMs ?? Date.now());
-      if (age > STALE_LOCK_MS) rmSync(BUILD_LOCK, { recursive: true, force: true });
-      else await new Promise((r) => setTimeout(r, 250));
-    }
-  }
-  try {
-    return await ensureClientBuilt();
-  } finally {
-    rmSync(BUILD_LOCK, { recursive: true, force: true });
-  }
+  return (building ??= ensureClientBuilt());
 }
 
 /**
