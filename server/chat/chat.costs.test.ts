@@ -57,7 +57,7 @@ describe('credits sized to the route and the balance (Grok and Claude over their
     // A reasoning cue routes to Claude first: the full budget there costs more than 30 credits.
     const answer = await ask(user.socket, { id, message: 'why is BTC up today?' });
 
-    expect(answer.ack).toEqual({ ok: true, data: { requestId: id } });
+    expect(answer.ack).toMatchObject({ ok: true, data: { requestId: id } });
     expect(answer.done).toMatchObject({ provider: 'anthropic', status: 'complete' });
     expect(answer.text).toBe('Because the trend is up.');
     const cap = claude.requests[0]!.body.max_tokens as number;

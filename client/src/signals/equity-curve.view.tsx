@@ -31,6 +31,7 @@ export function EquityCurve({ record, label }: { record: TrackRecordSummary; lab
     chart.timeScale().fitContent();
     return () => chart.remove();
   }, [record]);
-  return <div className="equity" ref={container} role="img" aria-label={label} data-testid="equity-curve" />;
+  // A figure, not an img: lightweight-charts puts focusable parts inside (axe: nested-interactive).
+  return <div className="equity" ref={container} role="figure" aria-label={label} data-testid="equity-curve" />;
 }
 
