@@ -41,6 +41,33 @@ export function maxSignalId(...lists: ReadonlyArray<readonly { id: number }[]>):
   return max;
 }
 
+/**
+ * Whether a pushed signal deserves an alert: the first one seen for its pair and
+ * timeframe, or one whose direction differs from the latest earlier one. The
+ * pipeline re-emits a signal every candle, so a FLAT (or unchanged LONG) refresh
+ * would otherwise alert every hour; replays of known ids never alert.
+ */
+export function isDirectionChange(feed: readonly SignalRow[], signal: SignalRow): boolean {
+  let previous: SignalRow | undefined;
+  for (const s of feed) {
+    if (s.id === signal.id) return false;
+    if (s.symbol !== signal.symbol || s.timeframe !== signal.timeframe || s.id > signal.id) continue;
+    if (!previous || s.id > previous.id) previous = s;
+  }
+  return !previous || previous.direction !== signal.direction;
+}
+
+/** Cards and alerts of pairs no longer watched go; `null` (the list is still loading) keeps everything. */
+export function keepWatched<T extends Pick<SignalRow, 'symbol' | 'timeframe'>>(
+  list: readonly T[],
+  watched: ReadonlyArray<{ symbol: string; timeframe: string }> | null,
+): T[] {
+  if (!watched) return list as T[];
+  const keys = new Set(watched.map((w) => `${w.symbol}|${w.timeframe}`));
+  const kept = list.filter((s) => keys.has(`${s.symbol}|${s.timeframe}`));
+  return kept.length === list.length ? (list as T[]) : kept;
+}
+
 /** A new signal replaces the row's latest one when it is for the same pair and timeframe and newer. */
 export function applySignalToOverview(items: readonly OverviewItem[], signal: SignalRow): OverviewItem[] {
   let changed = false;
