@@ -116,12 +116,12 @@ describe('chartLevels', () => {
   });
 });
 
-describe('formatting', () => {
+describe('formatting (the chat\'s formatter, common/format.ts)', () => {
   it.each([
     [98123.456, '98,123.46'],
     [1.23456789, '1.2346'],
-    [0.0123456, '0.01235'],
-    [0.00001234567, '0.00001235'],
+    [0.0123456, '0.012346'],
+    [0.00001234567, '0.0000123457'],
     [null, '—'],
     [Number.NaN, '—'],
   ])('formatPrice(%s) = %s', (value, expected) => {
@@ -184,7 +184,7 @@ describe('track record card', () => {
       'Win rate': '52% (95%: 38–66%)',
       'Per trade': '+0.42% vs coin flip +0.10%',
       'Beats coin flips': '77%',
-      Return: '+19.6% vs hold −3.3%',
+      Return: '+19.6% vs hold -3.3%',
       'Max drawdown': '6.0%',
       'Profit factor': '1.31',
     });

@@ -1,5 +1,6 @@
 import type { TrackRecordSummary } from '../../../common/edge';
 import type { SignalRow } from '../../../common/events';
+import { formatPrice as formatSharedPrice, formatSignedPct } from '../../../common/format';
 
 /** `GET /api/symbols/overview` item. */
 export interface OverviewItem {
@@ -148,12 +149,10 @@ export function chartLevels(
   return levels.filter((l) => Number.isFinite(l.price));
 }
 
-/** Prices from 0.00001234 to 98,000: enough significant digits for each. */
+/** The chat's formatter (common/format.ts), so a price reads the same in an answer and on a card; '—' when missing. */
 export function formatPrice(value: number | null | undefined): string {
   if (value == null || !Number.isFinite(value)) return '—';
-  const abs = Math.abs(value);
-  const digits = abs >= 1000 ? 2 : abs >= 1 ? 4 : abs >= 0.01 ? 5 : 8;
-  return value.toLocaleString('en-US', { maximumFractionDigits: digits, minimumFractionDigits: abs >= 1000 ? 2 : 0 });
+  return formatSharedPrice(value);
 }
 
 export function formatNumber(value: number): string {
@@ -163,8 +162,7 @@ export function formatNumber(value: number): string {
 /** Percent change from entry, signed, e.g. "+2.10%". */
 export function pctFromEntry(entry: number, level: number | null): string {
   if (level == null || !entry) return '';
-  const pct = ((level - entry) / entry) * 100;
-  return `${pct >= 0 ? '+' : ''}${pct.toFixed(2)}%`;
+  return formatSignedPct(((level - entry) / entry) * 100);
 }
 
 export function formatWinRate(win: OverviewItem['winRate30d']): string {
@@ -199,7 +197,7 @@ export function doublingText(doubling: unknown): string | null {
   return `${d.recommended ? 'Adding to the position is recommended' : 'Do not add to the position'}${detail}`;
 }
 
-const signedPct = (v: number | null, digits = 2) => (v == null ? '—' : `${v > 0 ? '+' : v < 0 ? '−' : ''}${Math.abs(v).toFixed(digits)}%`);
+const signedPct = (v: number | null, digits = 2) => (v == null ? '—' : formatSignedPct(v, digits));
 
 /** The lines of a track-record card: the strategy against buy-and-hold and chance over the same window. */
 export function trackRecordLines(t: TrackRecordSummary): { label: string; value: string }[] {
