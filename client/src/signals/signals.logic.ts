@@ -11,6 +11,9 @@ export interface OverviewItem {
   winRate30d: { winPct: number | null; trades: number } | null;
   /** The walk-forward track record per window; absent when the market data is unavailable. */
   trackRecord?: TrackRecordSummary[];
+  /** Latest close and its change over 24 h, %; absent or null without candles. */
+  lastPrice?: number | null;
+  change24hPct?: number | null;
 }
 
 export interface LiqClusterBand {
