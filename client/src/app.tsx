@@ -51,9 +51,8 @@ function Workspace({ supabase, session, marketData }: { supabase: SupabaseClient
   const [me, setMe] = useState<Me | null>(null);
   const balance = useBalance(connection, me?.balance ?? null);
   const watchlist = useWatchlist(api, connection);
-  const symbolNames = useMemo(() => watchlist.symbols?.map((s) => s.symbol) ?? null, [watchlist.symbols]);
   const seed = useMemo(() => (watchlist.overview ?? []).flatMap((o) => (o.signal ? [o.signal] : [])), [watchlist.overview]);
-  const signals = useSignals(connection, symbolNames, userId, seed);
+  const signals = useSignals(connection, watchlist.symbols, userId, seed);
   const [detail, setDetail] = useState<SignalRow | null>(null);
   const [tab, setTab] = useState<Tab>('chat');
   const [prices, setPrices] = useState<Prices | null>(null);
@@ -125,6 +124,8 @@ function Workspace({ supabase, session, marketData }: { supabase: SupabaseClient
         ))}
       </nav>
 
+      {/* In the flow, not floating: an alert never covers a control. */}
+      <SignalToastsView toasts={signals.toasts} onOpen={open} onDismiss={signals.dismiss} />
       <main id="main" className="layout" data-tab={tab}>
         <div className="col col-watchlist">
           <WatchlistView
@@ -145,7 +146,6 @@ function Workspace({ supabase, session, marketData }: { supabase: SupabaseClient
         </div>
       </main>
 
-      <SignalToastsView toasts={signals.toasts} onOpen={open} onDismiss={signals.dismiss} />
       {detail && (
         <Suspense fallback={<div className="splash-overlay" role="status">Loading chart…</div>}>
           <SignalDetailView signal={detail} api={api} trackRecord={overviewFor(watchlist.overview, detail)?.trackRecord} onClose={() => setDetail(null)} />

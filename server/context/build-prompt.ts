@@ -7,6 +7,7 @@
  * 'unavailable' the prompt says so explicitly and forbids guessing, so the
  * model tells the user instead of inventing a price.
  */
+import { formatSignedPct } from '../../common/format';
 import { describeEdge, describeRisk, describeSignal, describeWinRate, formatPrice, sortEntries, topReasons } from './market-format';
 import type { ChatMessage, MarketEntry, Prompt, PromptInput } from './prompt.types';
 
@@ -66,7 +67,7 @@ function marketSection(market: PromptInput['market'], now: Date): string {
 export function describeEntry(e: MarketEntry, now: Date): string {
   const parts: string[] = [];
   if (e.lastPrice !== undefined && e.lastPrice !== null) parts.push(`last price ${formatPrice(e.lastPrice)}`);
-  if (e.change24hPct !== undefined && e.change24hPct !== null) parts.push(`24 h change ${e.change24hPct > 0 ? '+' : ''}${e.change24hPct.toFixed(2)}%`);
+  if (e.change24hPct !== undefined && e.change24hPct !== null) parts.push(`24 h change ${formatSignedPct(e.change24hPct)}`);
   if (e.signal) {
     const reasons = topReasons(e.signal.reasons);
     parts.push(`signal ${describeSignal(e.signal, now)}${reasons.length > 0 ? ` [reasons: ${reasons.join('; ')}]` : ''}`);

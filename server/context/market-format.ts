@@ -5,16 +5,13 @@
  * tests and read aloud.
  */
 import { describeEdge as edgeSentence, noEdgeSentence } from '../../common/edge';
+import { formatPrice } from '../../common/format';
 import type { MarketEntry, SignalFacts, WinRateFacts } from './prompt.types';
 
-const TIMEFRAME_ORDER = ['1m', '5m', '15m', '1h', '4h', '1d'];
+// The cards in the browser use the same formatter (common/format.ts).
+export { formatPrice };
 
-export function formatPrice(value: number): string {
-  const abs = Math.abs(value);
-  // Enough digits to be useful for both BTC (97,500.5) and PEPE (0.00001234).
-  const digits = abs >= 1000 ? 2 : abs >= 1 ? 4 : abs >= 0.01 ? 6 : 10;
-  return new Intl.NumberFormat('en-US', { maximumFractionDigits: digits, useGrouping: true }).format(value);
-}
+const TIMEFRAME_ORDER = ['1m', '5m', '15m', '1h', '4h', '1d'];
 
 export function formatPct(value: number, digits = 1): string {
   return `${value.toFixed(digits)}%`;

@@ -55,11 +55,27 @@ describe('market snapshot', () => {
       window: 'the last 401 hours',
     });
     expect(snap!.signal!.edge).toEqual(snap!.edge);
-    expect(none).toMatchObject({ trackRecord: [], edge: null, winRate30d: null, winRateAll: null, signal: null });
+    expect(none).toMatchObject({ trackRecord: [], edge: null, winRate30d: null, winRateAll: null, signal: null, lastPrice: null, change24hPct: null });
 
     // What the providers read: the edge next to the signal.
     const prompt = buildPrompt({ userMessage: 'eth?', symbols: [{ symbol: 'ETH/USDT', timeframe: '1h' }], market: [snap!], now: new Date(NOW) });
     expect(prompt.system).toContain(`edge: on ETH/USDT 1h this strategy has`);
     expect(prompt.system).toContain(`over the last 401 hours (expectancy`);
+  });
+});
+
+describe('watchlist prices', () => {
+  it('serves each pair its last price and the change over 24 h, from the stored candles', async () => {
+    const [snap] = await loadMarketSnapshots(db, [{ symbol: 'ETH/USDT', timeframe: '1h' }]);
+    const [last] = await db.query<{ close: number; open_time: Date }>(
+      `select close, open_time from public.candles where symbol = 'ETH/USDT' and timeframe = '1h' order by open_time desc limit 1`,
+    );
+    const [dayAgo] = await db.query<{ close: number }>(
+      `select close from public.candles where symbol = 'ETH/USDT' and timeframe = '1h' and open_time = $1`,
+      [new Date(last!.open_time.getTime() - 24 * 3600_000)],
+    );
+    expect(snap!.lastPrice).toBe(last!.close);
+    expect(snap!.change24hPct).toBeCloseTo(((last!.close - dayAgo!.close) / dayAgo!.close) * 100, 10);
+    expect(snap!.change24hPct).not.toBe(0);
   });
 });

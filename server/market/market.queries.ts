@@ -18,6 +18,8 @@ export interface MarketSnapshot {
   /** The edge the latest signal carries (measured when it was made); null without a signal or a track record. */
   edge: EdgeFacts | null;
   lastPrice: number | null;
+  /** Close of the latest candle vs the close 24 h before it, %; null without both candles. */
+  change24hPct: number | null;
 }
 
 export const signalColumns = `id, symbol, timeframe, candle_time as "candleTime", direction, score, entry, stop,
@@ -28,7 +30,20 @@ export function toSignalRow(row: Record<string, unknown>): SignalRow {
   return { ...(row as unknown as SignalRow), candleTime: iso(row.candleTime), createdAt: iso(row.createdAt) };
 }
 
-/** Latest signal, risk and win rates for each watched pair, in one round trip. */
+/**
+ * Per pair `p`: the latest candle `l` and the last candle at least 24 h older `d`,
+ * each a primary-key lookup; shared by the overview (watchlist) and the chat's extras.
+ */
+const LAST_AND_DAY_AGO = `left join lateral (select open_time, close from public.candles where symbol = p.symbol and timeframe = p.timeframe
+                        order by open_time desc limit 1) l on true
+     left join lateral (select close from public.candles where symbol = p.symbol and timeframe = p.timeframe
+                          and open_time <= l.open_time - interval '24 hours' order by open_time desc limit 1) d on true`;
+
+function changePct(last: number | null, dayAgo: number | null): number | null {
+  return last !== null && dayAgo !== null && dayAgo > 0 ? ((last - dayAgo) / dayAgo) * 100 : null;
+}
+
+/** Latest signal, risk, win rates, last price and 24 h change for each watched pair, in one round trip. */
 export async function loadMarketSnapshots(db: Db, pairs: Array<{ symbol: string; timeframe: string }>): Promise<MarketSnapshot[]> {
   if (pairs.length === 0) return [];
   const rows = await db.query<Record<string, unknown>>(
@@ -46,8 +61,9 @@ export async function loadMarketSnapshots(db: Db, pairs: Array<{ symbol: string;
               'p5', coin_flip_p5_pct, 'p95', coin_flip_p95_pct, 'percentile', coin_flip_percentile),
             'edge', edge, 'equity', equity) order by array_position(array['7d', '30d', 'all'], window_name)), '[]')
           from public.track_record where symbol = p.symbol and timeframe = p.timeframe) as "trackRecord",
-       (select close from public.candles where symbol = p.symbol and timeframe = p.timeframe order by open_time desc limit 1) as "lastPrice"
-     from pairs p`,
+       l.close as "lastPrice", d.close as "dayAgoPrice"
+     from pairs p
+     ${LAST_AND_DAY_AGO}`,
     [pairs.map((p) => p.symbol), pairs.map((p) => p.timeframe)],
   );
   return rows.map((r) => ({
@@ -58,6 +74,7 @@ export async function loadMarketSnapshots(db: Db, pairs: Array<{ symbol: string;
     ...fromTrackRecord(r.trackRecord as TrackRecordSummary[]),
     edge: r.signal ? (((r.signal as Record<string, unknown>).edge as EdgeFacts | null) ?? null) : null,
     lastPrice: (r.lastPrice as number | null) ?? null,
+    change24hPct: changePct(r.lastPrice as number | null, r.dayAgoPrice as number | null),
   }));
 }
 
@@ -114,16 +131,13 @@ export async function loadMarketExtras(db: Db, pairs: Array<{ symbol: string; ti
           order by case when l.close between price_low and price_high then 0 else least(abs(price_low - l.close), abs(price_high - l.close)) end, strength desc
           limit $3) c) as clusters
      from pairs p
-     left join lateral (select open_time, close from public.candles where symbol = p.symbol and timeframe = p.timeframe
-                        order by open_time desc limit 1) l on true
-     left join lateral (select close from public.candles where symbol = p.symbol and timeframe = p.timeframe
-                          and open_time <= l.open_time - interval '24 hours' order by open_time desc limit 1) d on true`,
+     ${LAST_AND_DAY_AGO}`,
     [pairs.map((p) => p.symbol), pairs.map((p) => p.timeframe), options.clusters ?? 6],
   );
   return rows.map((r) => ({
     symbol: r.symbol,
     timeframe: r.timeframe,
-    change24hPct: r.last !== null && r.dayAgo !== null && r.dayAgo > 0 ? ((r.last - r.dayAgo) / r.dayAgo) * 100 : null,
+    change24hPct: changePct(r.last, r.dayAgo),
     clusters: r.clusters ?? [],
   }));
 }

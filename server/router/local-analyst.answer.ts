@@ -5,6 +5,7 @@
  * rates, price and 24 h change, liquidation clusters, doubling guardrails, and
  * the user's balance and spend. Missing data is said to be missing.
  */
+import { formatSignedPct } from '../../common/format';
 import { describeWinRate, formatAge, formatPct, sortEntries, type MarketEntry, type PromptInput } from '../context';
 import {
   clustersSentence, doublingSentence, DOUBLING_RULES, edgeSentence, priceSentence, reasonsSentence, rewardRisk, riskSentence, signalSentence, trackRecordSentence,
@@ -119,7 +120,7 @@ function compareAnswer(a: MarketEntry, b: MarketEntry): string[] {
     parts.push(e.risk ? `${e.risk.regime} volatility (realized vol ${formatPct(e.risk.realizedVol * 100)})` : 'volatility not computed yet');
     parts.push(e.winRate30d ? `30-day win rate ${describeWinRate(e.winRate30d)}` : 'no 30-day win rate yet');
     parts.push(e.edge ? `edge: ${e.edge.verdict} over ${e.edge.window}` : 'edge not measured');
-    if (e.change24hPct !== undefined && e.change24hPct !== null) parts.push(`24-hour change ${e.change24hPct > 0 ? '+' : ''}${e.change24hPct.toFixed(2)}%`);
+    if (e.change24hPct !== undefined && e.change24hPct !== null) parts.push(`24-hour change ${formatSignedPct(e.change24hPct)}`);
     return `${e.symbol} ${e.timeframe}: ${parts.join('; ')}.`;
   };
   const verdicts: string[] = [];

@@ -3,10 +3,12 @@
  * the data says and, when a fact is missing, that it is missing — never a
  * number that is not in the data.
  */
+import { formatSignedPct } from '../../common/format';
 import { describeRisk, describeSignal, describeWinRate, formatAge, formatPct, formatPrice, topReasons, type MarketEntry } from '../context';
 
 const label = (e: MarketEntry) => `${e.symbol} ${e.timeframe}`;
-const signed = (v: number, digits = 2) => `${v > 0 ? '+' : ''}${v.toFixed(digits)}%`;
+// The same signed percent as the cards (common/format.ts).
+const signed = formatSignedPct;
 
 export function priceSentence(e: MarketEntry, now: Date): string {
   if (e.lastPrice === undefined || e.lastPrice === null) return `I have no price for ${e.symbol} yet: no ${e.timeframe} candles are stored for it.`;

@@ -1,6 +1,7 @@
 import { describeEdge, scoreWithMeaning } from '../../common/edge';
 import type { Browser } from 'playwright-core';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { formatPrice } from '../../common/format';
 import { describeSignal } from '../../server/context/market-format';
 import { addPair, ask, chargeOf, ledgerBalance, newEmail, openApp, PHONE, shownBalance, signedIn, signUpInUi, userIdOf, type AppPage } from './app-page';
 import { browserUnavailableReason, launchBrowser, saveScreenshot, whileAsleep } from './browser';
@@ -88,6 +89,18 @@ describe.skipIf(unavailable !== null)('web client in Chromium', () => {
     const stored = (await latestSignal(stack, 'BTC/USDT'))!;
     expect(stored).toBeDefined();
     expect(await alert.getAttribute('data-signal-id')).toBe(String(stored.id));
+    // The alert sits in the page flow: no button, link or field outside it lies under it.
+    const covered = await page.evaluate(() => {
+      const box = document.querySelector('[data-testid="signal-alert"]')!.getBoundingClientRect();
+      return [...document.querySelectorAll('button, a[href], input, select, textarea')]
+        .filter((el) => !el.closest('.toasts'))
+        .filter((el) => {
+          const r = el.getBoundingClientRect();
+          return r.width > 0 && r.height > 0 && r.left < box.right && r.right > box.left && r.top < box.bottom && r.bottom > box.top;
+        })
+        .map((el) => el.outerHTML.slice(0, 80));
+    });
+    expect(covered).toEqual([]);
     const item = page.locator(`[data-testid="signal-feed-item"][data-signal-id="${stored.id}"]`);
     await item.waitFor();
     await expect.poll(() => item.textContent()).toContain('BTC/USDT');
@@ -96,6 +109,14 @@ describe.skipIf(unavailable !== null)('web client in Chromium', () => {
     // The watchlist row picks the signal up too.
     const row = page.locator('[data-testid="symbol-row"][data-symbol="BTC/USDT"]');
     await row.locator('.row-signal').waitFor();
+    // The pair heads its timeframes with its last price and 24 h change, formatted as the chat formats them.
+    const group = page.locator('[data-testid="pair-group"][data-symbol="BTC/USDT"]');
+    await expect.poll(() => group.getByTestId('pair-price').textContent(), { timeout: 15_000 }).not.toBe('—');
+    const closes = await stack.server.tradingDb.query<{ close: number }>(
+      `select close from public.candles where symbol = 'BTC/USDT' and timeframe = '1h' order by open_time desc limit 3`,
+    );
+    expect(closes.map((c) => formatPrice(c.close))).toContain(await group.getByTestId('pair-price').textContent());
+    expect(await group.getByTestId('pair-change').textContent()).toMatch(/^(\+|-)?\d+\.\d{2}%$/);
     // The pair's track record from the first minute (history walked forward at its first ingest):
     // the score with its meaning, the edge badge and a small equity curve against holding.
     expect(stored.edge).not.toBeNull();
@@ -119,6 +140,12 @@ describe.skipIf(unavailable !== null)('web client in Chromium', () => {
     await saveScreenshot(page, '04-signal-detail-chart');
     await dialog.getByRole('button', { name: 'Close signal details' }).click();
     await dialog.waitFor({ state: 'detached' });
+
+    // A removed pair leaves the live feed: its cards and alerts go with it.
+    await row.getByRole('button', { name: 'Remove BTC/USDT 1h' }).click();
+    await row.waitFor({ state: 'detached' });
+    await item.waitFor({ state: 'detached' });
+    expect(await page.getByTestId('signal-alert').count()).toBe(0);
     expect(app.errors).toEqual([]);
   });
 

@@ -14,7 +14,8 @@ function Markdown({ text }: { text: string }) {
   return <div className="markdown" dangerouslySetInnerHTML={{ __html: html }} />;
 }
 
-export const AnswerView = memo(function AnswerView({ answer }: { answer: Answer }) {
+/** `voiceNotice`: this answer carries the session's one voice-unavailable notice. */
+export const AnswerView = memo(function AnswerView({ answer, voiceNotice = false }: { answer: Answer; voiceNotice?: boolean }) {
   const status = displayStatus(answer);
   const streaming = isInProgress(answer);
   const note = STATUS_NOTE[status];
@@ -37,7 +38,7 @@ export const AnswerView = memo(function AnswerView({ answer }: { answer: Answer 
             {errorText(answer.error)}
           </p>
         )}
-        {answer.voice && answer.voiceUnavailable && <p className="answer-note">Voice is unavailable; your browser reads this answer aloud.</p>}
+        {voiceNotice && <p className="answer-note" data-testid="voice-notice">Voice is unavailable; your browser reads this answer aloud.</p>}
         {(answer.provider || answer.charged !== undefined || note) && (
           <footer className="answer-meta">
             {note && <span className={`status-chip chip-${status}`}>{note}</span>}

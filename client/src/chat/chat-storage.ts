@@ -52,3 +52,22 @@ export function saveCurrentConversation(userId: string, conversationId: string |
     /* storage disabled: a reload shows the latest conversation */
   }
 }
+
+const voiceNoticeKey = (userId: string) => `${PREFIX}voiceNotice.${userId}`;
+
+/** The answer that showed the voice-unavailable notice in this browser session (see `voiceNoticeAnswerId`). */
+export function loadVoiceNotice(userId: string): string | null {
+  try {
+    return sessionStorage.getItem(voiceNoticeKey(userId));
+  } catch {
+    return null;
+  }
+}
+
+export function saveVoiceNotice(userId: string, answerId: string): void {
+  try {
+    sessionStorage.setItem(voiceNoticeKey(userId), answerId);
+  } catch {
+    /* storage disabled: the notice shows once per page load instead */
+  }
+}

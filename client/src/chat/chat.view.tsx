@@ -8,7 +8,8 @@ import type { Prices } from '../lib/api.client';
 import { AnswerView } from './answer.view';
 import { useChat } from './chat.hook';
 import { ConversationsView } from './conversations.view';
-import { isInProgress } from './stream.logic';
+import { loadVoiceNotice, saveVoiceNotice } from './chat-storage';
+import { isInProgress, voiceNoticeAnswerId } from './stream.logic';
 
 const VOICE_KEY = 'zmarty.voice';
 const MAX_MESSAGE = 4000;
@@ -37,6 +38,13 @@ export function ChatView({
   const onAudioBlocked = useCallback(() => setAudioBlocked(true), []);
   const chat = useChat({ connection, userId, api, audioRef, onAudioBlocked });
   const [draft, setDraft] = useState('');
+  const [voiceNoticeFor, setVoiceNoticeFor] = useState(() => loadVoiceNotice(userId));
+  const voiceNoticeOn = voiceNoticeAnswerId(chat.answers, voiceNoticeFor);
+  useEffect(() => {
+    if (!voiceNoticeOn || voiceNoticeOn === voiceNoticeFor) return;
+    setVoiceNoticeFor(voiceNoticeOn);
+    saveVoiceNotice(userId, voiceNoticeOn);
+  }, [voiceNoticeOn, voiceNoticeFor, userId]);
   const [voice, setVoice] = useState(() => localStorage.getItem(VOICE_KEY) === 'on');
   const log = useRef<HTMLDivElement>(null);
   const input = useRef<HTMLTextAreaElement>(null);
@@ -163,7 +171,7 @@ export function ChatView({
             </div>
           </div>
         ) : (
-          chat.answers.map((a) => <AnswerView key={a.id} answer={a} />)
+          chat.answers.map((a) => <AnswerView key={a.id} answer={a} voiceNotice={a.id === voiceNoticeOn} />)
         )}
       </div>
 

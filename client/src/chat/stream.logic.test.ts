@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { ChatDoneEvent } from '../../../common/events';
-import { applyToken, chatReducer, displayStatus, emptyChat, errorText, isInProgress, newAnswer, resumeFromSeq, type ChatAction, type ChatState } from './stream.logic';
+import { applyToken, chatReducer, displayStatus, emptyChat, errorText, isInProgress, newAnswer, resumeFromSeq, voiceNoticeAnswerId, type ChatAction, type ChatState } from './stream.logic';
 
 function done(id: string, status: ChatDoneEvent['status'], charged = 3): ChatDoneEvent {
   return {
@@ -130,5 +130,20 @@ describe('errorText', () => {
     ['something_else', /^server says$/],
   ])('%s', (code, pattern) => {
     expect(errorText({ code, message: 'server says' })).toMatch(pattern);
+  });
+});
+
+describe('voice-unavailable notice', () => {
+  const a = (id: string, voice: boolean, voiceUnavailable: boolean) => ({ id, voice, voiceUnavailable });
+
+  it('shows once per session: on the first voiced answer the server could not speak, not on every later one', () => {
+    const answers = [a('q1', false, false), a('q2', true, true), a('q3', true, true)];
+    expect(voiceNoticeAnswerId(answers, null)).toBe('q2');
+    expect(voiceNoticeAnswerId(answers, 'q2')).toBe('q2');
+    expect(voiceNoticeAnswerId([a('q1', true, false), a('q2', false, true)], null)).toBeNull();
+  });
+
+  it('once shown, a reload or another conversation that no longer lists that answer shows none', () => {
+    expect(voiceNoticeAnswerId([a('q7', true, true), a('q8', true, true)], 'q2')).toBeNull();
   });
 });

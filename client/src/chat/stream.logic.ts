@@ -175,3 +175,14 @@ const ERROR_TEXT: Record<string, string> = {
 export function errorText(error: AnswerError): string {
   return ERROR_TEXT[error.code] ?? error.message;
 }
+
+/**
+ * The one answer that carries the "voice is unavailable" notice this session: the
+ * first voiced answer the server could not speak, or the one already chosen
+ * (`shownFor`, kept in sessionStorage). Once shown, later answers, and a reload
+ * that no longer lists that answer, show no notice: a trader reads it once.
+ */
+export function voiceNoticeAnswerId(answers: readonly Pick<Answer, 'id' | 'voice' | 'voiceUnavailable'>[], shownFor: string | null): string | null {
+  if (shownFor) return answers.some((a) => a.id === shownFor) ? shownFor : null;
+  return answers.find((a) => a.voice && a.voiceUnavailable)?.id ?? null;
+}

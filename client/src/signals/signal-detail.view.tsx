@@ -3,6 +3,7 @@ import { useEffect, useRef, useState } from 'react';
 import type { SignalRow } from '../../../common/events';
 import type { Api, CandlesResponse } from '../lib/api.client';
 import type { TrackRecordSummary } from '../../../common/edge';
+import { formatCandleTime } from '../../../common/format';
 import { DirectionBadge, EdgeBadge, EdgeSentence, Levels, Score, timeAgo } from './signal-parts.view';
 import { TrackRecordView } from './track-record.view';
 import { chartLevels, doublingText, pctFromEntry, reasonsToList, toChartCandles, type PriceLevel } from './signals.logic';
@@ -125,7 +126,7 @@ export function SignalDetailView({
           </button>
         </header>
         <p className="muted">
-          Candle {new Date(signal.candleTime).toLocaleString()} · fired {timeAgo(signal.createdAt)}
+          Candle <time dateTime={signal.candleTime} data-testid="candle-time">{formatCandleTime(signal.candleTime)}</time> · fired {timeAgo(signal.createdAt)}
         </p>
         <EdgeSentence edge={signal.edge} symbol={signal.symbol} timeframe={signal.timeframe} />
         <Levels signal={signal} />

@@ -1,7 +1,7 @@
-import { useCallback, useEffect, useRef, useState } from 'react';
+import { useCallback, useEffect, useMemo, useRef, useState } from 'react';
 import type { SignalRow } from '../../../common/events';
 import type { Connection } from '../lib/socket.client';
-import { maxSignalId, mergeSignals } from './signals.logic';
+import { isDirectionChange, keepWatched, maxSignalId, mergeSignals } from './signals.logic';
 
 const TOAST_LIMIT = 3;
 const TOAST_MS = 9_000;
@@ -14,9 +14,16 @@ function readLastSeen(key: string): number | undefined {
 /**
  * Live signals for the watched pairs: subscribes after every (re)connect and
  * whenever the list changes, passing the last id seen (kept across reloads)
- * so the server replays what was missed. Feed newest first; a toast per new one.
+ * so the server replays what was missed. Feed newest first; a toast when a
+ * pair's direction changes. A removed pair leaves the rooms, the feed and the toasts.
  */
-export function useSignals(connection: Connection | null, symbols: string[] | null, userId: string, seed: SignalRow[]) {
+export function useSignals(
+  connection: Connection | null,
+  watched: ReadonlyArray<{ symbol: string; timeframe: string }> | null,
+  userId: string,
+  seed: SignalRow[],
+) {
+  const symbols = useMemo(() => (watched ? watched.map((w) => w.symbol) : null), [watched]);
   const lastSeenKey = `zmarty.lastSignalId.${userId}`;
   const [feed, setFeed] = useState<SignalRow[]>([]);
   const [toasts, setToasts] = useState<SignalRow[]>([]);
@@ -26,6 +33,8 @@ export function useSignals(connection: Connection | null, symbols: string[] | nu
   const timers = useRef(new Map<number, ReturnType<typeof setTimeout>>());
   const feedRef = useRef(feed);
   feedRef.current = feed;
+  const watchedRef = useRef(watched);
+  watchedRef.current = watched;
   const symbolsRef = useRef(symbols);
   symbolsRef.current = symbols;
 
@@ -38,7 +47,9 @@ export function useSignals(connection: Connection | null, symbols: string[] | nu
 
   // Latest known signals (from the overview) fill the feed without alerting.
   useEffect(() => {
-    if (seed.length) setFeed((f) => mergeSignals(f, seed));
+    // The overview may still list a pair removed a moment ago.
+    const fresh = keepWatched(seed, watchedRef.current);
+    if (fresh.length) setFeed((f) => mergeSignals(f, fresh));
   }, [seed]);
 
   const subscribe = useCallback(() => {
@@ -74,18 +85,27 @@ export function useSignals(connection: Connection | null, symbols: string[] | nu
     if (key !== null) subscribe();
   }, [key, subscribe]);
 
+  const watchedKey = watched ? watched.map((w) => `${w.symbol}|${w.timeframe}`).sort().join(',') : null;
+  useEffect(() => {
+    const pairs = watchedRef.current;
+    setFeed((f) => keepWatched(f, pairs));
+    setToasts((t) => keepWatched(t, pairs));
+  }, [watchedKey]);
+
   useEffect(() => {
     if (!connection) return;
     const onSignal = (signal: SignalRow) => {
-      const known = feedRef.current.some((s) => s.id === signal.id);
+      const alert = isDirectionChange(feedRef.current, signal);
+      // Kept current at once: two pushes in one tick compare against each other.
+      feedRef.current = mergeSignals(feedRef.current, [signal]);
       setFeed((f) => mergeSignals(f, [signal]));
       const max = maxSignalId([signal], lastSeen.current ? [{ id: lastSeen.current }] : []);
       if (max !== undefined && max !== lastSeen.current) {
         lastSeen.current = max;
         localStorage.setItem(lastSeenKey, String(max));
       }
-      // A replay of something already in the feed does not alert again.
-      if (known || timers.current.has(signal.id)) return;
+      // Replays and refreshes in the same direction (a FLAT every candle) do not alert.
+      if (!alert || timers.current.has(signal.id)) return;
       setToasts((list) => [signal, ...list.filter((s) => s.id !== signal.id)].slice(0, TOAST_LIMIT));
       timers.current.set(
         signal.id,

@@ -6,6 +6,8 @@ import {
   doublingText,
   formatPrice,
   formatWinRate,
+  isDirectionChange,
+  keepWatched,
   trackRecordLines,
   maxSignalId,
   mergeSignals,
@@ -114,12 +116,12 @@ describe('chartLevels', () => {
   });
 });
 
-describe('formatting', () => {
+describe('formatting (the chat\'s formatter, common/format.ts)', () => {
   it.each([
     [98123.456, '98,123.46'],
     [1.23456789, '1.2346'],
-    [0.0123456, '0.01235'],
-    [0.00001234567, '0.00001235'],
+    [0.0123456, '0.012346'],
+    [0.00001234567, '0.0000123457'],
     [null, '—'],
     [Number.NaN, '—'],
   ])('formatPrice(%s) = %s', (value, expected) => {
@@ -182,9 +184,42 @@ describe('track record card', () => {
       'Win rate': '52% (95%: 38–66%)',
       'Per trade': '+0.42% vs coin flip +0.10%',
       'Beats coin flips': '77%',
-      Return: '+19.6% vs hold −3.3%',
+      Return: '+19.6% vs hold -3.3%',
       'Max drawdown': '6.0%',
       'Profit factor': '1.31',
     });
+  });
+});
+
+describe('alerts', () => {
+  const dir = (id: number, direction: SignalRow['direction'], symbol = 'BTC/USDT', timeframe = '1h'): SignalRow => ({ ...signal(id, symbol, timeframe), direction });
+
+  it('alert on the first signal of a pair and on a direction change, not on every FLAT refresh of the same pair and timeframe', () => {
+    expect(isDirectionChange([], dir(1, 'flat'))).toBe(true);
+    const feed = [dir(1, 'flat')];
+    expect(isDirectionChange(feed, dir(2, 'flat'))).toBe(false);
+    expect(isDirectionChange([dir(2, 'flat'), ...feed], dir(3, 'flat'))).toBe(false);
+    expect(isDirectionChange([dir(2, 'flat'), ...feed], dir(3, 'long'))).toBe(true);
+    expect(isDirectionChange([dir(3, 'long')], dir(4, 'long'))).toBe(false);
+    expect(isDirectionChange([dir(3, 'long')], dir(4, 'short'))).toBe(true);
+  });
+
+  it('compares with the same pair and timeframe only, with the latest earlier signal, and never alerts a replay', () => {
+    expect(isDirectionChange([dir(1, 'flat', 'ETH/USDT')], dir(2, 'flat'))).toBe(true);
+    expect(isDirectionChange([dir(1, 'flat', 'BTC/USDT', '4h')], dir(2, 'flat'))).toBe(true);
+    // The long at id 2 is the latest before 5; the newer flat at 9 (a replay out of order) is not "before".
+    expect(isDirectionChange([dir(9, 'flat'), dir(2, 'long'), dir(1, 'flat')], dir(5, 'flat'))).toBe(true);
+    expect(isDirectionChange([dir(5, 'long')], dir(5, 'long'))).toBe(false);
+  });
+});
+
+describe('removed pairs', () => {
+  it('drops cards and alerts of pairs no longer watched, by pair and timeframe, and keeps all while the list loads', () => {
+    const list = [signal(1, 'BTC/USDT', '1h'), signal(2, 'BTC/USDT', '4h'), signal(3, 'ETH/USDT', '1h')];
+    expect(keepWatched(list, [{ symbol: 'BTC/USDT', timeframe: '4h' }, { symbol: 'ETH/USDT', timeframe: '1h' }]).map((s) => s.id)).toEqual([2, 3]);
+    expect(keepWatched(list, [])).toEqual([]);
+    expect(keepWatched(list, null)).toBe(list);
+    const all = [{ symbol: 'BTC/USDT', timeframe: '1h' }, { symbol: 'BTC/USDT', timeframe: '4h' }, { symbol: 'ETH/USDT', timeframe: '1h' }];
+    expect(keepWatched(list, all)).toBe(list);
   });
 });

@@ -1,5 +1,6 @@
 import type { TrackRecordSummary } from '../../../common/edge';
 import type { SignalRow } from '../../../common/events';
+import { formatPrice as formatSharedPrice, formatSignedPct } from '../../../common/format';
 
 /** `GET /api/symbols/overview` item. */
 export interface OverviewItem {
@@ -10,6 +11,9 @@ export interface OverviewItem {
   winRate30d: { winPct: number | null; trades: number } | null;
   /** The walk-forward track record per window; absent when the market data is unavailable. */
   trackRecord?: TrackRecordSummary[];
+  /** Latest close and its change over 24 h, %; absent or null without candles. */
+  lastPrice?: number | null;
+  change24hPct?: number | null;
 }
 
 export interface LiqClusterBand {
@@ -39,6 +43,33 @@ export function maxSignalId(...lists: ReadonlyArray<readonly { id: number }[]>):
   let max: number | undefined;
   for (const list of lists) for (const s of list) if (max === undefined || s.id > max) max = s.id;
   return max;
+}
+
+/**
+ * Whether a pushed signal deserves an alert: the first one seen for its pair and
+ * timeframe, or one whose direction differs from the latest earlier one. The
+ * pipeline re-emits a signal every candle, so a FLAT (or unchanged LONG) refresh
+ * would otherwise alert every hour; replays of known ids never alert.
+ */
+export function isDirectionChange(feed: readonly SignalRow[], signal: SignalRow): boolean {
+  let previous: SignalRow | undefined;
+  for (const s of feed) {
+    if (s.id === signal.id) return false;
+    if (s.symbol !== signal.symbol || s.timeframe !== signal.timeframe || s.id > signal.id) continue;
+    if (!previous || s.id > previous.id) previous = s;
+  }
+  return !previous || previous.direction !== signal.direction;
+}
+
+/** Cards and alerts of pairs no longer watched go; `null` (the list is still loading) keeps everything. */
+export function keepWatched<T extends Pick<SignalRow, 'symbol' | 'timeframe'>>(
+  list: readonly T[],
+  watched: ReadonlyArray<{ symbol: string; timeframe: string }> | null,
+): T[] {
+  if (!watched) return list as T[];
+  const keys = new Set(watched.map((w) => `${w.symbol}|${w.timeframe}`));
+  const kept = list.filter((s) => keys.has(`${s.symbol}|${s.timeframe}`));
+  return kept.length === list.length ? (list as T[]) : kept;
 }
 
 /** A new signal replaces the row's latest one when it is for the same pair and timeframe and newer. */
@@ -121,12 +152,10 @@ export function chartLevels(
   return levels.filter((l) => Number.isFinite(l.price));
 }
 
-/** Prices from 0.00001234 to 98,000: enough significant digits for each. */
+/** The chat's formatter (common/format.ts), so a price reads the same in an answer and on a card; '—' when missing. */
 export function formatPrice(value: number | null | undefined): string {
   if (value == null || !Number.isFinite(value)) return '—';
-  const abs = Math.abs(value);
-  const digits = abs >= 1000 ? 2 : abs >= 1 ? 4 : abs >= 0.01 ? 5 : 8;
-  return value.toLocaleString('en-US', { maximumFractionDigits: digits, minimumFractionDigits: abs >= 1000 ? 2 : 0 });
+  return formatSharedPrice(value);
 }
 
 export function formatNumber(value: number): string {
@@ -136,8 +165,7 @@ export function formatNumber(value: number): string {
 /** Percent change from entry, signed, e.g. "+2.10%". */
 export function pctFromEntry(entry: number, level: number | null): string {
   if (level == null || !entry) return '';
-  const pct = ((level - entry) / entry) * 100;
-  return `${pct >= 0 ? '+' : ''}${pct.toFixed(2)}%`;
+  return formatSignedPct(((level - entry) / entry) * 100);
 }
 
 export function formatWinRate(win: OverviewItem['winRate30d']): string {
@@ -172,7 +200,7 @@ export function doublingText(doubling: unknown): string | null {
   return `${d.recommended ? 'Adding to the position is recommended' : 'Do not add to the position'}${detail}`;
 }
 
-const signedPct = (v: number | null, digits = 2) => (v == null ? '—' : `${v > 0 ? '+' : v < 0 ? '−' : ''}${Math.abs(v).toFixed(digits)}%`);
+const signedPct = (v: number | null, digits = 2) => (v == null ? '—' : formatSignedPct(v, digits));
 
 /** The lines of a track-record card: the strategy against buy-and-hold and chance over the same window. */
 export function trackRecordLines(t: TrackRecordSummary): { label: string; value: string }[] {

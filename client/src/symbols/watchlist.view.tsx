@@ -6,6 +6,7 @@ import { formatWinRate, type OverviewItem } from '../signals/signals.logic';
 import { TrackRecordView } from '../signals/track-record.view';
 import { COMMON_PAIRS, normalizeSymbol, TIMEFRAMES } from './symbol.validation';
 import { overviewFor } from './watchlist.hook';
+import { groupWatchlist } from './watchlist.logic';
 
 interface Props {
   symbols: WatchedSymbol[] | null;
@@ -95,48 +96,62 @@ export function WatchlistView({ symbols, overview, loadError, refused, onAdd, on
       {symbols?.length === 0 && <p className="muted empty">Add a pair to get live signals for it.</p>}
       {symbols && symbols.length > 0 && (
         <ul className="watchlist">
-          {symbols.map((row) => {
-            const info = overviewFor(overview, row);
-            const signal = info?.signal ?? null;
-            return (
-              <li key={row.id} className="symbol-row" data-testid="symbol-row" data-symbol={row.symbol} data-timeframe={row.timeframe}>
-                <div className="row-head">
-                  <strong className="row-symbol">{row.symbol}</strong>
-                  <span className="tf">{row.timeframe}</span>
-                  {info?.risk && (
-                    <span className={`regime regime-${info.risk.regime}`} title={`Realised volatility ${(info.risk.realizedVol * 100).toFixed(0)}% · ATR ${info.risk.atrPct.toFixed(2)}%`}>
-                      {info.risk.regime} vol
-                    </span>
-                  )}
-                  {refused.includes(row.symbol) && <span className="muted small">not live</span>}
-                  <button type="button" className="icon-btn row-remove" aria-label={`Remove ${row.symbol} ${row.timeframe}`} onClick={() => void remove(row.id)}>
-                    ×
-                  </button>
-                </div>
-                {signal ? (
-                  <button type="button" className="row-signal" onClick={() => onOpen(signal)}>
-                    {/* The name is the visible content (direction, score, levels) after this prefix: a screen reader hears the levels too. */}
-                    <span className="visually-hidden">Open {row.symbol} signal details: </span>
-                    <span className="row-signal-head">
-                      <DirectionBadge direction={signal.direction} />
-                      <Score score={signal.score} />
-                      <time className="muted small" dateTime={signal.createdAt}>
-                        {timeAgo(signal.createdAt)}
-                      </time>
-                    </span>
-                    <Levels signal={signal} />
-                  </button>
-                ) : (
-                  <p className="muted small">{overview === null ? 'Signal overview unavailable' : 'No signal yet'}</p>
-                )}
-                <p className="row-stats small">
-                  <EdgeBadge edge={signal?.edge} symbol={row.symbol} timeframe={row.timeframe} /> 30-day win rate:{' '}
-                  <strong>{info ? formatWinRate(info.winRate30d) : '—'}</strong>
-                </p>
-                {info && <TrackRecordView records={info.trackRecord} symbol={row.symbol} timeframe={row.timeframe} />}
-              </li>
-            );
-          })}
+          {groupWatchlist(symbols, overview).map((group) => (
+            <li key={group.symbol} className="pair-group" data-testid="pair-group" data-symbol={group.symbol}>
+              <div className="pair-head">
+                <strong className="row-symbol">{group.symbol}</strong>
+                <span className="pair-price" data-testid="pair-price" title="Last price">
+                  {group.price}
+                </span>
+                <span className={`pair-change trend-${group.trend}`} data-testid="pair-change" title="Change over 24 hours">
+                  {group.change}
+                </span>
+              </div>
+              <ul className="pair-timeframes">
+                {group.rows.map((row) => {
+                  const info = overviewFor(overview, row);
+                  const signal = info?.signal ?? null;
+                  return (
+                    <li key={row.id} className="symbol-row" data-testid="symbol-row" data-symbol={row.symbol} data-timeframe={row.timeframe}>
+                      <div className="row-head">
+                        <span className="tf">{row.timeframe}</span>
+                        {info?.risk && (
+                          <span className={`regime regime-${info.risk.regime}`} title={`Realised volatility ${(info.risk.realizedVol * 100).toFixed(0)}% · ATR ${info.risk.atrPct.toFixed(2)}%`}>
+                            {info.risk.regime} vol
+                          </span>
+                        )}
+                        {refused.includes(row.symbol) && <span className="muted small">not live</span>}
+                        <button type="button" className="icon-btn row-remove" aria-label={`Remove ${row.symbol} ${row.timeframe}`} onClick={() => void remove(row.id)}>
+                          ×
+                        </button>
+                      </div>
+                      {signal ? (
+                        <button type="button" className="row-signal" onClick={() => onOpen(signal)}>
+                          {/* The name is the visible content (direction, score, levels) after this prefix: a screen reader hears the levels too. */}
+                          <span className="visually-hidden">Open {row.symbol} signal details: </span>
+                          <span className="row-signal-head">
+                            <DirectionBadge direction={signal.direction} />
+                            <Score score={signal.score} />
+                            <time className="muted small" dateTime={signal.createdAt}>
+                              {timeAgo(signal.createdAt)}
+                            </time>
+                          </span>
+                          <Levels signal={signal} />
+                        </button>
+                      ) : (
+                        <p className="muted small">{overview === null ? 'Signal overview unavailable' : 'No signal yet'}</p>
+                      )}
+                      <p className="row-stats small">
+                        <EdgeBadge edge={signal?.edge} symbol={row.symbol} timeframe={row.timeframe} /> 30-day win rate:{' '}
+                        <strong>{info ? formatWinRate(info.winRate30d) : '—'}</strong>
+                      </p>
+                      {info && <TrackRecordView records={info.trackRecord} symbol={row.symbol} timeframe={row.timeframe} />}
+                    </li>
+                  );
+                })}
+              </ul>
+            </li>
+          ))}
         </ul>
       )}
     </section>
