@@ -28,7 +28,7 @@ export interface AnswersInFlightOptions {
   sweepMs?: number;
 }
 
-// Session advisory lock naming the one sweeping instance (the relay uses 72_616_174, migrations 72_616_173).
+// Advisory lock naming the one sweeping instance (the relay uses 72_616_174, migrations 72_616_173).
 const SWEEP_LOCK_KEY = 72_616_175;
 
 /**
@@ -81,37 +81,38 @@ export function createAnswersInFlight(options: AnswersInFlightOptions) {
     return rows.rowCount ?? 0;
   }
 
-  /** Settles every stale reservation if this instance is the sweeper now; returns how many it settled. */
+  /**
+   * Settles every stale reservation if this instance is the sweeper now;
+   * returns how many it settled. One transaction on one connection: the
+   * leader's lock is transaction-scoped, so it cannot outlive a sweep, and a
+   * small pool is never asked for a second connection while one is held.
+   */
   async function sweep(): Promise<number> {
-    const client = await chatDb.pool.connect();
-    let leader = false;
-    try {
-      leader = (await client.query<{ ok: boolean }>('select pg_try_advisory_lock($1) as ok', [SWEEP_LOCK_KEY])).rows[0]!.ok;
-      if (!leader) return 0;
-      const stale = await chatDb.asServiceRole(async (q) =>
-        (
-          await q.query<{
-            user_id: string;
-            request_id: string;
-            instance_id: string;
-            provider: string | null;
-            model: string | null;
-            input_tokens: number;
-            output_tokens: number;
-            voice_characters: number;
-            charge: number;
-          }>(
-            `select user_id, request_id, instance_id, provider, model, input_tokens, output_tokens, voice_characters, charge
-               from zmarty_private.answers_in_flight
-              where heartbeat_at < now() - make_interval(secs => $1::double precision / 1000)
-              order by heartbeat_at limit 500`,
-            [staleMs],
-          )
-        ).rows,
+    const settled = await chatDb.asServiceRole(async (q) => {
+      const { rows: lock } = await q.query<{ leader: boolean }>('select pg_try_advisory_xact_lock($1) as leader', [SWEEP_LOCK_KEY]);
+      if (!lock[0]!.leader) return [];
+      // Ordered by user: profile locks are taken in one order, so two sweeps can never wait on each other.
+      const { rows: stale } = await q.query<{
+        user_id: string;
+        request_id: string;
+        instance_id: string;
+        provider: string | null;
+        model: string | null;
+        input_tokens: number;
+        output_tokens: number;
+        voice_characters: number;
+        charge: number;
+      }>(
+        `select user_id, request_id, instance_id, provider, model, input_tokens, output_tokens, voice_characters, charge
+           from zmarty_private.answers_in_flight
+          where heartbeat_at < now() - make_interval(secs => $1::double precision / 1000)
+          order by user_id, request_id limit 200`,
+        [staleMs],
       );
+      const done: Array<{ row: (typeof stale)[number]; charged: number }> = [];
       for (const row of stale) {
         const delivered = row.provider !== null && row.charge > 0;
-        const settlement = await ledger.settle({
+        const settlement = await ledger.settleOn(q, {
           userId: row.user_id,
           requestId: row.request_id,
           cost: delivered ? row.charge : 0,
@@ -122,16 +123,17 @@ export function createAnswersInFlight(options: AnswersInFlightOptions) {
           voiceCharacters: delivered ? row.voice_characters : 0,
           estimated: delivered,
         });
-        log.warn(
-          { requestId: row.request_id, userId: row.user_id, instanceId: row.instance_id, charged: settlement.charged },
-          'answers in flight: settled the reservation of an answer whose instance stopped beating',
-        );
+        done.push({ row, charged: settlement.charged });
       }
-      return stale.length;
-    } finally {
-      if (leader) await client.query('select pg_advisory_unlock($1)', [SWEEP_LOCK_KEY]).catch(() => undefined);
-      client.release();
+      return done;
+    });
+    for (const { row, charged } of settled) {
+      log.warn(
+        { requestId: row.request_id, userId: row.user_id, instanceId: row.instance_id, charged },
+        'answers in flight: settled the reservation of an answer whose instance stopped beating',
+      );
     }
+    return settled.length;
   }
 
   return {

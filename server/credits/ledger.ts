@@ -182,48 +182,51 @@ export function createLedger(deps: { chatDb: Db }) {
     },
 
     /** Settles a reservation: refunds what was not used and closes it. Idempotent; a second call returns the first result. */
-    async settle(input: SettleInput): Promise<Settlement> {
-      return deps.chatDb.asServiceRole(async (q) => {
-        await lockProfile(q, input.userId);
-        const { rows } = await q.query<{ reason: string; delta: number }>(
-          `select reason, delta from public.credits_ledger where request_id = $1 and user_id = $2 and reason in ('reserve', 'extend', 'settle')`,
-          [input.requestId, input.userId],
-        );
-        const reserve = rows.find((r) => r.reason === 'reserve');
-        if (!reserve) throw new Error(`no reservation for request ${input.requestId}`);
-        // The reservation and every extension made for a fallback.
-        const reserved = -rows.filter((r) => r.reason === 'reserve' || r.reason === 'extend').reduce((sum, r) => sum + r.delta, 0);
-        const previous = rows.find((r) => r.reason === 'settle');
-        if (previous) return { charged: reserved - previous.delta, balance: await balanceOf(q, input.userId) };
-        const charged = Math.min(Math.max(0, Math.ceil(input.cost)), reserved);
-        // The new balance in the same round trip: the statement's snapshot predates its own insert, so add the row's delta.
-        const settled = await q.query<{ balance: number }>(
-          `with inserted as (
-             insert into public.credits_ledger
-               (user_id, delta, reason, provider, model, input_tokens, output_tokens, voice_characters, estimated, request_id, voice_credits)
-             values ($1, $2, 'settle', $3, $4, $5, $6, $7, $8, $9, $10)
-             returning delta
-           ), closed as (
-             delete from zmarty_private.answers_in_flight where user_id = $1 and request_id = $9
-           )
-           select ((select coalesce(sum(delta), 0) from public.credits_ledger where user_id = $1) + (select delta from inserted))::bigint as balance`,
-          [
-            input.userId,
-            reserved - charged,
-            input.provider,
-            input.model,
-            input.inputTokens,
-            input.outputTokens,
-            input.voiceCharacters,
-            input.estimated,
-            input.requestId,
-            charged - Math.min(charged, Math.max(0, Math.ceil(input.textCost ?? charged))),
-          ],
-        );
-        return { charged, balance: settled.rows[0]!.balance };
-      });
-    },
+    settle: (input: SettleInput): Promise<Settlement> => deps.chatDb.asServiceRole((q) => settleOn(q, input)),
+
+    /** `settle` inside a transaction of the caller's (the sweeper settles many in one, on one connection), as the service role. */
+    settleOn,
   };
+
+  async function settleOn(q: Queryable, input: SettleInput): Promise<Settlement> {
+    await lockProfile(q, input.userId);
+    const { rows } = await q.query<{ reason: string; delta: number }>(
+      `select reason, delta from public.credits_ledger where request_id = $1 and user_id = $2 and reason in ('reserve', 'extend', 'settle')`,
+      [input.requestId, input.userId],
+    );
+    const reserve = rows.find((r) => r.reason === 'reserve');
+    if (!reserve) throw new Error(`no reservation for request ${input.requestId}`);
+    // The reservation and every extension made for a fallback.
+    const reserved = -rows.filter((r) => r.reason === 'reserve' || r.reason === 'extend').reduce((sum, r) => sum + r.delta, 0);
+    const previous = rows.find((r) => r.reason === 'settle');
+    if (previous) return { charged: reserved - previous.delta, balance: await balanceOf(q, input.userId) };
+    const charged = Math.min(Math.max(0, Math.ceil(input.cost)), reserved);
+    // The new balance in the same round trip: the statement's snapshot predates its own insert, so add the row's delta.
+    const settled = await q.query<{ balance: number }>(
+      `with inserted as (
+         insert into public.credits_ledger
+           (user_id, delta, reason, provider, model, input_tokens, output_tokens, voice_characters, estimated, request_id, voice_credits)
+         values ($1, $2, 'settle', $3, $4, $5, $6, $7, $8, $9, $10)
+         returning delta
+       ), closed as (
+         delete from zmarty_private.answers_in_flight where user_id = $1 and request_id = $9
+       )
+       select ((select coalesce(sum(delta), 0) from public.credits_ledger where user_id = $1) + (select delta from inserted))::bigint as balance`,
+      [
+        input.userId,
+        reserved - charged,
+        input.provider,
+        input.model,
+        input.inputTokens,
+        input.outputTokens,
+        input.voiceCharacters,
+        input.estimated,
+        input.requestId,
+        charged - Math.min(charged, Math.max(0, Math.ceil(input.textCost ?? charged))),
+      ],
+    );
+    return { charged, balance: settled.rows[0]!.balance };
+  }
 }
 
 export type Ledger = ReturnType<typeof createLedger>;
