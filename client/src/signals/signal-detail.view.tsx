@@ -6,7 +6,7 @@ import type { TrackRecordSummary } from '../../../common/edge';
 import { formatCandleTime } from '../../../common/format';
 import { DirectionBadge, EdgeBadge, EdgeSentence, Levels, Score, timeAgo } from './signal-parts.view';
 import { TrackRecordView } from './track-record.view';
-import { chartLevels, doublingText, pctFromEntry, reasonsToList, toChartCandles, type PriceLevel } from './signals.logic';
+import { chartLevels, doublingText, labelledLevels, pctFromEntry, reasonsToList, toChartCandles, type PriceLevel } from './signals.logic';
 
 const LEVEL_COLORS: Record<PriceLevel['kind'], string> = {
   entry: '#58a6ff',
@@ -39,15 +39,21 @@ function CandleChart({ signal, data }: { signal: SignalRow; data: CandlesRespons
     });
     const candles = toChartCandles(data.candles);
     series.setData(candles.map((c) => ({ ...c, time: c.time as UTCTimestamp })));
-    for (const level of chartLevels(signal, data.clusters ?? [])) {
+    chart.timeScale().fitContent();
+    // Labels closer than a line of text to a more important one are dropped, so none print over another.
+    const height = container.current.clientHeight || 300;
+    const prices = candles.flatMap((c) => [c.high, c.low]);
+    const [top, bottom] = [Math.max(...prices), Math.min(...prices)];
+    const estimate = (price: number) => (top > bottom ? ((top - price) / (top - bottom)) * height : null);
+    for (const level of labelledLevels(chartLevels(signal, data.clusters ?? []), (price) => series.priceToCoordinate(price) ?? estimate(price))) {
       const liq = level.kind === 'liq_long' || level.kind === 'liq_short';
       series.createPriceLine({
         price: level.price,
         color: LEVEL_COLORS[level.kind],
         lineWidth: liq ? 1 : 2,
         lineStyle: liq ? LineStyle.Dashed : LineStyle.Solid,
-        axisLabelVisible: true,
-        title: level.title,
+        axisLabelVisible: level.label,
+        title: level.label ? level.title : '',
       });
     }
     // Mark the candle the signal was computed on, when it is in range.
@@ -63,7 +69,6 @@ function CandleChart({ signal, data }: { signal: SignalRow; data: CandlesRespons
         },
       ]);
     }
-    chart.timeScale().fitContent();
     return () => chart.remove();
   }, [signal, data]);
 

@@ -8,6 +8,7 @@ import {
   formatWinRate,
   isDirectionChange,
   keepWatched,
+  labelledLevels,
   trackRecordLines,
   maxSignalId,
   mergeSignals,
@@ -223,3 +224,22 @@ describe('removed pairs', () => {
     expect(keepWatched(list, all)).toBe(list);
   });
 });
+
+describe('chart labels that never print over each other', () => {
+  // 1 px per price unit, 0 at price 200: y = 200 − price.
+  const y = (price: number) => 200 - price;
+  it.each([
+    ['levels far apart all keep their label', [100, 130, 60], [true, true, true]],
+    ['a liquidation band 5 px from the entry loses its label; the entry keeps it', [100, 95, 105], [true, false, false]],
+    ['the trade levels win over bands, whatever their order on screen', [100, 80, 120, 119, 81], [true, true, true, false, false]],
+    ['exactly the minimum gap apart is enough', [100, 118], [true, true]],
+  ] as const)('%s', (_name, prices, expected) => {
+    const levels = prices.map((price) => ({ price }));
+    expect(labelledLevels(levels, y).map((l) => l.label)).toEqual(expected);
+  });
+
+  it('keeps the label of a level whose position is unknown', () => {
+    expect(labelledLevels([{ price: 100 }, { price: 101 }], () => null).map((l) => l.label)).toEqual([true, true]);
+  });
+});
+

@@ -152,6 +152,25 @@ export function chartLevels(
   return levels.filter((l) => Number.isFinite(l.price));
 }
 
+/**
+ * Which levels keep their price label on the axis: labels are about one line
+ * of text tall, so two levels closer than that on screen would print over each
+ * other. Levels come in priority order (the trade's own levels first, then
+ * liquidation bands by strength); a level too close to one already labelled
+ * keeps its line but loses its label. `y` is each level's pixel position
+ * (null when off-screen or unknown: it keeps its label).
+ */
+export function labelledLevels<L extends { price: number }>(levels: readonly L[], y: (price: number) => number | null, minGapPx = 18): Array<L & { label: boolean }> {
+  const taken: number[] = [];
+  return levels.map((level) => {
+    const at = y(level.price);
+    if (at === null || !Number.isFinite(at)) return { ...level, label: true };
+    const label = taken.every((other) => Math.abs(other - at) >= minGapPx);
+    if (label) taken.push(at);
+    return { ...level, label };
+  });
+}
+
 /** The chat's formatter (common/format.ts), so a price reads the same in an answer and on a card; '—' when missing. */
 export function formatPrice(value: number | null | undefined): string {
   if (value == null || !Number.isFinite(value)) return '—';
