@@ -13,6 +13,7 @@
  *
  * Deterministic for a seed (mulberry32), so a report can be reproduced.
  */
+import type { EdgeVerdict } from '../../common/edge';
 import type { Candle } from '../domain';
 import { levelHit, netReturnPct, type Trade } from './simulate';
 
@@ -123,7 +124,8 @@ export function coinFlipBaseline(candles: readonly Candle[], trades: readonly Tr
   };
 }
 
-export type Edge = 'positive' | 'none' | 'negative';
+/** The verdict the product shows (common/edge.ts). */
+export type Edge = EdgeVerdict;
 
 /** Fewer independent trades than this say nothing either way. */
 export const EDGE_MIN_TRADES = 30;
