@@ -360,7 +360,9 @@ describe.skipIf(unavailable !== null)('web client in Chromium with short-lived a
     expect(expiredNoticesBeforeWaking).toBeGreaterThan(expiredNoticesAwake);
     expect(refreshes.some((t) => t >= wokeAt)).toBe(true);
     expect(await page.getByTestId('sign-in').count()).toBe(0);
-    expect(app.errors).toEqual([]);
+    // A request that raced the refresh may meet a 401; the API client refreshes and retries it
+    // (api.client.ts), and Chromium logs the first answer anyway. Anything else is an error.
+    expect(app.errors.filter((e) => !/responded with a status of 401/.test(e))).toEqual([]);
   });
 });
 
