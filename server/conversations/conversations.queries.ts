@@ -1,28 +1,8 @@
 import type { Queryable } from '../../common/db';
+import type { Conversation, StoredMessage } from '../../common/conversations';
 import type { ChatStatus } from '../../common/events';
 
-export interface Conversation {
-  id: string;
-  title: string;
-  createdAt: string;
-  updatedAt: string;
-}
-
-export interface StoredMessage {
-  id: number;
-  requestId: string;
-  role: 'user' | 'assistant';
-  content: string;
-  provider: string | null;
-  model: string | null;
-  status: ChatStatus | null;
-  inputTokens: number | null;
-  outputTokens: number | null;
-  voiceCharacters: number | null;
-  credits: number | null;
-  createdAt: string;
-  completedAt: string | null;
-}
+export type { Conversation, StoredMessage };
 
 export interface AnswerRecord {
   userId: string;

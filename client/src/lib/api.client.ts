@@ -1,3 +1,4 @@
+import type { Conversation, StoredMessage as FullStoredMessage } from '../../../common/conversations';
 import type { LiqClusterBand, OverviewItem } from '../signals/signals.logic';
 
 /** Same-origin REST API. Errors arrive as `{error:{code,message}}`. */
@@ -72,26 +73,13 @@ export interface CandlesResponse {
   clusters: LiqClusterBand[];
 }
 
-export interface ConversationSummary {
-  id: string;
-  title: string;
-  createdAt: string;
-  updatedAt: string;
-}
+export type ConversationSummary = Conversation;
 
-/** A stored question or answer (answer fields are null on questions). */
-export interface StoredMessage {
-  id: number;
-  requestId: string;
-  role: 'user' | 'assistant';
-  content: string;
-  provider: string | null;
-  model: string | null;
-  status: 'complete' | 'aborted' | 'incomplete' | null;
-  credits: number | null;
-  createdAt: string;
-  completedAt: string | null;
-}
+/** A stored question or answer (answer fields are null on questions): the part of the server's row the client reads. */
+export type StoredMessage = Pick<
+  FullStoredMessage,
+  'id' | 'requestId' | 'role' | 'content' | 'provider' | 'model' | 'status' | 'credits' | 'createdAt' | 'completedAt'
+>;
 
 export interface PublicConfig {
   supabaseUrl: string;
