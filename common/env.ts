@@ -43,6 +43,7 @@ export const envSchema = z
     TRUST_PROXY_HOPS: nonNegativeInt.max(10).default(0),
     STARTING_CREDITS_FREE: nonNegativeInt.default(1000),
     STARTING_CREDITS_PRO: nonNegativeInt.default(20_000),
+    STARTING_CREDITS_ANONYMOUS: nonNegativeInt.default(0),
   })
   .superRefine((env, ctx) => {
     if (Boolean(env.CHAT_DATABASE_URL) !== Boolean(env.TRADING_DATABASE_URL)) {

@@ -198,6 +198,8 @@ export function createServer(options: ServerDeps): ZmartyServer {
        on conflict (tier) do update set starting_credits = excluded.starting_credits`,
       [env.STARTING_CREDITS_FREE, env.STARTING_CREDITS_PRO],
     );
+    // Read by the sign-up trigger (it runs in GoTrue's insert, where no env is in reach).
+    await chatDb.query(`update zmarty_private.signup_settings set anonymous_starting_credits = $1`, [env.STARTING_CREDITS_ANONYMOUS]);
     const http = await new Promise<HttpServer>((resolve) => {
       const server = serve({ fetch: app.fetch, port: env.PORT, hostname: env.HOST }, () => resolve(server as HttpServer)) as HttpServer;
     });
