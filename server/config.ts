@@ -49,6 +49,13 @@ export function parseServerConfig(source: Record<string, string | undefined>): S
   if (e.MARKET_DATA === 'cryptometer' && !e.CRYPTOMETER_API_KEY) {
     throw new ConfigError('Invalid configuration:\n  CRYPTOMETER_API_KEY: required when MARKET_DATA=cryptometer');
   }
+  // A function deployed elsewhere (a Supabase Edge Function) verifies with the
+  // secret it was given; the one generated under DATA_DIR can never match it.
+  if (e.WATCHERS_WEBHOOK_URL && !e.WEBHOOK_SECRET) {
+    throw new ConfigError(
+      'Invalid configuration:\n  WEBHOOK_SECRET: required when WATCHERS_WEBHOOK_URL is set (the same secret as the deployed function\'s: `supabase secrets set WEBHOOK_SECRET=…`)',
+    );
+  }
   let priceTable: PriceTable = DEFAULT_PRICE_TABLE;
   if (e.PRICE_TABLE) {
     try {
