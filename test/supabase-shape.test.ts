@@ -30,6 +30,7 @@ describe('on a Supabase-shaped database', () => {
     const dbs = await shaped();
     const results = await runSupabaseChecks({ ...dbs, sqlDir: SQL_DIR });
     expect(failures(results)).toEqual([]);
+    expect(results.find((r) => r.name.includes('backfill'))?.detail).toMatch(/^tier free, \d+ credits$/);
     // Every check ran (a failed migration or sign-up would have skipped the rest).
     expect(results.map((r) => r.name)).toEqual([
       'migrations apply as the non-superuser owner, and again as a no-op',
@@ -39,6 +40,7 @@ describe('on a Supabase-shaped database', () => {
       'chat: every exposed table has RLS',
       'trading: every exposed table has RLS',
       'chat: internal schemas and the migration ledger are out of the API',
+      'users who existed before the migrations get a profile and the starting grant (backfill)',
       'a user inserted by GoTrue gets a profile and the starting grant (trigger)',
       'RLS isolates users (as authenticated, through the Data API role)',
       'a signed-in user cannot raise their tier or write the ledger',

@@ -226,6 +226,15 @@ export async function runSupabaseChecks(target: SupabaseTarget): Promise<CheckRe
     }
   };
 
+  // A user from before the migrations (a project that already had users): only a fresh database has none of ours yet.
+  const fresh = await withClient(target.chatUrl, async (c) => {
+    const { rows } = await c.query<{ fresh: boolean }>(
+      `select to_regclass('zmarty_private.zmarty_migrations') is null and to_regclass('public.zmarty_migrations') is null as fresh`,
+    );
+    return rows[0]!.fresh;
+  });
+  const earlyUser = fresh ? await createAuthUser(target.authAdminUrl) : undefined;
+
   const migrated = await run('migrations apply as the non-superuser owner, and again as a no-op', async () => {
     const out: string[] = [];
     for (const [url, dir] of [
@@ -248,7 +257,10 @@ export async function runSupabaseChecks(target: SupabaseTarget): Promise<CheckRe
     }
     return out.join('; ');
   });
-  if (!migrated) return results;
+  if (!migrated) {
+    if (earlyUser) await deleteAuthUser(target.authAdminUrl, earlyUser.id).catch(() => undefined);
+    return results;
+  }
 
   await run('migrations refuse to be applied by another tool (supabase db push, psql)', async () => {
     const sql = await readFile(path.join(target.sqlDir, 'chat', '0001_supabase_compat.sql'), 'utf8');
@@ -268,8 +280,23 @@ export async function runSupabaseChecks(target: SupabaseTarget): Promise<CheckRe
   await run('trading: every exposed table has RLS', () => checkRls(target.tradingUrl, schemas));
   await run('chat: internal schemas and the migration ledger are out of the API', () => checkInternalSchemas(target.chatUrl, schemas));
 
-  const created: string[] = [];
+  const created: string[] = earlyUser ? [earlyUser.id] : [];
   try {
+    await run('users who existed before the migrations get a profile and the starting grant (backfill)', async () => {
+      if (!earlyUser) return 'not run: the chat database had been migrated before (use a fresh one to run it)';
+      return withClient(target.chatUrl, async (c) => {
+        const { rows } = await c.query<{ tier: string; balance: number; expected: number }>(
+          `select p.tier, coalesce((select sum(delta) from public.credits_ledger l where l.user_id = p.user_id), 0)::int as balance,
+                  (select starting_credits from public.tier_grants where tier = 'free') as expected
+           from public.profiles p where p.user_id = $1`,
+          [earlyUser.id],
+        );
+        expect(rows.length === 1, 'the user from before the migrations has no profile');
+        expect(rows[0]!.balance === rows[0]!.expected, `profile ${JSON.stringify(rows[0])}`);
+        return `tier ${rows[0]!.tier}, ${rows[0]!.balance} credits`;
+      });
+    });
+
     let alice: TestUser | undefined;
     let bob: TestUser | undefined;
     const signedUp = await run('a user inserted by GoTrue gets a profile and the starting grant (trigger)', async () => {

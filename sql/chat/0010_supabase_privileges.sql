@@ -90,27 +90,46 @@ create table zmarty_private.signup_settings (
 insert into zmarty_private.signup_settings default values;
 revoke all on zmarty_private.signup_settings from public, anon, authenticated, service_role;
 
-create or replace function public.handle_new_user() returns trigger
-  language plpgsql security definer set search_path = public as $$
+-- What signing up gives a user, in one place: the sign-up trigger and the
+-- backfill below both call it. Internal, so not callable through the Data API.
+create function zmarty_private.provision_user(u auth.users) returns void
+  language plpgsql security definer set search_path = '' as $$
 declare
-  new_tier text := coalesce(nullif(new.raw_app_meta_data ->> 'tier', ''), 'free');
+  user_tier text := coalesce(nullif(u.raw_app_meta_data ->> 'tier', ''), 'free');
   grant_amount integer;
 begin
-  select starting_credits into grant_amount from public.tier_grants where tier = new_tier;
+  select starting_credits into grant_amount from public.tier_grants where tier = user_tier;
   if grant_amount is null then
-    new_tier := 'free';
+    user_tier := 'free';
     select starting_credits into grant_amount from public.tier_grants where tier = 'free';
   end if;
-  if coalesce((to_jsonb(new) ->> 'is_anonymous')::boolean, false) then
+  -- Read through jsonb: older GoTrue versions have no is_anonymous column.
+  if coalesce((pg_catalog.to_jsonb(u) ->> 'is_anonymous')::boolean, false) then
     select anonymous_starting_credits into grant_amount from zmarty_private.signup_settings;
   end if;
   insert into public.profiles (user_id, display_name, tier)
-    values (new.id, nullif(left(coalesce(new.raw_user_meta_data ->> 'display_name', ''), 80), ''), new_tier);
+    values (u.id, nullif(left(coalesce(u.raw_user_meta_data ->> 'display_name', ''), 80), ''), user_tier)
+    on conflict (user_id) do nothing;
   if coalesce(grant_amount, 0) > 0 then
     insert into public.credits_ledger (user_id, delta, reason, request_id)
-      values (new.id, grant_amount, 'grant', 'signup:' || new.id::text);
+      values (u.id, grant_amount, 'grant', 'signup:' || u.id::text)
+      on conflict (user_id, request_id, reason) do nothing;
   end if;
+end
+$$;
+revoke all on function zmarty_private.provision_user(auth.users) from public;
+
+create or replace function public.handle_new_user() returns trigger
+  language plpgsql security definer set search_path = '' as $$
+begin
+  perform zmarty_private.provision_user(new);
   return new;
 end
 $$;
 revoke all on function public.handle_new_user() from public, anon, authenticated, service_role;
+
+-- Users who existed before these migrations (a project that already had
+-- users when Zmarty was pointed at it) get what signing up would have given.
+select zmarty_private.provision_user(u)
+from auth.users u
+where not exists (select 1 from public.profiles p where p.user_id = u.id);
