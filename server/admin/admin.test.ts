@@ -95,6 +95,13 @@ describe('npm run admin (credits and tiers)', () => {
     expect(me).toMatchObject({ tier: 'pro', balance: 1300, limits: { maxConcurrent: 4, maxOutputTokens: 2048, voiceAllowed: true } });
   });
 
+  it('grants once when the same grant (same --id) is run twice at the same moment', { timeout: 180_000 }, async () => {
+    const { email, userId } = await a.signUp();
+    const runs = await Promise.all([admin('grant', email, '300', '--id', 'race', '--json'), admin('grant', email, '300', '--id', 'race', '--json')]);
+    expect(runs.map((r) => json(r).applied).sort()).toEqual([false, true]);
+    expect(await adminRows(userId)).toEqual([{ delta: 300, reason: 'grant', note: 'granted by an operator' }]);
+  });
+
   it('refuses an unknown email, an unknown tier and a bad number with a clear message and a non-zero exit, writing nothing', { timeout: 180_000 }, async () => {
     const { email, userId } = await a.signUp();
     const cases: Array<[string[], number, string]> = [
