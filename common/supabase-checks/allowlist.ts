@@ -10,7 +10,7 @@ export type ApiRole = 'anon' | 'authenticated';
 export const API_ROLES: readonly ApiRole[] = ['anon', 'authenticated'];
 
 export const CHAT_API_GRANTS: Record<string, Partial<Record<ApiRole, readonly string[]>>> = {
-  'public.tier_grants': { anon: ['SELECT'], authenticated: ['SELECT'] },
+  'public.tier_grants': { authenticated: ['SELECT'] }, // sql/chat/0011: tiers are read by signed-in users only
   'public.profiles': { authenticated: ['SELECT', 'UPDATE(display_name)', 'UPDATE(updated_at)'] },
   'public.user_symbols': { authenticated: ['SELECT', 'INSERT', 'DELETE', 'UPDATE(timeframe)'] },
   'public.credits_ledger': { authenticated: ['SELECT'] },

@@ -357,16 +357,15 @@ export async function runSupabaseChecks(target: SupabaseTarget): Promise<CheckRe
       return 'tier, ledger and tier grants refused; display name allowed';
     });
 
-    await run('anon reads nothing but the tier list; internals are closed to every API role', async () => {
-      for (const table of ['profiles', 'user_symbols', 'credits_ledger', 'credit_balance', 'conversations', 'messages', 'watchers_outbox']) {
+    await run('anon reads nothing; internals are closed to every API role', async () => {
+      for (const table of ['tier_grants', 'profiles', 'user_symbols', 'credits_ledger', 'credit_balance', 'conversations', 'messages', 'watchers_outbox']) {
         await rejects(asApiRole(target.apiUrl, 'anon', null, `select * from public.${table}`), /permission denied/);
       }
-      await asApiRole(target.apiUrl, 'anon', null, `select * from public.tier_grants`);
       for (const role of ['anon', 'authenticated'] as const) {
         await rejects(asApiRole(target.apiUrl, role, a.id, `select * from zmarty_private.zmarty_migrations`), /permission denied/);
         await rejects(asApiRole(target.apiUrl, role, a.id, `delete from zmarty_private.zmarty_migrations`), /permission denied/);
       }
-      return 'anon: tier_grants only; zmarty_private refused to anon and authenticated';
+      return 'anon: nothing; zmarty_private refused to anon and authenticated';
     });
 
     await run('a watched pair reaches the outbox (trigger, as the user)', async () => {
