@@ -53,7 +53,7 @@ import type { Candle, Direction, IndicatorValues, LiqCluster, RiskMetric, Signal
 import { scoreOf } from './score-calibration';
 
 export interface StrategyOptions {
-  /** Minimum score for a long/short call. */
+  /** Minimum vote (indicator agreement) for a long/short call. */
   threshold?: number;
   stopAtr?: number;
   takeProfitAtr?: number;
