@@ -13,6 +13,7 @@ import { listenForActiveWatchers } from './jobs/watcher-listener';
 import { ensureHistory, runTrackRecord, type TrackRecordDeps } from './jobs/track-record.job';
 import { createMarketSource, type MarketSource } from './market/market-source';
 import { createPreparedQueryable } from './storage/prepared';
+import { batchedStores } from './storage/stores';
 import { watcherStore } from './storage/watchers.store';
 import { z } from 'zod';
 
@@ -101,9 +102,12 @@ export async function startPipeline(options: PipelineOptions = {}): Promise<Runn
     const workerDeps = { log, depth };
     const latest = createLatestCache();
     const sql = config.DB_PREPARED_STATEMENTS ? createPreparedQueryable(db.pool) : db.pool;
+    // The jobs running at once share their statements: one round trip for many watchers (see batchedStores).
+    const stores = batchedStores(sql);
 
     const track: TrackRecordDeps = {
       sql,
+      stores,
       log,
       now,
       lookback: config.CANDLE_LOOKBACK,
@@ -124,6 +128,7 @@ export async function startPipeline(options: PipelineOptions = {}): Promise<Runn
       historyCandles: config.TRACK_RECORD_HISTORY_CANDLES,
       catchUp: config.INGEST_CATCH_UP_CANDLES,
       latest,
+      stores,
     };
     await registerWorker(
       boss,
@@ -149,7 +154,13 @@ export async function startPipeline(options: PipelineOptions = {}): Promise<Runn
         options: workOptions,
         handle: async (job) => ({
           log: await runSignal(
-            { sql, positionPct: config.SIGNAL_POSITION_PCT, doubling: doublingConfigOf(config), horizonCandles: config.TRACK_RECORD_HORIZON_CANDLES },
+            {
+              sql,
+              stores,
+              positionPct: config.SIGNAL_POSITION_PCT,
+              doubling: doublingConfigOf(config),
+              horizonCandles: config.TRACK_RECORD_HORIZON_CANDLES,
+            },
             job,
           ),
         }),

@@ -8,8 +8,7 @@ import { estimateLiquidationClusters } from '../liquidations/estimate-clusters';
 import type { MarketSource } from '../market/market-source';
 import { sanitizeCandles } from '../market/validate-candles';
 import { computeRisk } from '../risk/compute-risk';
-import { analysisStore } from '../storage/analysis.store';
-import { candleStore } from '../storage/candles.store';
+import { directStores, type PipelineStores } from '../storage/stores';
 import type { SignalJob } from './queues';
 
 export interface IngestDeps {
@@ -29,6 +28,8 @@ export interface IngestDeps {
   catchUp?: number;
   /** Optional per-process memory of each watcher's newest stored candle (see createLatestCache). */
   latest?: LatestCache;
+  /** The database calls (default: one statement each, on `sql`; the worker coalesces them across jobs, see batchedStores). */
+  stores?: PipelineStores;
 }
 
 /**
@@ -98,10 +99,11 @@ export function firstToAnalyse(candles: readonly Candle[], lastAnalysed: number 
  * unsignalled and names it again.
  */
 export async function runIngest(deps: IngestDeps, key: WatchKey): Promise<IngestResult> {
-  const { sql, market, log, lookback } = deps;
+  const { market, log, lookback } = deps;
+  const stores = deps.stores ?? directStores(deps.sql);
   const catchUp = deps.catchUp ?? 1;
   const now = deps.now();
-  const latest = deps.latest?.get(key) ?? (await candleStore.latestOpenTime(sql, key));
+  const latest = deps.latest?.get(key) ?? (await stores.latestOpenTime(key));
   const want = candlesToFetch(latest, lastClosedOpenTime(key.timeframe, now), key.timeframe, lookback);
 
   const history = latest === null ? Math.max(lookback, deps.historyCandles ?? lookback) : lookback;
@@ -119,7 +121,7 @@ export async function runIngest(deps: IngestDeps, key: WatchKey): Promise<Ingest
 
   // With nothing new, ask only whether the candle is done; the window is read if it is not.
   const beforeLimit = fresh.length ? Math.max(0, lookback - fresh.length) : 0;
-  const stored = await candleStore.storeAndReadBack(sql, key, market.name, fresh, newest, beforeLimit);
+  const stored = await stores.storeAndReadBack({ key, source: market.name, candles: fresh, newest, beforeLimit });
   deps.latest?.set(key, newest);
   const line = { fetched: fresh.length, inserted: stored.inserted, candleTime: newest };
   if (stored.lastAnalysed === newest) {
@@ -131,7 +133,7 @@ export async function runIngest(deps: IngestDeps, key: WatchKey): Promise<Ingest
   // reads enough for a full lookback behind each candle it analyses.
   let candles = fresh.length ? [...stored.before, ...fresh].slice(-lookback) : [];
   if (!fresh.length || candles.length - firstToAnalyse(candles, stored.lastAnalysed, catchUp) > 1) {
-    candles = await candleStore.window(sql, key, newest, stored.lastAnalysed === null ? lookback : lookback + catchUp - 1);
+    candles = await stores.window(key, newest, stored.lastAnalysed === null ? lookback : lookback + catchUp - 1);
   }
   if (candles.at(-1)?.openTime !== newest) throw new Error(`candle ${newest} of ${key.symbol} ${key.timeframe} missing from its window`);
 
@@ -145,7 +147,7 @@ export async function runIngest(deps: IngestDeps, key: WatchKey): Promise<Ingest
     risk = computeRisk(window, key.timeframe);
     // A provider's liquidation map is today's: right for the newest candle only.
     const clusters = i === candles.length - 1 ? await clustersFor(deps, key, window) : estimateLiquidationClusters(window);
-    await analysisStore.save(sql, key, window.at(-1)!.openTime, { indicators, risk, clusters });
+    await stores.saveAnalysis(key, window.at(-1)!.openTime, { indicators, risk, clusters });
   }
   return {
     log: { ...line, candles: window.length, analysed: candles.length - first, regime: risk?.regime, outcome: 'analysed' },

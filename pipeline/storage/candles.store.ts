@@ -36,6 +36,31 @@ export interface StoredBatch {
   before: Candle[];
 }
 
+/** One watcher's part of storeAndReadBackMany: the arguments of storeAndReadBack. */
+export interface StoreRequest {
+  key: WatchKey;
+  source: string;
+  candles: readonly Candle[];
+  newest: number;
+  beforeLimit: number;
+}
+
+interface StoredRow {
+  inserted: number;
+  newest_inserted: number | null;
+  last_analysed: number | null;
+  signalled: boolean;
+  before: Array<[number, number, number, number, number, number]>;
+}
+
+const storedBatchOf = (row: StoredRow): StoredBatch => ({
+  inserted: row.inserted,
+  newestInserted: row.newest_inserted,
+  lastAnalysed: row.last_analysed,
+  signalled: row.signalled,
+  before: candlesFromArray(row.before),
+});
+
 /** The `candles` table. Closed candles never change, so a row once stored is never rewritten. */
 export const candleStore = {
   /** Open time of the newest stored candle, or null. */
@@ -85,15 +110,74 @@ export const candleStore = {
              where symbol = $1 and timeframe = $2 and open_time < ${fromMs('$6')} order by open_time desc limit $7)`)} as before`,
       [key.symbol, key.timeframe, source, JSON.stringify(candles), newest, before, Math.max(0, beforeLimit)],
     );
-    const row = rows[0]!;
-    return {
-      inserted: row.inserted,
-      newestInserted: row.newest_inserted,
-      lastAnalysed: row.last_analysed,
-      signalled: row.signalled,
-      before: candlesFromArray(row.before),
-    };
+    return storedBatchOf(rows[0]!);
   },
+
+  /** latestOpenTime of many watchers in one statement, in order. */
+  latestOpenTimeMany: async (q: Queryable, keys: readonly WatchKey[]): Promise<Array<number | null>> =>
+    (
+      await q.query<{ t: number | null }>(
+        `select (select ${EPOCH_MS} from public.candles c where c.symbol = k.symbol and c.timeframe = k.timeframe
+           order by open_time desc limit 1) as t
+         from unnest($1::text[], $2::text[]) with ordinality as k(symbol, timeframe, i) order by k.i`,
+        [keys.map((k) => k.symbol), keys.map((k) => k.timeframe)],
+      )
+    ).rows.map((r) => r.t),
+
+  /**
+   * storeAndReadBack of many watchers (each its own key) in one statement:
+   * every watcher's new candles inserted together, then each one's answers,
+   * in order. Same snapshot rule: the reads do not see this statement's inserts.
+   */
+  storeAndReadBackMany: async (q: Queryable, items: readonly StoreRequest[]): Promise<StoredBatch[]> => {
+    const keys = items.map((it, i) => ({
+      i,
+      symbol: it.key.symbol,
+      timeframe: it.key.timeframe,
+      source: it.source,
+      newest: it.newest,
+      before: it.candles[0]?.openTime ?? it.newest + 1,
+      lim: Math.max(0, it.beforeLimit),
+    }));
+    const candles = items.flatMap((it, i) => it.candles.map((c) => ({ i, t: c.openTime, o: c.open, h: c.high, l: c.low, c: c.close, v: c.volume })));
+    const { rows } = await q.query<StoredRow>(
+      `with keys as (
+         select * from json_to_recordset($1::json) as k(i int, symbol text, timeframe text, source text, newest float8, before float8, lim int)
+       ), ins as (
+         insert into public.candles (symbol, timeframe, open_time, open, high, low, close, volume, source)
+         select k.symbol, k.timeframe, timestamptz 'epoch' + u.t * interval '1 millisecond', u.o, u.h, u.l, u.c, u.v, k.source
+         from json_to_recordset($2::json) as u(i int, t float8, o float8, h float8, l float8, c float8, v float8)
+         join keys k on k.i = u.i
+         on conflict (symbol, timeframe, open_time) do nothing
+         returning symbol, timeframe, open_time
+       ), ins_per_key as (
+         select symbol, timeframe, count(*)::int as n, (extract(epoch from max(open_time)) * 1000)::float8 as newest from ins group by symbol, timeframe
+       )
+       select coalesce(n.n, 0) as inserted, n.newest as newest_inserted,
+         (select (extract(epoch from max(candle_time)) * 1000)::float8 from public.indicators
+           where symbol = k.symbol and timeframe = k.timeframe and candle_time <= ${fromMs('k.newest')}) as last_analysed,
+         exists (select 1 from public.signals where symbol = k.symbol and timeframe = k.timeframe and candle_time = ${fromMs('k.newest')}) as signalled,
+         ${CANDLE_ARRAY_SQL(`(select ${EPOCH_MS} as t, open, high, low, close, volume from public.candles
+             where symbol = k.symbol and timeframe = k.timeframe and open_time < ${fromMs('k.before')} order by open_time desc limit k.lim)`)} as before
+       from keys k left join ins_per_key n on n.symbol = k.symbol and n.timeframe = k.timeframe
+       order by k.i`,
+      [JSON.stringify(keys), JSON.stringify(candles)],
+    );
+    return rows.map(storedBatchOf);
+  },
+
+  /** `window` of many watchers in one statement, in order. */
+  windowMany: async (q: Queryable, items: ReadonlyArray<{ key: WatchKey; upTo: number; limit: number }>): Promise<Candle[][]> =>
+    (
+      await q.query<{ candles: Array<[number, number, number, number, number, number]> }>(
+        `select ${CANDLE_ARRAY_SQL(`(select ${EPOCH_MS} as t, open, high, low, close, volume from public.candles
+             where symbol = k.symbol and timeframe = k.timeframe and open_time <= ${fromMs('k.up_to')}
+             order by open_time desc limit k.lim)`)} as candles
+         from json_to_recordset($1::json) as k(i int, symbol text, timeframe text, up_to float8, lim int)
+         order by k.i`,
+        [JSON.stringify(items.map((it, i) => ({ i, symbol: it.key.symbol, timeframe: it.key.timeframe, up_to: it.upTo, lim: it.limit })))],
+      )
+    ).rows.map((r) => candlesFromArray(r.candles)),
 
   /** The `limit` newest candles with openTime <= upTo, ascending. */
   window: async (q: Queryable, key: WatchKey, upTo: number, limit: number): Promise<Candle[]> =>
