@@ -5,7 +5,7 @@ import { ConfigError, readEnvSource } from '../common/env';
 import { createLogger, type Logger } from '../common/logger';
 import { migrate } from '../common/migrate';
 import { doublingConfigOf, marketOptionsOf, parsePipelineConfig, type PipelineConfig } from './config';
-import { createLatestCache, runIngest } from './jobs/ingest.job';
+import { createLatestCache, createWindowCache, runIngest } from './jobs/ingest.job';
 import { ensureQueues, enqueueIngest, enqueueMany, QUEUES, signalJobSchema, watchJobSchema } from './jobs/queues';
 import { createDepthSampler, registerWorker } from './jobs/run-worker';
 import { runSignal } from './jobs/signals.job';
@@ -128,6 +128,7 @@ export async function startPipeline(options: PipelineOptions = {}): Promise<Runn
       historyCandles: config.TRACK_RECORD_HISTORY_CANDLES,
       catchUp: config.INGEST_CATCH_UP_CANDLES,
       latest,
+      windows: createWindowCache(),
       stores,
     };
     await registerWorker(

@@ -29,7 +29,7 @@ export interface PipelineStores {
 export function directStores(q: Queryable): PipelineStores {
   return {
     latestOpenTime: (key) => candleStore.latestOpenTime(q, key),
-    storeAndReadBack: (r) => candleStore.storeAndReadBack(q, r.key, r.source, r.candles, r.newest, r.beforeLimit),
+    storeAndReadBack: (r) => candleStore.storeAndReadBack(q, r.key, r.source, r.candles, r.newest, r.beforeLimit, r.cached),
     window: (key, upTo, limit) => candleStore.window(q, key, upTo, limit),
     saveAnalysis: (key, candleTime, analysis) => analysisStore.save(q, key, candleTime, analysis),
     hasHistory: (key) => trackRecordStore.hasHistory(q, key),
