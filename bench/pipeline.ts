@@ -4,7 +4,10 @@
  *
  *   npx tsx bench/pipeline.ts
  *
- * Settings (env): BENCH_WATCHERS (1000), BENCH_TIMEOUT_SECONDS (180), and the
+ * Settings (env): BENCH_WATCHERS (1000), BENCH_TIMEOUT_SECONDS (180),
+ * BENCH_HISTORY_CANDLES (0: the first ingest without the track record's
+ * history walk-forward, as the issue-12 figures were measured; the worker's
+ * own default, 2000, costs ~1 s of CPU per new watcher), and the
  * worker's own WORKER_BATCH_SIZE / WORKER_CONCURRENCY / PIPELINE_DB_POOL_MAX /
  * PGBOSS_POOL_MAX. Uses TRADING_DATABASE_URL + CHAT_DATABASE_URL when set
  * (bench rows are removed afterwards), else a throw-away embedded PostgreSQL.
@@ -25,6 +28,7 @@ import { openBenchDatabases, percentile } from './pipeline-databases';
 
 const WATCHERS = Number(process.env.BENCH_WATCHERS ?? 1000);
 const TIMEOUT_MS = Number(process.env.BENCH_TIMEOUT_SECONDS ?? 180) * 1000;
+const HISTORY_CANDLES = process.env.BENCH_HISTORY_CANDLES ?? '0';
 const TIMEFRAME = '5m' as const;
 const SYMBOL_PREFIX = 'BZ';
 
@@ -36,8 +40,7 @@ async function main() {
   const symbols = Array.from({ length: WATCHERS }, (_, i) => `${SYMBOL_PREFIX}${String(i).padStart(5, '0')}/USDT`);
   const cleanup = async () => {
     const mine = `symbol like '${SYMBOL_PREFIX}%'`;
-    await admin.query(`delete from public.signal_outcomes where signal_id in (select id from public.signals where ${mine})`);
-    for (const table of ['signals', 'liq_clusters', 'risk_metric', 'indicators', 'candles', 'watchers']) {
+    for (const table of ['signals', 'history_decisions', 'track_record', 'liq_clusters', 'risk_metric', 'indicators', 'candles', 'watchers']) {
       await admin.query(`delete from public.${table} where ${mine}`);
     }
   };
@@ -49,6 +52,7 @@ async function main() {
   const config = parsePipelineConfig({
     ...process.env,
     TRADING_DATABASE_URL: dbs.tradingUrl,
+    TRACK_RECORD_HISTORY_CANDLES: HISTORY_CANDLES,
     LOG_LEVEL: 'info',
   });
   const tf = TIMEFRAME_MS[TIMEFRAME];
@@ -73,13 +77,25 @@ async function main() {
     const cpuBefore = process.cpuUsage();
     const started = performance.now();
     await pipeline.boss.send(QUEUES.scheduleIngest, {});
+    const base = expected - WATCHERS;
+    let done = 0;
+    let timedOut = false;
     for (;;) {
-      if ((await signalsNow()) >= expected) break;
-      if (performance.now() - started > TIMEOUT_MS) throw new Error(`${name}: timed out after ${TIMEOUT_MS / 1000}s`);
+      done = (await signalsNow()) - base;
+      if (done >= WATCHERS) break;
+      if (performance.now() - started > TIMEOUT_MS) {
+        timedOut = true;
+        break;
+      }
       await new Promise((r) => setTimeout(r, 50));
     }
     const seconds = (performance.now() - started) / 1000;
     const cpu = process.cpuUsage(cpuBefore);
+    if (timedOut) {
+      console.log(`${name.padEnd(8)} TIMED OUT after ${seconds.toFixed(0)} s: ${done}/${WATCHERS} symbol-cycles = ${(done / seconds).toFixed(1)} /s`);
+      process.exitCode = 1;
+      return false;
+    }
     const jobs = lines.map((l) => JSON.parse(l) as { msg: string; queue?: string; job_ms?: number }).filter((l) => l.msg === 'job done');
     const stats = (queue: string) => {
       const ms = jobs.filter((j) => j.queue === queue).map((j) => j.job_ms ?? 0).sort((a, b) => a - b);
@@ -90,17 +106,21 @@ async function main() {
         `  (worker CPU ${((cpu.user + cpu.system) / 1e6 / seconds).toFixed(2)} cores)`,
     );
     console.log(`         ingest_indicators: ${stats(QUEUES.ingest)}; compute_signals: ${stats(QUEUES.signals)}`);
+    console.log(`BENCH_RESULT ${JSON.stringify({ bench: 'pipeline', round: name, watchers: WATCHERS, historyCandles: Number(HISTORY_CANDLES), perSecond: Math.round(WATCHERS / seconds), workerCores: Number(((cpu.user + cpu.system) / 1e6 / seconds).toFixed(2)) })}`);
+    return true;
   }
 
   try {
     console.log(
       `pipeline bench: ${WATCHERS} watchers (${TIMEFRAME}), ${os.cpus().length} CPUs, ${dbs.embedded ? 'embedded' : 'given'} PostgreSQL; ` +
         `batchSize ${config.WORKER_BATCH_SIZE}, localConcurrency ${config.WORKER_CONCURRENCY}, ` +
-        `db pool ${config.PIPELINE_DB_POOL_MAX}, pg-boss pool ${config.PGBOSS_POOL_MAX}, lookback ${config.CANDLE_LOOKBACK}`,
+        `db pool ${config.PIPELINE_DB_POOL_MAX}, pg-boss pool ${config.PGBOSS_POOL_MAX}, lookback ${config.CANDLE_LOOKBACK}, ` +
+        `history ${config.TRACK_RECORD_HISTORY_CANDLES}`,
     );
-    await round('backfill', WATCHERS);
-    now += tf;
-    await round('steady', 2 * WATCHERS);
+    if (await round('backfill', WATCHERS)) {
+      now += tf;
+      await round('steady', 2 * WATCHERS);
+    }
   } finally {
     await pipeline.stop();
     await cleanup().catch(() => undefined);

@@ -26,6 +26,18 @@ io.use((socket, next) => {
   socket.data.userId = String(socket.handshake.auth.userId);
   next();
 });
+// Bench-only instrumentation: when each `signal:new` broadcast starts and ends on this server (wall clock,
+// comparable with the clients' receipts), printed at exit so bench/push.ts can split the latency.
+const wallNow = () => performance.timeOrigin + performance.now();
+const broadcasts: Array<[string, number, number]> = [];
+const adapter = io.of('/').adapter;
+const broadcast = adapter.broadcast.bind(adapter);
+adapter.broadcast = (packet, opts) => {
+  const start = wallNow();
+  broadcast(packet, opts);
+  const data = packet.data as [string, { candleTime?: string }] | undefined;
+  if (data?.[0] === 'signal:new' && data[1]?.candleTime) broadcasts.push([data[1].candleTime, start, wallNow()]);
+};
 const push = registerSignalPush({ io, tradingDb, log });
 io.on('connection', (socket) => registerSignalHandlers(socket, { push, chatDb, log }));
 await push.ready;
@@ -34,6 +46,7 @@ process.stdout.write(`LISTENING ${(http.address() as AddressInfo).port}\n`);
 
 process.once('SIGTERM', () => {
   void (async () => {
+    process.stdout.write(`TIMING ${JSON.stringify(broadcasts)}\n`);
     await push.close();
     await new Promise<void>((resolve) => io.close(() => resolve()));
     await Promise.all([chatDb.close(), tradingDb.close()]);

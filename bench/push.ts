@@ -35,6 +35,9 @@ const WARMUP = 5;
 const SYMBOL = 'PUSHB/USDT';
 const wallNow = () => performance.timeOrigin + performance.now();
 
+/** Per server: candle time → [broadcast start, broadcast end] (wall clock), printed by the server at exit. */
+const serverTimings: Array<Promise<Map<string, [number, number]>>> = [];
+
 async function startServer(env: NodeJS.ProcessEnv): Promise<{ child: ChildProcess; port: number }> {
   const child = spawn(process.execPath, ['--import', 'tsx', path.join(import.meta.dirname, 'push-server.ts')], {
     env,
@@ -53,6 +56,17 @@ async function startServer(env: NodeJS.ProcessEnv): Promise<{ child: ChildProces
     });
     child.once('exit', (code) => reject(new Error(`push server exited with ${code}`)));
   });
+  let all = '';
+  child.stdout!.on('data', (d: Buffer) => (all += d.toString()));
+  serverTimings.push(
+    new Promise((resolve) =>
+      child.once('exit', () => {
+        const line = all.split('\n').find((l) => l.startsWith('TIMING '));
+        const rows = line ? (JSON.parse(line.slice('TIMING '.length)) as Array<[string, number, number]>) : [];
+        resolve(new Map(rows.map(([t, start, end]) => [t, [start, end]])));
+      }),
+    ),
+  );
   return { child, port };
 }
 
@@ -87,6 +101,47 @@ function startClients(spec: ClientGroupSpec): ClientGroup {
   };
   return group;
 }
+
+/**
+ * Where the time goes: commit → the server starts its broadcast (INSERT, commit, NOTIFY, parsing),
+ * the broadcast itself (writing every socket's frame), and broadcast end → the client's callback
+ * (kernel, and the client process reading its sockets' frames one after another).
+ */
+function printBreakdown(
+  sentAt: Map<string, number>,
+  reports: Array<{ receipts: Array<[string, number]> }>,
+  servers: Array<Map<string, [number, number]>>,
+) {
+  const toStart: number[] = [];
+  const during: number[] = [];
+  for (const timings of servers) {
+    for (const [t, [start, end]] of timings) {
+      const t0 = sentAt.get(t);
+      if (t0 === undefined) continue;
+      toStart.push(start - t0);
+      during.push(end - start);
+    }
+  }
+  const afterEnd: number[] = [];
+  for (const r of reports) {
+    for (const [t, at] of r.receipts) {
+      if (!sentAt.has(t)) continue;
+      // Which server sent it is not recorded per receipt: measure from the later of the two ends.
+      const ends = servers.map((s) => s.get(t)?.[1]).filter((e): e is number => e !== undefined);
+      if (ends.length) afterEnd.push(at - Math.max(...ends));
+    }
+  }
+  const f = (xs: number[]) => {
+    xs.sort((a, b) => a - b);
+    return `p50 ${percentile(xs, 50).toFixed(1)} / p99 ${percentile(xs, 99).toFixed(1)} ms`;
+  };
+  if (!toStart.length) return;
+  console.log(`  insert sent → server broadcast starts: ${f(toStart)}`);
+  console.log(`  broadcast to its sockets (per server): ${f(during)}`);
+  console.log(`  last server's broadcast end → client callback: ${f(afterEnd)}`);
+}
+
+let breakdown: { sentAt: Map<string, number>; reports: Array<{ receipts: Array<[string, number]> }> } | undefined;
 
 async function main() {
   const dbs = await openBenchDatabases();
@@ -170,9 +225,14 @@ async function main() {
         `p99 ${ms(percentile(latencies, 99))}  max ${ms(latencies.at(-1) ?? Number.NaN)}`,
     );
     if (latencies.length < SIGNALS * SOCKETS || duplicates) process.exitCode = 1;
+    console.log(
+      `BENCH_RESULT ${JSON.stringify({ bench: 'push', sockets: SOCKETS, signals: SIGNALS, p50: percentile(latencies, 50), p95: percentile(latencies, 95), p99: percentile(latencies, 99) })}`,
+    );
+    breakdown = { sentAt, reports };
   } finally {
     for (const c of children) if (c.exitCode === null) c.kill('SIGTERM');
     await Promise.all(children.map((c) => (c.exitCode === null ? new Promise((r) => c.once('exit', r)) : undefined)));
+    if (breakdown) printBreakdown(breakdown.sentAt, breakdown.reports, await Promise.all(serverTimings));
     await trading.query('delete from public.signals where symbol = $1', [SYMBOL]).catch(() => undefined);
     if (userIds.length) await chat.query('delete from auth.users where id = any($1::uuid[])', [userIds]).catch(() => undefined);
     await chat.end();

@@ -3,7 +3,7 @@
  * after another, each in its own Node process (`--import tsx`), so one
  * benchmark's leftovers (pools, timers, heap) cannot skew the next.
  *
- *   npm run bench                 every bench/<name>.ts that exists (chat, pipeline, push)
+ *   npm run bench                 every bench/<name>.ts that exists (chat, pipeline, push, idle-sockets)
  *   npm run bench -- chat         only bench/chat.ts
  *   npm run bench -- --quick      flags (anything starting with -) pass through to each script
  *
@@ -16,7 +16,7 @@ import { existsSync } from 'node:fs';
 import path from 'node:path';
 
 const ROOT = path.resolve(import.meta.dirname, '..');
-const KNOWN = ['chat', 'pipeline', 'push'] as const;
+const KNOWN = ['chat', 'pipeline', 'push', 'idle-sockets'] as const;
 
 interface Outcome {
   name: string;

@@ -5,7 +5,7 @@ import { ConfigError, readEnvSource } from '../common/env';
 import { createLogger, type Logger } from '../common/logger';
 import { migrate } from '../common/migrate';
 import { doublingConfigOf, marketOptionsOf, parsePipelineConfig, type PipelineConfig } from './config';
-import { createLatestCache, runIngest } from './jobs/ingest.job';
+import { createLatestCache, createWindowCache, runIngest } from './jobs/ingest.job';
 import { ensureQueues, enqueueIngest, enqueueMany, QUEUES, signalJobSchema, watchJobSchema } from './jobs/queues';
 import { createDepthSampler, registerWorker } from './jobs/run-worker';
 import { runSignal } from './jobs/signals.job';
@@ -13,6 +13,7 @@ import { listenForActiveWatchers } from './jobs/watcher-listener';
 import { ensureHistory, runTrackRecord, type TrackRecordDeps } from './jobs/track-record.job';
 import { createMarketSource, type MarketSource } from './market/market-source';
 import { createPreparedQueryable } from './storage/prepared';
+import { batchedStores } from './storage/stores';
 import { watcherStore } from './storage/watchers.store';
 import { z } from 'zod';
 
@@ -101,9 +102,12 @@ export async function startPipeline(options: PipelineOptions = {}): Promise<Runn
     const workerDeps = { log, depth };
     const latest = createLatestCache();
     const sql = config.DB_PREPARED_STATEMENTS ? createPreparedQueryable(db.pool) : db.pool;
+    // The jobs running at once share their statements: one round trip for many watchers (see batchedStores).
+    const stores = batchedStores(sql);
 
     const track: TrackRecordDeps = {
       sql,
+      stores,
       log,
       now,
       lookback: config.CANDLE_LOOKBACK,
@@ -124,6 +128,8 @@ export async function startPipeline(options: PipelineOptions = {}): Promise<Runn
       historyCandles: config.TRACK_RECORD_HISTORY_CANDLES,
       catchUp: config.INGEST_CATCH_UP_CANDLES,
       latest,
+      windows: createWindowCache(),
+      stores,
     };
     await registerWorker(
       boss,
@@ -151,6 +157,7 @@ export async function startPipeline(options: PipelineOptions = {}): Promise<Runn
           log: await runSignal(
             {
               sql,
+              stores,
               positionPct: config.SIGNAL_POSITION_PCT,
               doubling: doublingConfigOf(config),
               horizonCandles: config.TRACK_RECORD_HORIZON_CANDLES,

@@ -8,8 +8,7 @@ import { estimateLiquidationClusters } from '../liquidations/estimate-clusters';
 import type { MarketSource } from '../market/market-source';
 import { sanitizeCandles } from '../market/validate-candles';
 import { computeRisk } from '../risk/compute-risk';
-import { analysisStore } from '../storage/analysis.store';
-import { candleStore } from '../storage/candles.store';
+import { directStores, type PipelineStores } from '../storage/stores';
 import type { SignalJob } from './queues';
 
 export interface IngestDeps {
@@ -29,6 +28,10 @@ export interface IngestDeps {
   catchUp?: number;
   /** Optional per-process memory of each watcher's newest stored candle (see createLatestCache). */
   latest?: LatestCache;
+  /** Optional per-process copy of each watcher's last window, checked against the database before use (see createWindowCache). */
+  windows?: WindowCache;
+  /** The database calls (default: one statement each, on `sql`; the worker coalesces them across jobs, see batchedStores). */
+  stores?: PipelineStores;
 }
 
 /**
@@ -52,6 +55,30 @@ export function createLatestCache(maxEntries = 100_000) {
   };
 }
 export type LatestCache = ReturnType<typeof createLatestCache>;
+
+/**
+ * Each watcher's window (its last `lookback` candles) as its last ingest in
+ * this process analysed it, so the next ingest need not read ~1,000 candles
+ * back: it sends only a count of the stored range to check the copy against
+ * (candleStore.storeAndReadBack's `cached`), and reads them only when another
+ * worker's ingest made them differ. A wrong copy is therefore never used, and
+ * a missing one costs only the read. Bounded (least recently used first out):
+ * ~70 KB a watcher at a 1,000-candle lookback.
+ */
+export function createWindowCache(maxEntries = 2_000) {
+  const map = new Map<string, Candle[]>();
+  const id = (key: WatchKey) => `${key.symbol}|${key.timeframe}`;
+  return {
+    get: (key: WatchKey) => map.get(id(key)),
+    set(key: WatchKey, candles: Candle[]) {
+      const k = id(key);
+      map.delete(k);
+      map.set(k, candles);
+      if (map.size > maxEntries) map.delete(map.keys().next().value as string);
+    },
+  };
+}
+export type WindowCache = ReturnType<typeof createWindowCache>;
 
 /** Open time of the newest candle that has closed by `now`. */
 export function lastClosedOpenTime(timeframe: WatchKey['timeframe'], now: number): number {
@@ -98,10 +125,11 @@ export function firstToAnalyse(candles: readonly Candle[], lastAnalysed: number 
  * unsignalled and names it again.
  */
 export async function runIngest(deps: IngestDeps, key: WatchKey): Promise<IngestResult> {
-  const { sql, market, log, lookback } = deps;
+  const { market, log, lookback } = deps;
+  const stores = deps.stores ?? directStores(deps.sql);
   const catchUp = deps.catchUp ?? 1;
   const now = deps.now();
-  const latest = deps.latest?.get(key) ?? (await candleStore.latestOpenTime(sql, key));
+  const latest = deps.latest?.get(key) ?? (await stores.latestOpenTime(key));
   const want = candlesToFetch(latest, lastClosedOpenTime(key.timeframe, now), key.timeframe, lookback);
 
   const history = latest === null ? Math.max(lookback, deps.historyCandles ?? lookback) : lookback;
@@ -119,8 +147,14 @@ export async function runIngest(deps: IngestDeps, key: WatchKey): Promise<Ingest
 
   // With nothing new, ask only whether the candle is done; the window is read if it is not.
   const beforeLimit = fresh.length ? Math.max(0, lookback - fresh.length) : 0;
-  const stored = await candleStore.storeAndReadBack(sql, key, market.name, fresh, newest, beforeLimit);
+  // The candles before the new ones, when this process holds them from the watcher's last ingest.
+  const held = beforeLimit > 0 ? deps.windows?.get(key) : undefined;
+  const copy = held && held.length >= beforeLimit && held.at(-1)!.openTime < fresh[0]!.openTime ? held.slice(-beforeLimit) : undefined;
+  const cached = copy ? { from: copy[0]!.openTime, count: copy.length, newest: copy.at(-1)!.openTime } : undefined;
+  const stored = await stores.storeAndReadBack({ key, source: market.name, candles: fresh, newest, beforeLimit, cached });
   deps.latest?.set(key, newest);
+  let before = stored.before;
+  if (copy) before = stored.cachedValid ? copy : await stores.window(key, fresh[0]!.openTime - 1, beforeLimit);
   const line = { fetched: fresh.length, inserted: stored.inserted, candleTime: newest };
   if (stored.lastAnalysed === newest) {
     if (stored.signalled) return { log: { ...line, outcome: 'unchanged' }, followUp: null };
@@ -129,11 +163,12 @@ export async function runIngest(deps: IngestDeps, key: WatchKey): Promise<Ingest
 
   // The usual case (one new candle to analyse) has its window already; a catch-up or a rerun
   // reads enough for a full lookback behind each candle it analyses.
-  let candles = fresh.length ? [...stored.before, ...fresh].slice(-lookback) : [];
+  let candles = fresh.length ? [...before, ...fresh].slice(-lookback) : [];
   if (!fresh.length || candles.length - firstToAnalyse(candles, stored.lastAnalysed, catchUp) > 1) {
-    candles = await candleStore.window(sql, key, newest, stored.lastAnalysed === null ? lookback : lookback + catchUp - 1);
+    candles = await stores.window(key, newest, stored.lastAnalysed === null ? lookback : lookback + catchUp - 1);
   }
   if (candles.at(-1)?.openTime !== newest) throw new Error(`candle ${newest} of ${key.symbol} ${key.timeframe} missing from its window`);
+  deps.windows?.set(key, candles.slice(-lookback));
 
   const first = firstToAnalyse(candles, stored.lastAnalysed, catchUp);
   let window: Candle[] = [];
@@ -145,7 +180,7 @@ export async function runIngest(deps: IngestDeps, key: WatchKey): Promise<Ingest
     risk = computeRisk(window, key.timeframe);
     // A provider's liquidation map is today's: right for the newest candle only.
     const clusters = i === candles.length - 1 ? await clustersFor(deps, key, window) : estimateLiquidationClusters(window);
-    await analysisStore.save(sql, key, window.at(-1)!.openTime, { indicators, risk, clusters });
+    await stores.saveAnalysis(key, window.at(-1)!.openTime, { indicators, risk, clusters });
   }
   return {
     log: { ...line, candles: window.length, analysed: candles.length - first, regime: risk?.regime, outcome: 'analysed' },

@@ -324,6 +324,33 @@ describe('signal pipeline', () => {
     expect(await count('candles', { symbol: 'BAD/USDT', timeframe: '1m' })).toBe(0);
   }, 60_000);
 
+  it('does not let a slow symbol hold back its batch-mates: their signals are out while it still waits on its market', async () => {
+    const simulated = createSimulatedMarket({ now: () => NOW });
+    let release!: () => void;
+    const released = new Promise<void>((resolve) => (release = resolve));
+    const slowMarket: MarketSource = {
+      name: 'simulated',
+      fetchCandles: async (symbol, timeframe, options) => {
+        if (symbol === 'SLOW/USDT') await released;
+        return simulated.fetchCandles(symbol, timeframe, options);
+      },
+    };
+    const keys: WatchKey[] = ['SLOW/USDT', 'FAST1/USDT', 'FAST2/USDT', 'FAST3/USDT'].map((symbol) => ({ symbol, timeframe: '1h' }));
+    for (const key of keys) await addWatcher(key);
+    // One worker, one batch: the four ingests are enqueued together at start and fetched together.
+    const p = await start({ market: slowMarket, catchUpOnStart: true, config: configFor({ WORKER_BATCH_SIZE: '10', WORKER_CONCURRENCY: '1' }) });
+    try {
+      for (const key of keys.slice(1)) await until(async () => (await count('signals', key)) === 1, `the signal of ${key.symbol}`);
+      expect(await count('signals', keys[0]!)).toBe(0);
+      // The fast ones' signals came from their own batch while the slow one was still in it.
+      const active = await p.boss.findJobs<{ symbol: string }>(QUEUES.ingest, { data: { symbol: 'SLOW/USDT' } });
+      expect(active.map((j) => j.state)).toEqual(['active']);
+    } finally {
+      release();
+    }
+    await until(async () => (await count('signals', keys[0]!)) === 1, 'the slow symbol, once its market answers');
+  }, 60_000);
+
   it('catches up on watchers activated while its LISTEN connection was down', async () => {
     await start();
     const [killed] = await db.query<{ n: number }>(

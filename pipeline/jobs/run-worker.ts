@@ -1,6 +1,7 @@
 import type { Job, JobResult, PgBoss, WorkOptions } from 'pg-boss';
 import type { z } from 'zod';
 import type { Logger } from '../../common/logger';
+import { createBatcher } from '../storage/batcher';
 import type { QueueName } from './queues';
 
 /**
@@ -52,16 +53,17 @@ export interface WorkerSpec<T, F = never> {
   /** Does the job. Throw to have pg-boss retry it (alone: batch-mates are settled on their own). */
   handle(data: T, job: Job<unknown>): Promise<JobOutcome<F>>;
   /**
-   * Sends the batch's follow-ups in one statement instead of one per job. If
-   * it fails, the jobs that asked for one are failed too, so their retry
-   * asks again.
+   * Sends follow-ups, many in one statement: each job's is sent as soon as
+   * the job is done (coalesced with those of the jobs finishing beside it),
+   * not when its whole batch is, so a slow batch-mate never holds back
+   * another watcher's next step. If it fails, the job is failed too, so its
+   * retry asks again.
    */
-  sendFollowUps?(followUps: F[]): Promise<void>;
+  sendFollowUps?(followUps: readonly F[]): Promise<void>;
 }
 
-interface Settled<F> {
+interface Settled {
   result: JobResult;
-  followUp: F | null;
   line: Record<string, unknown>;
   ms: number;
 }
@@ -78,26 +80,42 @@ export async function registerWorker<T extends { symbol?: string; timeframe?: st
   deps: { log: Logger; depth: DepthSampler },
 ): Promise<string> {
   const { log, depth } = deps;
+  const send = spec.sendFollowUps;
+  const sendFollowUp = send
+    ? createBatcher<F, void>({
+        many: async (followUps) => {
+          await send(followUps);
+          return followUps.map(() => undefined);
+        },
+        one: (followUp) => send([followUp]),
+      })
+    : undefined;
 
-  async function runOne(job: Job<unknown>): Promise<Settled<F>> {
+  async function runOne(job: Job<unknown>): Promise<Settled> {
     const started = performance.now();
     const parsed = spec.schema.safeParse(job.data);
     if (!parsed.success) {
       log.error({ queue: spec.queue, jobId: job.id, issues: parsed.error.issues }, 'job payload invalid, dead-lettered');
-      return { result: { id: job.id, status: 'deadletter', output: { message: 'invalid payload' } }, followUp: null, line: {}, ms: 0 };
+      return { result: { id: job.id, status: 'deadletter', output: { message: 'invalid payload' } }, line: {}, ms: 0 };
     }
     const line = { queue: spec.queue, jobId: job.id, symbol: parsed.data.symbol, timeframe: parsed.data.timeframe, attempt: job.retryCount };
     try {
       const outcome = await spec.handle(parsed.data, job);
+      if (outcome.followUp != null && sendFollowUp) {
+        try {
+          await sendFollowUp(outcome.followUp);
+        } catch (err) {
+          throw new Error(`sending follow-up jobs failed: ${err instanceof Error ? err.message : String(err)}`);
+        }
+      }
       return {
         result: { id: job.id, status: 'completed', output: outcome.log },
-        followUp: outcome.followUp ?? null,
         line: { ...line, ...outcome.log },
         ms: performance.now() - started,
       };
     } catch (err) {
       const message = err instanceof Error ? err.message : String(err);
-      return { result: { id: job.id, status: 'failed', output: { message } }, followUp: null, line: { ...line, err: message }, ms: performance.now() - started };
+      return { result: { id: job.id, status: 'failed', output: { message } }, line: { ...line, err: message }, ms: performance.now() - started };
     }
   }
 
@@ -113,18 +131,6 @@ export async function registerWorker<T extends { symbol?: string; timeframe?: st
     },
     async (jobs): Promise<JobResult[]> => {
       const settled = await Promise.all(jobs.map(runOne));
-      const followUps = settled.filter((s) => s.followUp !== null);
-      if (followUps.length && spec.sendFollowUps) {
-        try {
-          await spec.sendFollowUps(followUps.map((s) => s.followUp as F));
-        } catch (err) {
-          const message = `sending follow-up jobs failed: ${err instanceof Error ? err.message : String(err)}`;
-          for (const s of followUps) {
-            s.result = { id: s.result.id, status: 'failed', output: { message } };
-            s.line = { ...s.line, err: message };
-          }
-        }
-      }
       const queueDepth = depth.depth(spec.queue);
       for (const s of settled) {
         if (s.result.status === 'deadletter') continue;

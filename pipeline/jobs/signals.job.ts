@@ -5,8 +5,7 @@ import { EDGE_MIN_TRADES } from '../backtest/coin-flip';
 import type { DoublingDecision, SignalDecision, WatchKey } from '../domain';
 import { evaluateDoubling, type DoublingConfig } from '../signals/guardrails';
 import { decideSignal } from '../signals/strategy';
-import { analysisStore } from '../storage/analysis.store';
-import { signalStore } from '../storage/signals.store';
+import { directStores, type PipelineStores } from '../storage/stores';
 import { trackRecordStore } from '../storage/track-record.store';
 import { edgeFactsOf } from '../track-record/track-record';
 
@@ -19,6 +18,8 @@ export interface SignalDeps {
   horizonCandles: number;
   /** SIGNAL_PUBLISH: 'edge' withholds calls where the measured edge is not positive (see withheld()); 'all' publishes every call. */
   publish?: SignalPublish;
+  /** The database calls (default: one statement each, on `sql`; the worker coalesces them across jobs, see batchedStores). */
+  stores?: PipelineStores;
 }
 
 export type SignalPublish = 'edge' | 'all';
@@ -74,11 +75,12 @@ export async function runSignal(deps: SignalDeps, key: WatchKey & { candleTime: 
   let inserted = 0;
   let last: Record<string, unknown> = {};
   const tf = TIMEFRAME_MS[key.timeframe];
+  const stores = deps.stores ?? directStores(deps.sql);
   // The pair's edge as measured now (its `all` track record), carried by every signal this job makes.
-  const edge = edgeFactsOf(await trackRecordStore.allWindowEdge(deps.sql, key), key.timeframe, tf);
+  const edge = edgeFactsOf(await stores.allWindowEdge(key), key.timeframe, tf);
   // Bounded by the ingest's catch-up; the cap only guards against a loop that makes no progress.
   for (let step = 0; step < MAX_SIGNALS_PER_JOB; step++) {
-    const inputs = await analysisStore.loadSignalInputs(deps.sql, key, STRATEGY_CANDLES, deps.horizonCandles * tf);
+    const inputs = await stores.loadSignalInputs(key, STRATEGY_CANDLES, deps.horizonCandles * tf);
     if (!inputs || (inputs.signalled && inputs.candleTime < key.candleTime)) {
       throw new Error(`no analysis stored for ${key.symbol} ${key.timeframe} at ${key.candleTime}`);
     }
@@ -104,7 +106,7 @@ export async function runSignal(deps: SignalDeps, key: WatchKey & { candleTime: 
         config: deps.doubling,
       });
     }
-    const id = await signalStore.insert(deps.sql, key, candleTime, decision, doubling, edge);
+    const id = await stores.insertSignal(key, candleTime, decision, doubling, edge);
     if (id !== null) inserted++;
     last = { signalId: id, direction: decision.direction, score: decision.score, doubling: doubling?.recommended ?? null, ...(held ? { withheld: call.direction } : {}) };
     if (candleTime >= key.candleTime) return { ...last, candleTime, signals: inserted, outcome: id === null ? 'exists' : 'inserted' };

@@ -3,7 +3,7 @@ import type { Logger } from '../../common/logger';
 import { decideSeries } from '../backtest/signal-series';
 import type { WatchKey } from '../domain';
 import { INDICATOR_WARMUP_CANDLES } from '../indicators/compute-indicators';
-import { candleStore } from '../storage/candles.store';
+import { directStores, type PipelineStores } from '../storage/stores';
 import { trackRecordStore, type HistoryDecision } from '../storage/track-record.store';
 import { computeTrackRecords, type TrackRecordSettings } from '../track-record/track-record';
 
@@ -18,6 +18,8 @@ export interface TrackRecordDeps {
   historyCandles: number;
   /** Newest candles the `all` window covers at most. */
   maxCandles?: number;
+  /** The hot path's database calls (default: one statement each, on `sql`; see batchedStores). */
+  stores?: PipelineStores;
 }
 
 /** Hourly candles of more than a year; bounds one job's read and CPU. */
@@ -47,10 +49,11 @@ export async function runTrackRecord(deps: TrackRecordDeps, key: WatchKey): Prom
  * the inserts ignore what an earlier attempt stored.
  */
 export async function ensureHistory(deps: TrackRecordDeps, key: WatchKey): Promise<Record<string, unknown> | null> {
-  if (deps.historyCandles <= 0 || (await trackRecordStore.hasHistory(deps.sql, key))) return null;
-  const newest = await candleStore.latestOpenTime(deps.sql, key);
+  const stores = deps.stores ?? directStores(deps.sql);
+  if (deps.historyCandles <= 0 || (await stores.hasHistory(key))) return null;
+  const newest = await stores.latestOpenTime(key);
   if (newest === null) return null;
-  const candles = await candleStore.window(deps.sql, key, newest, deps.historyCandles);
+  const candles = await stores.window(key, newest, deps.historyCandles);
   // Fewer candles than the indicators' warm-up: no decision can be taken yet (a pair listed days ago).
   if (candles.length <= INDICATOR_WARMUP_CANDLES) return { history: candles.length, decisions: 0 };
   const series = decideSeries(candles, { timeframe: key.timeframe, lookback: deps.lookback });

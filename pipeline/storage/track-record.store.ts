@@ -22,6 +22,16 @@ export const trackRecordStore = {
       ])
     ).rows[0]!.e,
 
+  /** hasHistory of many watchers in one statement, in order. */
+  hasHistoryMany: async (q: Queryable, keys: readonly WatchKey[]): Promise<boolean[]> =>
+    (
+      await q.query<{ e: boolean }>(
+        `select exists (select 1 from public.history_decisions h where h.symbol = k.symbol and h.timeframe = k.timeframe) as e
+         from unnest($1::text[], $2::text[]) with ordinality as k(symbol, timeframe, i) order by k.i`,
+        [keys.map((k) => k.symbol), keys.map((k) => k.timeframe)],
+      )
+    ).rows.map((r) => r.e),
+
   /** Stores history decisions in one statement; a decision already stored (a retried job) is kept. */
   saveHistory: async (q: Queryable, key: WatchKey, rows: readonly HistoryDecision[]): Promise<number> => {
     if (!rows.length) return 0;
@@ -101,26 +111,40 @@ export const trackRecordStore = {
 
   /** What the stored `all` rollup says about the edge (edgeFactsOf's input), or null before the first rollup. */
   allWindowEdge: async (q: Queryable, key: WatchKey): Promise<EdgeInput | null> => {
-    const { rows } = await q.query<{
-      candles: number;
-      trades: number;
-      expectancy_pct: number | null;
-      coin_flip_median_pct: number | null;
-      coin_flip_percentile: number | null;
-      edge: EdgeInput['edge'];
-    }>(
+    const { rows } = await q.query<EdgeRow>(
       `select candles, trades, expectancy_pct, coin_flip_median_pct, coin_flip_percentile, edge from public.track_record
        where symbol = $1 and timeframe = $2 and window_name = 'all'`,
       [key.symbol, key.timeframe],
     );
-    const r = rows[0];
-    if (!r) return null;
-    return {
-      candles: r.candles,
-      trades: r.trades,
-      expectancyPct: r.expectancy_pct,
-      edge: r.edge,
-      coinFlip: { medianExpectancyPct: r.coin_flip_median_pct, percentile: r.coin_flip_percentile },
-    };
+    return rows[0] ? edgeInputOf(rows[0]) : null;
+  },
+
+  /** allWindowEdge of many watchers in one statement, in order. */
+  allWindowEdgeMany: async (q: Queryable, keys: readonly WatchKey[]): Promise<Array<EdgeInput | null>> => {
+    const { rows } = await q.query<EdgeRow | { trades: null }>(
+      `select r.candles, r.trades, r.expectancy_pct, r.coin_flip_median_pct, r.coin_flip_percentile, r.edge
+       from unnest($1::text[], $2::text[]) with ordinality as k(symbol, timeframe, i)
+       left join public.track_record r on r.symbol = k.symbol and r.timeframe = k.timeframe and r.window_name = 'all'
+       order by k.i`,
+      [keys.map((k) => k.symbol), keys.map((k) => k.timeframe)],
+    );
+    return rows.map((r) => (r.trades === null ? null : edgeInputOf(r as EdgeRow)));
   },
 };
+
+interface EdgeRow {
+  candles: number;
+  trades: number;
+  expectancy_pct: number | null;
+  coin_flip_median_pct: number | null;
+  coin_flip_percentile: number | null;
+  edge: EdgeInput['edge'];
+}
+
+const edgeInputOf = (r: EdgeRow): EdgeInput => ({
+  candles: r.candles,
+  trades: r.trades,
+  expectancyPct: r.expectancy_pct,
+  edge: r.edge,
+  coinFlip: { medianExpectancyPct: r.coin_flip_median_pct, percentile: r.coin_flip_percentile },
+});
