@@ -17,6 +17,8 @@ const serverOnlySchema = z.object({
   CHAT_MAX_CONCURRENT_PER_USER: z.coerce.number().int().min(1).max(1000).default(2),
   CHAT_MAX_PER_MINUTE: z.coerce.number().int().min(1).max(10_000).default(40),
   CHAT_TOKEN_COALESCE_MS: z.coerce.number().int().min(0).max(200).default(16),
+  CHAT_ANSWER_CACHE_TTL_SECONDS: z.coerce.number().int().min(0).max(86_400).default(900),
+  CHAT_CONTEXT_MAX_AGE_SECONDS: z.coerce.number().int().min(1).max(3600).default(60),
   SHUTDOWN_DRAIN_MS: z.coerce.number().int().min(0).max(600_000).default(20_000),
   ANSWER_HEARTBEAT_MS: z.coerce.number().int().min(50).max(60_000).default(5_000),
   ANSWER_STALE_MS: z.coerce.number().int().min(200).max(3_600_000).default(30_000),
@@ -33,7 +35,16 @@ export interface ServerConfig {
   router: RouterOptions;
   voice: VoiceOptions;
   priceTable: PriceTable;
-  chat: { maxOutputTokens: number; maxConcurrentPerUser: number; maxPerMinute: number; tokenCoalesceMs: number };
+  chat: {
+    maxOutputTokens: number;
+    maxConcurrentPerUser: number;
+    maxPerMinute: number;
+    tokenCoalesceMs: number;
+    /** How long a cached answer is served at most (0 = no answer cache). */
+    answerCacheTtlMs: number;
+    /** How long a pair's market context is trusted without a new-signal notification. */
+    contextMaxAgeMs: number;
+  };
   webhook: { secret?: string; toleranceMs: number; url?: string };
   /** Graceful shutdown and crash recovery of answers in flight. */
   lifecycle: { shutdownDrainMs: number; heartbeatMs: number; staleMs: number; sweepMs: number };
@@ -61,7 +72,14 @@ export function parseServerConfig(source: Record<string, string | undefined>): S
     router: routerOptionsFromEnv(source),
     voice: voiceOptionsFromEnv(source),
     priceTable,
-    chat: { maxOutputTokens: e.CHAT_MAX_OUTPUT_TOKENS, maxConcurrentPerUser: e.CHAT_MAX_CONCURRENT_PER_USER, maxPerMinute: e.CHAT_MAX_PER_MINUTE, tokenCoalesceMs: e.CHAT_TOKEN_COALESCE_MS },
+    chat: {
+      maxOutputTokens: e.CHAT_MAX_OUTPUT_TOKENS,
+      maxConcurrentPerUser: e.CHAT_MAX_CONCURRENT_PER_USER,
+      maxPerMinute: e.CHAT_MAX_PER_MINUTE,
+      tokenCoalesceMs: e.CHAT_TOKEN_COALESCE_MS,
+      answerCacheTtlMs: e.CHAT_ANSWER_CACHE_TTL_SECONDS * 1000,
+      contextMaxAgeMs: e.CHAT_CONTEXT_MAX_AGE_SECONDS * 1000,
+    },
     webhook: { secret: e.WEBHOOK_SECRET, toleranceMs: e.WEBHOOK_TOLERANCE_MS, url: e.WATCHERS_WEBHOOK_URL },
     lifecycle: { shutdownDrainMs: e.SHUTDOWN_DRAIN_MS, heartbeatMs: e.ANSWER_HEARTBEAT_MS, staleMs: e.ANSWER_STALE_MS, sweepMs: e.RESERVATION_SWEEP_MS },
     market: {
