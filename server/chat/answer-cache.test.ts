@@ -114,11 +114,27 @@ describe('answer cache: identical question on identical market context', () => {
     expect(b.done).toMatchObject({ provider: 'cache', model: a.done!.model, status: 'complete', credits: { charged: CACHE_PRICE } });
     expect(b.text).toBe(a.text);
     expect(b.tokens.map((t) => t.seq)).toEqual(b.tokens.map((_, i) => i));
-    // Through the ledger like any answer: a reservation at the cache price, settled in full.
-    expect((await ledger(second.userId, id)).map((r) => [r.reason, r.delta, r.provider])).toEqual([
-      ['reserve', -CACHE_PRICE, null],
-      ['settle', 0, 'cache'],
+    // Through the ledger like any answer: reserved (for the provider: the lookup runs beside the reservation), settled at the cache price.
+    const rows = await ledger(second.userId, id);
+    expect(rows.map((r) => [r.reason, r.provider])).toEqual([
+      ['reserve', null],
+      ['settle', 'cache'],
     ]);
+    expect(-rows.reduce((sum, r) => sum + r.delta, 0)).toBe(CACHE_PRICE);
+  });
+
+  it('answers from the cache a user whose whole balance is the cache price, leaving 0', async () => {
+    grok.reset();
+    const user = await trader();
+    const [row] = await server.chatDb.query<{ balance: number }>('select balance from public.credit_balance where user_id = $1', [user.userId]);
+    const balance = row!.balance;
+    await server.chatDb.query(`insert into public.credits_ledger (user_id, delta, reason, request_id) values ($1, $2, 'adjustment', 'test-adjust')`, [
+      user.userId,
+      CACHE_PRICE - balance,
+    ]);
+    const b = await ask(user.socket, { id: randomUUID(), message: 'What is the BTC/USDT signal?' });
+    expect(b.done).toMatchObject({ provider: 'cache', credits: { charged: CACHE_PRICE, balance: 0 } });
+    expect(grok.requests).toHaveLength(0);
   });
 
   it('serves POST /chat from the same cache', async () => {

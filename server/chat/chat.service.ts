@@ -5,7 +5,7 @@ import type { ChatDoneEvent } from '../../common/events';
 import type { Logger } from '../../common/logger';
 import type { VerifiedUser } from '../auth/token-verifier';
 import { buildPrompt, type Prompt } from '../context';
-import { MIN_ANSWER_OUTPUT_TOKENS, type AnswerShape, type Pricer } from '../credits/pricing';
+import { MIN_ANSWER_OUTPUT_TOKENS, VOICE_CHARACTERS_PER_TOKEN, type AnswerShape, type Pricer } from '../credits/pricing';
 import type { Metrics } from '../metrics/metrics';
 import { estimatePromptTokens, estimateTokens, TOOL_SPECS, type ModelRouter, type ProviderName, type StreamResult } from '../router';
 import { answerCacheKey, isCacheableQuestion, type AnswerCache, type CachedAnswer } from './answer-cache';
@@ -160,17 +160,17 @@ export function createChatService(deps: ChatServiceDeps) {
    * 1. limits ‖ context: the per-minute limit and the context (watchlist and
    *    account in one statement, market from the per-candle cache, history)
    *    are read at once; a refusal wins over a context error.
-   * 2. cacheLookup: a cacheable question on an available market context is
-   *    looked up in the answer cache; a hit is reserved at the cache price and
-   *    played (no provider).
-   * 3. prompt: built and sized for the route the router will try first.
-   * 4. reservation: one transaction decides (id unused, under the cap, paid
-   *    for), so a provider is only ever called for an answer that is granted.
-   * 5. provider call ‖ question record: the call starts as soon as the credits
+   * 2. prompt: built and sized for the route the router will try first.
+   * 3. reservation ‖ cacheLookup: one transaction decides (id unused, under
+   *    the cap, paid for), so a provider is only ever called for an answer
+   *    that is granted; a cacheable question on an available market context
+   *    is looked up in the answer cache meanwhile, and a hit is played (no
+   *    provider) and settled at the cache price.
+   * 4. provider call ‖ question record: the call starts as soon as the credits
    *    are held and the question is stored while it waits for its first token;
    *    its deltas are held until the question is stored (should that fail, the
    *    call is aborted, nothing was sent and the reservation is released).
-   * 6. run: deltas reach the client (coalesced), then settlement and storage.
+   * 5. run: deltas reach the client (coalesced), then settlement and storage.
    */
   async function begin(input: StartChatInput): Promise<StartedAnswer> {
     const { user, id } = input;
@@ -200,15 +200,8 @@ export function createChatService(deps: ChatServiceDeps) {
 
     const cacheKey =
       deps.answerCache && gatheredContext.fingerprint !== undefined && isCacheableQuestion(input) ? answerCacheKey(input.message, gatheredContext.fingerprint) : undefined;
-    const cached = cacheKey === undefined ? undefined : await lookupCached(cacheKey, id);
-    if (cacheKey !== undefined) clock.mark('cacheLookup');
-    if (cached) {
-      // The cached text is known: its voice is priced on its exact length.
-      const amount = deps.pricer.cachedAnswerCost(voiceModel ? cached.text.length : 0, voiceModel);
-      await reserve(input, delivery, clock, { amount, minAmount: amount });
-      const conversationId = await recordQuestion(input, clock);
-      return launch({ ...base, conversationId, source: { kind: 'cache', answer: cached } });
-    }
+    // Looked up beside the reservation (never rejects: a failed lookup is a miss).
+    const lookup = cacheKey === undefined ? Promise.resolve(undefined) : lookupCached(cacheKey, id).finally(() => clock.mark('cacheLookup'));
 
     // A cacheable question is asked without the user's account facts, so that its answer can be shared.
     const prompt = buildPrompt({
@@ -228,7 +221,27 @@ export function createChatService(deps: ChatServiceDeps) {
     const sizing = deps.pricer.reservationFor({ route: planned, inputTokens: delivery.inputTokens, voiceModel }, maxOutputTokens);
     clock.mark('prompt');
 
-    await reserve(input, delivery, clock, sizing);
+    // The reservation covers the provider's answer and a cached one alike (a hit is settled at the cache price, the
+    // rest returned). A hit the reservation cannot pay for (a balance below the cache price) is asked of the provider;
+    // a balance too small for the provider but enough for the cached answer reserves exactly that instead.
+    const cacheCost = (text?: string) =>
+      deps.pricer.cachedAnswerCost(voiceModel ? (text?.length ?? maxOutputTokens * VOICE_CHARACTERS_PER_TOKEN) : 0, voiceModel);
+    const amount = cacheKey === undefined ? sizing.amount : Math.max(sizing.amount, cacheCost());
+    const [refusal, found] = await Promise.all([
+      reserve(input, delivery, clock, { amount, minAmount: sizing.minAmount }).then(() => undefined, (err: unknown) => err),
+      lookup,
+    ]);
+    if (refusal !== undefined) {
+      if (!(found && refusal instanceof AppError && refusal.code === 'insufficient_credits')) throw refusal;
+      await reserve(input, delivery, clock, { amount: cacheCost(found.text), minAmount: cacheCost(found.text) });
+    }
+    const cached = found && delivery.reserved >= cacheCost(found.text) ? found : undefined;
+    if (cached) {
+      delivery.inputTokens = 0;
+      const conversationId = await recordQuestion(input, clock);
+      return launch({ ...base, conversationId, source: { kind: 'cache', answer: cached } });
+    }
+
     const stream = startStream({ prompt, tools, delivery });
     let conversationId: string;
     try {
