@@ -1,68 +1,65 @@
 /**
- * Chat streaming benchmark: N concurrent socket clients (default N = 1, 100,
- * 500) against the real server, with a loopback OpenAI-wire mock as xAI Grok
- * (first token after 50 ms, then one token per 5 ms, 100 tokens).
+ * Chat benchmark, issue 12's method: N concurrent streams (N = 20 and 100),
+ * each in a closed loop — ask, read the answer to its end, ask again — for
+ * 20 s, against a loopback OpenAI-compatible provider (standing in for xAI
+ * Grok) whose first token comes after 50 ms and then one token every 10 ms
+ * (100 tokens/s a stream), in its own process. The same client process talks
+ * to the provider directly in the same run: that is the baseline.
  *
- *   npx tsx bench/chat.ts [--n=1,100,500] [--quick] [--seconds=10] [--warmup=2]
- *                         [--first-token-ms=50] [--token-ms=5] [--memory-sockets=2000]
+ *   npx tsx bench/chat.ts [--n=20,100] [--seconds=20] [--warmup=2]
+ *                         [--first-token-ms=50] [--token-ms=10] [--no-cache-phase]
  *
- * --quick: N = 1, 100 and 4 s phases. Diagnostics: BENCH_DB_TIMING=1 prints
- * the server's database time per call; BENCH_CPU_PROFILE=/path/prefix writes
- * a CPU profile of the server during each Zmarty phase. DATABASE_POOL_MAX is
- * honoured; CHAT_/TRADING_DATABASE_URL select the database servers.
+ * Per N, three phases on fresh load:
+ * 1. direct: the OpenAI SDK calls the mock with the very body the server sends;
+ *    TTFT = create() → first content delta.
+ * 2. zmarty: `chat:send` over an authenticated websocket → first `chat:token`.
+ *    Every question is unique (a request number is appended), so none is
+ *    answered from the answer cache: this is the provider path.
+ * 3. cached (unless --no-cache-phase): the same question every time, answered
+ *    from the answer cache after the first (reported apart, not compared with
+ *    direct: no provider is called).
+ * Added TTFT is the difference of the percentiles (zmarty p50 − direct p50, …).
+ * Each phase runs `--warmup` s whose requests are not counted, then the 20 s
+ * window. Reported per N: p50/p95/p99 added TTFT, tokens/s delivered against
+ * direct, the server's CPU per 1,000 tokens relayed (the whole answer path:
+ * limits, context, reservation, relaying, settlement — divided by the tokens),
+ * its RSS, the websocket bytes and events per token, and the answer path's
+ * per-stage timings (published by the chat service on diagnostics_channel).
  *
- * Processes: this one runs the server (and the embedded PostgreSQL, which is
- * its own processes); the mock and the socket clients run in two child
- * processes, so their CPU work is not done on the server's event loop. All of
- * it still shares the machine's cores — `uptime` is printed to show the load.
- *
- * Method:
- * 0. Memory per idle connected socket, first, on the fresh server (RSS does
- *    not shrink back after load): RSS, heap and external memory after a
- *    forced GC. V8 keeps pages freed during startup resident for reuse, so
- *    the first M/4 sockets (M = --memory-sockets, default 8000) absorb that
- *    slack and the figure is the marginal cost of the next 3M/4.
- * Then per N, on fresh sockets (heap per socket again at each N):
- * 1. Warm-up window, discarded, in each phase.
- * 2. Baseline: N clients call the mock directly with the OpenAI SDK, sending
- *    the exact body the server sends; TTFT = create() → first content delta.
- * 3. Through Zmarty: N clients emit `chat:send` over their websocket;
- *    TTFT = emit → first `chat:token`. Same closed-loop, staggered load.
- * Added TTFT is the difference of the two distributions' percentiles (p50 −
- * p50, p99 − p99): a request can only be timed one way, so the pairs are not
- * matched, but the mock's own latency distribution is the same in both runs,
- * so what remains is what the server adds (auth'd socket hop, validation,
- * rate limits, watchlist and market context, credit reservation, the
- * upstream call's setup, relaying tokens).
+ * Diagnostics: BENCH_CPU_PROFILE=/path/prefix writes a CPU profile of the
+ * server during each zmarty phase and prints its top functions;
+ * BENCH_DB_TIMING=1 prints the server's database time per call.
+ * DATABASE_POOL_MAX is honoured; CHAT_/TRADING_DATABASE_URL select the
+ * database servers. The server runs in this process (the embedded PostgreSQL
+ * in its own); the mock and the clients each in a child process. They all
+ * share the machine's cores: the load average is printed.
  */
+import { subscribe, unsubscribe } from 'node:diagnostics_channel';
 import os from 'node:os';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
+import { ANSWER_TIMINGS_CHANNEL, type AnswerTimings } from '../server/chat/answer-timings';
 import { forkChild, type ChildRpc } from './lib/child';
 import type { PhaseRaw, PhaseSpec } from './lib/chat-clients.process';
-import { printReport, toPhaseResult, type NResult, type SocketMemory } from './lib/chat-report';
+import { printReport, toPhaseResult, type NResult, type ServerSide } from './lib/chat-report';
 import { startChatBench, type ChatBench } from './lib/chat-setup';
-import { startCpuProfile } from './lib/cpu-profile';
+import { startCpuProfile, summarizeCpuProfile } from './lib/cpu-profile';
 import { timeDb } from './lib/db-timing';
-import { obtainGc, settledMemory } from './lib/memory';
-import { fmt } from './lib/stats';
+import { fmt, summarize } from './lib/stats';
 
 const REPLY_TOKENS = 100;
 const MESSAGE = 'What is the latest signal on BTC/USDT?';
 
 function parseArgs(argv: string[]) {
   const get = (name: string) => argv.find((a) => a.startsWith(`--${name}=`))?.split('=')[1];
-  const quick = argv.includes('--quick');
-  const ns = (get('n') ?? (quick ? '1,100' : '1,100,500')).split(',').map(Number);
+  const ns = (get('n') ?? '20,100').split(',').map(Number);
   if (ns.some((n) => !Number.isInteger(n) || n < 1 || n > 5000)) throw new Error('--n takes a comma-separated list of integers 1..5000');
-  const seconds = Number(get('seconds') ?? (quick ? 4 : 10));
-  const warmup = Number(get('warmup') ?? (quick ? 1.5 : 2));
+  const seconds = Number(get('seconds') ?? 20);
+  const warmup = Number(get('warmup') ?? 2);
   const firstTokenMs = Number(get('first-token-ms') ?? 50);
-  const tokenMs = Number(get('token-ms') ?? 5);
+  const tokenMs = Number(get('token-ms') ?? 10);
   if (!(seconds > 0 && warmup >= 0)) throw new Error('--seconds must be > 0 and --warmup ≥ 0');
   if (!(firstTokenMs >= 0 && tokenMs >= 0)) throw new Error('--first-token-ms and --token-ms must be ≥ 0');
-  const memorySockets = Number(get('memory-sockets') ?? 8000);
-  if (!Number.isInteger(memorySockets) || memorySockets < 100) throw new Error('--memory-sockets must be an integer ≥ 100');
-  return { ns, measureMs: seconds * 1000, warmupMs: warmup * 1000, firstTokenMs, tokenMs, memorySockets };
+  return { ns, measureMs: seconds * 1000, warmupMs: warmup * 1000, firstTokenMs, tokenMs, cachePhase: !argv.includes('--no-cache-phase') };
 }
 
 /** 100 word-sized tokens, as the mock splits them. */
@@ -71,16 +68,31 @@ function replyText(): string {
   return Array.from({ length: REPLY_TOKENS }, (_, i) => words[i % words.length]).join(' ') + '.';
 }
 
+/** Stage timings of the answers the server ran while subscribed. */
+function collectTimings() {
+  const samples = new Map<string, number[]>();
+  const onMessage = (message: unknown) => {
+    for (const [stage, ms] of Object.entries((message as AnswerTimings).stages)) {
+      let list = samples.get(stage);
+      if (!list) samples.set(stage, (list = []));
+      list.push(ms);
+    }
+  };
+  subscribe(ANSWER_TIMINGS_CHANNEL, onMessage);
+  return {
+    stop: () => {
+      unsubscribe(ANSWER_TIMINGS_CHANNEL, onMessage);
+      return Object.fromEntries([...samples].map(([k, v]) => [k, summarize(v)]));
+    },
+  };
+}
+
 async function main() {
   const args = parseArgs(process.argv.slice(2));
   const log = (m: string) => console.log(`[chat-bench] ${m}`);
-  const gc = obtainGc();
   const loadBefore = os.loadavg()[0]!;
-  log(`${os.cpus().length} × ${os.cpus()[0]?.model ?? 'cpu'}, Node ${process.version}; uptime load ${os.loadavg().map((l) => l.toFixed(2)).join(' ')}`);
-  log(
-    `N = ${args.ns.join(', ')}; warm-up ${args.warmupMs / 1000} s + ${args.measureMs / 1000} s measured per phase; ` +
-      `mock first token ${args.firstTokenMs} ms, 1 token / ${args.tokenMs} ms${gc ? '' : '; NO forced GC available (memory figures include garbage)'}`,
-  );
+  log(`${os.cpus().length} × ${os.cpus()[0]?.model ?? 'cpu'}, Node ${process.version}; load ${os.loadavg().map((l) => l.toFixed(2)).join(' ')}`);
+  log(`N = ${args.ns.join(', ')}; ${args.warmupMs / 1000} s warm-up + ${args.measureMs / 1000} s measured per phase; mock first token ${args.firstTokenMs} ms, 1 token / ${args.tokenMs} ms`);
 
   const cycleMs = args.firstTokenMs + (REPLY_TOKENS - 1) * args.tokenMs;
   const requestTimeoutMs = 60_000;
@@ -90,7 +102,6 @@ async function main() {
   let clients: ChildRpc | undefined;
   let bench: ChatBench | undefined;
   const results: NResult[] = [];
-  let memory: SocketMemory | undefined;
   let cleaning: Promise<void> | undefined;
   // Once only: an interrupt and the failing phase it causes may both get here.
   const cleanup = () =>
@@ -113,59 +124,64 @@ async function main() {
     const { url: mockUrl } = await mock.call<{ url: string }>('start', {
       reply: { text: replyText(), firstTokenDelayMs: args.firstTokenMs, tokenDelayMs: args.tokenMs },
     });
-    // A few users first: the memory step runs before the sign-up of the rest leaves garbage behind.
-    bench = await startChatBench({ users: 20, maxUsers: Math.max(maxN, 20), mockUrl, log });
+    bench = await startChatBench({ users: maxN, maxUsers: maxN, mockUrl, log });
     const { server, users } = bench;
-    // Optional diagnostics: where the server's database time goes.
     const dbTiming = process.env.BENCH_DB_TIMING === '1' ? timeDb({ chat: server.chatDb, trading: server.tradingDb }) : undefined;
     clients = await forkChild('bench/lib/chat-clients.process.ts');
     const rpc = clients;
-    // Socket i belongs to user i mod users (only the memory step opens more sockets than there are users).
     const connect = (n: number) =>
-      rpc.call<{ connected: number; ms: number }>('connect', { url: server.url, tokens: Array.from({ length: n }, (_, i) => users[i % users.length]!.accessToken) }, 180_000);
+      rpc.call<{ connected: number; ms: number }>('connect', { url: server.url, tokens: users.slice(0, n).map((u) => u.accessToken) }, 180_000);
     const disconnect = async () => {
       await rpc.call('disconnect');
-      // The server notices closes asynchronously; measure only once it has let go of them.
       for (let i = 0; i < 200 && server.io.engine.clientsCount > 0; i++) await new Promise((r) => setTimeout(r, 50));
     };
     const phase = (cmd: 'zmarty' | 'baseline', spec: PhaseSpec & { mockUrl?: string; body?: Record<string, unknown> }) =>
       rpc.call<PhaseRaw>(cmd, { ...spec, requestTimeoutMs }, phaseTimeout);
-    /** Connects N idle sockets; returns the server heap they hold, per socket. */
-    const connectMeasured = async (n: number) => {
-      const before = await settledMemory(gc);
-      const connected = await connect(n);
-      const after = await settledMemory(gc);
-      return { connected, heapPerSocketKB: (after.heapUsed - before.heapUsed) / 1024 / n };
-    };
 
-    // Memory first, on a server that has not been under load yet. V8 keeps pages it freed (startup is
-    // garbage-heavy) resident for reuse, so the first sockets hardly move RSS: a quarter of them absorb
-    // that slack, and the figure is the marginal cost of the other three quarters.
-    await connect(5);
-    await disconnect();
-    const m0 = await settledMemory(gc);
-    const first = Math.floor(args.memorySockets / 4);
-    await connect(first);
-    const m1 = await settledMemory(gc);
-    const rest = await connect(args.memorySockets - first);
-    const m2 = await settledMemory(gc);
-    const per = (key: 'rss' | 'heapUsed' | 'external') => (m2[key] - m1[key]) / 1024 / (args.memorySockets - first);
-    memory = {
-      n: args.memorySockets - first,
-      rssPerSocketKB: per('rss'),
-      heapPerSocketKB: per('heapUsed'),
-      externalPerSocketKB: per('external'),
-      naiveRssPerSocketKB: (m2.rss - m0.rss) / 1024 / args.memorySockets,
-      forcedGc: Boolean(gc),
+    /** One Zmarty phase with the server-side figures: CPU, RSS, event-loop delay, stage timings, optional profile. */
+    const measured = async (label: string, n: number, spec: PhaseSpec): Promise<{ raw: PhaseRaw; server: ServerSide }> => {
+      const loop = monitorEventLoopDelay({ resolution: 10 });
+      loop.enable();
+      dbTiming?.reset();
+      const timings = collectTimings();
+      const profiler = process.env.BENCH_CPU_PROFILE ? await startCpuProfile() : undefined;
+      let peakRss = process.memoryUsage.rss();
+      const sampler = setInterval(() => (peakRss = Math.max(peakRss, process.memoryUsage.rss())), 250);
+      const cpu0 = process.cpuUsage();
+      const t0 = performance.now();
+      const raw = await phase('zmarty', spec);
+      const cpu = process.cpuUsage(cpu0);
+      const elapsed = performance.now() - t0;
+      clearInterval(sampler);
+      loop.disable();
+      const stages = timings.stop();
+      let profileTop: string[] | undefined;
+      if (profiler) {
+        const file = `${process.env.BENCH_CPU_PROFILE}-${label}-n${n}.cpuprofile`;
+        const profile = await profiler.stop(file);
+        profileTop = summarizeCpuProfile(profile, 15);
+        log(`N=${n} ${label}: server CPU profile written to ${file}`);
+      }
+      const cpuMs = (cpu.user + cpu.system) / 1000;
+      return {
+        raw,
+        server: {
+          cpuPct: (cpuMs / elapsed) * 100,
+          cpuMsPer1kTokens: raw.tokensTotal > 0 ? (cpuMs / raw.tokensTotal) * 1000 : Number.NaN,
+          rssMB: process.memoryUsage.rss() / 2 ** 20,
+          peakRssMB: peakRss / 2 ** 20,
+          loopDelayP99Ms: loop.percentile(99) / 1e6,
+          stages,
+          db: dbTiming?.report(),
+          profileTop,
+        },
+      };
     };
-    log(`memory: ${rest.connected} idle sockets; marginal RSS ${fmt(memory.rssPerSocketKB, 1)} KB, heap ${fmt(memory.heapPerSocketKB, 1)} KB per socket`);
-    await disconnect();
-    await bench.addUsers(maxN - users.length);
 
     // Warm-up (JIT, pools, connections), discarded; it also yields the body the server sends upstream.
     log('warming up');
-    await connect(20);
-    const warm: PhaseSpec = { n: 20, warmupMs: 0, measureMs: 2000, cycleMs, message: MESSAGE };
+    await connect(Math.min(20, maxN));
+    const warm: PhaseSpec = { n: Math.min(20, maxN), warmupMs: 0, measureMs: 3000, cycleMs, message: MESSAGE, unique: true };
     await phase('zmarty', warm);
     const body = await mock.call<Record<string, unknown>>('lastRequestBody');
     await phase('baseline', { ...warm, mockUrl, body });
@@ -173,47 +189,34 @@ async function main() {
     await mock.call('reset');
 
     for (const n of args.ns) {
-      const sockets = await connectMeasured(n);
-      log(`N=${n}: ${sockets.connected.connected} sockets connected in ${Math.round(sockets.connected.ms)} ms; load ${os.loadavg()[0]!.toFixed(2)}`);
+      const connected = await connect(n);
+      log(`N=${n}: ${connected.connected} sockets connected in ${Math.round(connected.ms)} ms; load ${os.loadavg()[0]!.toFixed(2)}`);
       const spec: PhaseSpec = { n, warmupMs: args.warmupMs, measureMs: args.measureMs, cycleMs, message: MESSAGE };
       const baseline = toPhaseResult(await phase('baseline', { ...spec, mockUrl, body }));
       await mock.call('reset');
-
-      const loop = monitorEventLoopDelay({ resolution: 10 });
-      loop.enable();
-      dbTiming?.reset();
-      const profiler = process.env.BENCH_CPU_PROFILE ? await startCpuProfile() : undefined;
-      const cpu0 = process.cpuUsage();
-      const t0 = performance.now();
-      const through = toPhaseResult(await phase('zmarty', spec));
-      const cpu = process.cpuUsage(cpu0);
-      const serverCpuPct = ((cpu.user + cpu.system) / 1000 / (performance.now() - t0)) * 100;
-      loop.disable();
-      if (profiler) {
-        const file = `${process.env.BENCH_CPU_PROFILE}-n${n}.cpuprofile`;
-        await profiler.stop(file);
-        log(`N=${n}: server CPU profile of the Zmarty phase written to ${file}`);
-      }
-      await mock.call('reset');
+      const through = await measured('zmarty', n, { ...spec, unique: true });
+      const providerCalls = (await mock.call<{ requests: number }>('reset')).requests;
+      const cached = args.cachePhase ? await measured('cached', n, { ...spec, unique: false }) : undefined;
+      const cachedProviderCalls = args.cachePhase ? (await mock.call<{ requests: number }>('reset')).requests : undefined;
       await disconnect();
-
+      const zmarty = toPhaseResult(through.raw);
       results.push({
         n,
         baseline,
-        zmarty: through,
-        addedP50Ms: through.ttft.p50 - baseline.ttft.p50,
-        addedP99Ms: through.ttft.p99 - baseline.ttft.p99,
-        heapPerSocketKB: sockets.heapPerSocketKB,
-        serverCpuPct,
-        serverLoopDelayP99Ms: loop.percentile(99) / 1e6,
-        db: dbTiming?.report(),
+        zmarty,
+        server: through.server,
+        providerCalls,
+        cached: cached && { phase: toPhaseResult(cached.raw), server: cached.server, providerCalls: cachedProviderCalls! },
       });
-      log(`N=${n}: added TTFT p50 ${fmt(through.ttft.p50 - baseline.ttft.p50)} ms, p99 ${fmt(through.ttft.p99 - baseline.ttft.p99)} ms`);
+      log(
+        `N=${n}: added TTFT p50 ${fmt(zmarty.ttft.p50 - baseline.ttft.p50)} / p95 ${fmt(zmarty.ttft.p95 - baseline.ttft.p95)} / ` +
+          `p99 ${fmt(zmarty.ttft.p99 - baseline.ttft.p99)} ms; tokens/s ${fmt((zmarty.tokensPerSec / baseline.tokensPerSec) * 100, 1)} % of direct`,
+      );
     }
   } finally {
     await cleanup();
   }
-  printReport(results, memory, { firstTokenMs: args.firstTokenMs, tokenMs: args.tokenMs, replyTokens: REPLY_TOKENS, loadBefore });
+  printReport(results, { firstTokenMs: args.firstTokenMs, tokenMs: args.tokenMs, replyTokens: REPLY_TOKENS, loadBefore });
 }
 
 main().then(

@@ -20,6 +20,8 @@ const serverOnlySchema = z.object({
   /** How long an instance trusts a user's tier before reading it again (0 = read on every answer). */
   TIER_CACHE_MS: z.coerce.number().int().min(0).max(300_000).default(5000),
   CHAT_TOKEN_COALESCE_MS: z.coerce.number().int().min(0).max(200).default(16),
+  CHAT_ANSWER_CACHE_TTL_SECONDS: z.coerce.number().int().min(0).max(86_400).default(900),
+  CHAT_CONTEXT_MAX_AGE_SECONDS: z.coerce.number().int().min(1).max(3600).default(60),
   SHUTDOWN_DRAIN_MS: z.coerce.number().int().min(0).max(600_000).default(20_000),
   ANSWER_HEARTBEAT_MS: z.coerce.number().int().min(50).max(60_000).default(5_000),
   ANSWER_STALE_MS: z.coerce.number().int().min(200).max(3_600_000).default(30_000),
@@ -36,7 +38,13 @@ export interface ServerConfig {
   router: RouterOptions;
   voice: VoiceOptions;
   priceTable: PriceTable;
-  chat: { tokenCoalesceMs: number };
+  chat: {
+    tokenCoalesceMs: number;
+    /** How long a cached answer is served at most (0 = no answer cache). */
+    answerCacheTtlMs: number;
+    /** How long a pair's market context is trusted without a new-signal notification. */
+    contextMaxAgeMs: number;
+  };
   /**
    * Per-user limits live in the tier table; these set its rows at start when
    * the variables are set (CHAT_MAX_* → `free`, STARTING_CREDITS_<TIER>), and
@@ -77,7 +85,11 @@ export function parseServerConfig(source: Record<string, string | undefined>): S
     router: routerOptionsFromEnv(source),
     voice: voiceOptionsFromEnv(source),
     priceTable,
-    chat: { tokenCoalesceMs: e.CHAT_TOKEN_COALESCE_MS },
+    chat: {
+      tokenCoalesceMs: e.CHAT_TOKEN_COALESCE_MS,
+      answerCacheTtlMs: e.CHAT_ANSWER_CACHE_TTL_SECONDS * 1000,
+      contextMaxAgeMs: e.CHAT_CONTEXT_MAX_AGE_SECONDS * 1000,
+    },
     tiers: {
       cacheMs: e.TIER_CACHE_MS,
       freeSeed: { maxOutputTokens: e.CHAT_MAX_OUTPUT_TOKENS, maxConcurrent: e.CHAT_MAX_CONCURRENT_PER_USER, chatPerMinute: e.CHAT_MAX_PER_MINUTE },

@@ -14,6 +14,8 @@ import { createApp } from './app';
 import { createAnswerRegistry } from './chat/answer-registry';
 import { createChatRoutes } from './chat/chat.routes';
 import { createChatService } from './chat/chat.service';
+import { createAnswerCache } from './chat/answer-cache';
+import { createMarketContextCache } from './chat/market-context';
 import { createConversations } from './conversations/conversations.store';
 import { registerChatHandlers } from './chat/chat.socket';
 import { createLedger } from './credits/ledger';
@@ -59,6 +61,8 @@ export interface ServerDeps {
   passwordHash?: PasswordHashOptions;
   /** The built web client to serve (default dist/client); tests point it at a fixture. */
   clientDir?: string;
+  /** Every lookup of the chat's caches ('market_context', 'answer') and whether it hit (for a hit-ratio metric). */
+  onCacheLookup?: (cache: string, hit: boolean) => void;
 }
 
 export interface RunningServer {
@@ -138,6 +142,9 @@ export function createServer(options: ServerDeps): ZmartyServer {
   const instanceId = `${process.pid}-${randomUUID()}`;
   let io: ZmartyIo | undefined;
   let closing = false;
+  const marketContext = createMarketContextCache({ tradingDb, log, maxAgeMs: config.chat.contextMaxAgeMs, onCacheLookup: options.onCacheLookup });
+  const answerCache =
+    config.chat.answerCacheTtlMs > 0 ? createAnswerCache({ chatDb, log, ttlMs: config.chat.answerCacheTtlMs, onCacheLookup: options.onCacheLookup }) : undefined;
   const chat = createChatService({
     instanceId,
     chatDb,
@@ -148,6 +155,8 @@ export function createServer(options: ServerDeps): ZmartyServer {
     voice,
     registry,
     conversations: createConversations({ chatDb }),
+    marketContext,
+    answerCache,
     log,
     metrics,
     tiers,
@@ -233,6 +242,7 @@ export function createServer(options: ServerDeps): ZmartyServer {
     await outbox.start();
     answersInFlight.start();
     await push.ready;
+    await marketContext.start();
 
     return {
       url: `http://127.0.0.1:${port}`,
@@ -253,6 +263,7 @@ export function createServer(options: ServerDeps): ZmartyServer {
         await answersInFlight.stop();
         await outbox.stop();
         await push.close();
+        await marketContext.close();
         registry.close();
         await sockets.close();
         await new Promise<void>((resolve) => http.close(() => resolve()));

@@ -45,7 +45,8 @@ export async function startTestServer(
     ...overrides,
   });
   // Only what the test says: never the developer's own provider keys from the environment.
-  const config = parseServerConfig({ WEBHOOK_SECRET: TEST_WEBHOOK_SECRET, LOCAL_ANALYST_TOKEN_DELAY_MS: '0', ...overrides });
+  // The answer cache is off unless a test turns it on: tests ask the same questions on the same (empty) market and count provider calls.
+  const config = parseServerConfig({ WEBHOOK_SECRET: TEST_WEBHOOK_SECRET, LOCAL_ANALYST_TOKEN_DELAY_MS: '0', CHAT_ANSWER_CACHE_TTL_SECONDS: '0', ...overrides });
   const server = await startServer({
     env,
     config,

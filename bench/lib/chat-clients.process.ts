@@ -10,6 +10,12 @@
  * next question as soon as the previous answer is done. Only requests sent
  * inside the measurement window (after a warm-up) count; tokens/s counts the
  * tokens that arrived inside the window.
+ *
+ * Through Zmarty the question is made unique per request (`unique`), so no
+ * answer comes from the answer cache, unless the phase measures the cache.
+ * Wire cost: every engine.io packet the sockets receive inside the window is
+ * counted with its bytes (the websocket frame payload: engine.io's one-byte
+ * type + socket.io's encoded event), to report bytes and events per token.
  */
 import { performance } from 'node:perf_hooks';
 import OpenAI from 'openai';
@@ -26,6 +32,8 @@ export interface PhaseSpec {
   /** Expected duration of one answer, for the start stagger. */
   cycleMs: number;
   message: string;
+  /** Through Zmarty: append a request number, so every question is new to the answer cache. */
+  unique?: boolean;
 }
 
 export interface PhaseRaw {
@@ -37,6 +45,11 @@ export interface PhaseRaw {
   streamRates: number[];
   /** Tokens that arrived inside the window, and the window's length. */
   tokensInWindow: number;
+  /** Tokens received over the whole phase (warm-up included): the server's CPU is measured over the phase. */
+  tokensTotal: number;
+  /** Through Zmarty: engine.io packets received inside the window and their payload bytes. */
+  wirePackets: number;
+  wireBytes: number;
   windowMs: number;
   completed: number;
   /** CPU of this (client) process during the phase, % of one core. */
@@ -55,6 +68,8 @@ interface Recorder {
 
 const sockets: ClientSocket[] = [];
 let seq = 0;
+/** Where received packets are counted during a phase. */
+let wire: (bytes: number) => void = () => undefined;
 
 function connectOne(url: string, token: string, timeoutMs: number): Promise<ClientSocket> {
   const socket: ClientSocket = io(url, { auth: { token }, transports: ['websocket'], reconnection: false, forceNew: true });
@@ -65,6 +80,8 @@ function connectOne(url: string, token: string, timeoutMs: number): Promise<Clie
     }, timeoutMs);
     socket.once('connect', () => {
       clearTimeout(timer);
+      // 1 byte of engine.io packet type + the encoded socket.io packet: the websocket frame's payload.
+      socket.io.engine.on('data', (data: unknown) => wire(1 + (typeof data === 'string' ? Buffer.byteLength(data) : (data as ArrayBuffer).byteLength)));
       resolve(socket);
     });
     socket.once('connect_error', (err) => {
@@ -92,7 +109,25 @@ async function runPhase(
   const start = performance.now();
   const windowStart = start + spec.warmupMs;
   const windowEnd = windowStart + spec.measureMs;
-  const raw: PhaseRaw = { ttftMs: [], ackMs: [], streamRates: [], tokensInWindow: 0, windowMs: spec.measureMs, completed: 0, clientCpuPct: 0, errors: {} };
+  const raw: PhaseRaw = {
+    ttftMs: [],
+    ackMs: [],
+    streamRates: [],
+    tokensInWindow: 0,
+    tokensTotal: 0,
+    wirePackets: 0,
+    wireBytes: 0,
+    windowMs: spec.measureMs,
+    completed: 0,
+    clientCpuPct: 0,
+    errors: {},
+  };
+  wire = (bytes) => {
+    const now = performance.now();
+    if (now < windowStart || now >= windowEnd) return;
+    raw.wirePackets++;
+    raw.wireBytes += bytes;
+  };
   const cpu0 = process.cpuUsage();
   const fail = (message: string) => {
     raw.errors[message] = (raw.errors[message] ?? 0) + 1;
@@ -118,6 +153,7 @@ async function runPhase(
         }
         last = now;
         tokens += units;
+        raw.tokensTotal += units;
         if (now >= windowStart && now < windowEnd) raw.tokensInWindow += units;
       },
       fail: (message: string) => fail(message),
@@ -143,13 +179,15 @@ async function runPhase(
       }
     }),
   );
+  wire = () => undefined;
   const cpu = process.cpuUsage(cpu0);
   raw.clientCpuPct = ((cpu.user + cpu.system) / 1000 / (performance.now() - start)) * 100;
   return raw;
 }
 
-function askOverSocket(socket: ClientSocket, message: string, rec: Recorder, timeoutMs: number) {
+function askOverSocket(socket: ClientSocket, question: string, unique: boolean, rec: Recorder, timeoutMs: number) {
   const id = `bench-${process.pid}-${++seq}`;
+  const message = unique ? `${question} (question ${seq})` : question;
   return new Promise<void>((resolve, reject) => {
     const cleanup = () => {
       clearTimeout(timer);
@@ -199,7 +237,7 @@ serveChild({
   /** Through Zmarty: `chat:send` emitted → first `chat:token` received, on the first N connected sockets. */
   async zmarty(spec: PhaseSpec & { requestTimeoutMs: number }) {
     if (sockets.length < spec.n) throw new Error(`only ${sockets.length} sockets connected, need ${spec.n}`);
-    return runPhase(spec, (i, record) => askOverSocket(sockets[i]!, spec.message, record(performance.now()), spec.requestTimeoutMs));
+    return runPhase(spec, (i, record) => askOverSocket(sockets[i]!, spec.message, spec.unique ?? false, record(performance.now()), spec.requestTimeoutMs));
   },
 
   /**

@@ -3,7 +3,8 @@ import type { Logger } from '../../common/logger';
 import { symbolSchema } from '../../common/symbols';
 import { describeEdge, type AccountFacts, type MarketEntry } from '../context';
 import { loadMarketExtras, loadMarketSnapshots } from '../market/market.queries';
-import { loadAccountFacts } from './account-facts.queries';
+import { loadUserFacts } from './account-facts.queries';
+import type { MarketContextCache } from './market-context';
 import type { ToolExecutors } from '../router';
 import { symbolQueries } from '../symbols/symbols.queries';
 import type { VerifiedUser } from '../auth/token-verifier';
@@ -13,6 +14,8 @@ export interface GatheredContext {
   market: MarketEntry[] | 'unavailable';
   /** Balance and recent spend; null when the ledger could not be read (the answer says so). */
   account: AccountFacts | null;
+  /** The market context's fingerprint (same data, same fingerprint on every instance); absent when it is unavailable. */
+  fingerprint?: string;
 }
 
 /**
@@ -20,14 +23,19 @@ export interface GatheredContext {
  * recent spend (chat database, under their RLS) and per pair the latest
  * signal, risk, win rates, 24 h change and nearest liquidation clusters
  * (trading database). A trading database that is down yields 'unavailable' —
- * the answer still comes, and says so.
+ * the answer still comes, and says so. With `marketContext`, the market part
+ * comes from that per-candle cache (see market-context.ts).
  */
-export async function gatherContext(deps: { chatDb: Db; tradingDb: Db; log: Logger }, user: VerifiedUser): Promise<GatheredContext> {
-  const [symbols, account] = await deps.chatDb.asUser(user.claims, async (q) => {
-    const list = (await symbolQueries.list(q)).map(({ symbol, timeframe }) => ({ symbol, timeframe }));
-    return [list, await loadAccountFacts(q)] as const;
-  });
+export async function gatherContext(
+  deps: { chatDb: Db; tradingDb: Db; log: Logger; marketContext?: MarketContextCache },
+  user: VerifiedUser,
+): Promise<GatheredContext> {
+  const { symbols, account } = await deps.chatDb.asUser(user.claims, loadUserFacts);
   try {
+    if (deps.marketContext) {
+      const { entries, fingerprint } = await deps.marketContext.contextFor(symbols);
+      return { symbols, market: entries, account, fingerprint };
+    }
     const [snapshots, extras] = await Promise.all([loadMarketSnapshots(deps.tradingDb, symbols), loadMarketExtras(deps.tradingDb, symbols)]);
     const market = snapshots.map<MarketEntry>((s) => {
       const more = extras.find((e) => e.symbol === s.symbol && e.timeframe === s.timeframe);

@@ -4,10 +4,12 @@ import { AppError } from '../../common/errors';
 import type { ChatDoneEvent } from '../../common/events';
 import type { Logger } from '../../common/logger';
 import type { VerifiedUser } from '../auth/token-verifier';
-import { buildPrompt } from '../context';
-import { MIN_ANSWER_OUTPUT_TOKENS, type AnswerShape, type Pricer } from '../credits/pricing';
+import { buildPrompt, type Prompt } from '../context';
+import { MIN_ANSWER_OUTPUT_TOKENS, VOICE_CHARACTERS_PER_TOKEN, type AnswerShape, type Pricer } from '../credits/pricing';
 import type { Metrics } from '../metrics/metrics';
 import { estimatePromptTokens, estimateTokens, TOOL_SPECS, type ModelRouter, type ProviderName, type StreamResult } from '../router';
+import { answerCacheKey, isCacheableQuestion, type AnswerCache, type CachedAnswer } from './answer-cache';
+import { createTokenRelay, playCachedAnswer, type DeltaHandler, type DeltaSource, type TokenRelay } from './answer-source';
 import type { VoiceService, VoiceStreamer } from '../voice';
 import type { AnswerRegistry, ChatSink, LiveAnswer } from './answer-registry';
 import { createToolExecutors, gatherContext } from './chat-context';
@@ -16,6 +18,8 @@ import type { AnswerProgress } from '../credits/answers-in-flight';
 import type { Ledger } from '../credits/ledger';
 import type { Conversations } from '../conversations/conversations.store';
 import type { Tiers } from '../tiers/tiers';
+import { startStageClock, type StageClock } from './answer-timings';
+import type { MarketContextCache } from './market-context';
 
 export interface ChatServiceDeps {
   chatDb: Db;
@@ -27,6 +31,10 @@ export interface ChatServiceDeps {
   registry: AnswerRegistry;
   /** Where questions and answers are stored, and the prompt's earlier turns come from. */
   conversations: Conversations;
+  /** The per-pair market context, computed once per candle (absent: read for every answer). */
+  marketContext?: MarketContextCache;
+  /** Answers shared across instances for identical questions on identical context (absent: no answer cache). */
+  answerCache?: AnswerCache;
   log: Logger;
   /** This process, as recorded on the reservations of the answers it runs. */
   instanceId: string;
@@ -68,7 +76,8 @@ interface Delivery {
   requestId: string;
   inputTokens: number;
   voiceModel?: string;
-  source?: { provider: ProviderName; model: string };
+  /** Who produced the deltas so far: a provider, or 'cache'. */
+  source?: DeltaSource;
   text: string;
   voice?: VoiceStreamer;
   counted?: { length: number; tokens: number };
@@ -76,6 +85,35 @@ interface Delivery {
   reserved: number;
   /** The output budget of the user's tier. */
   maxOutputTokens: number;
+}
+
+/** A provider call under way; its deltas are held in `relay` until the answer runs. */
+interface ProviderStream {
+  result: Promise<StreamResult>;
+  relay: TokenRelay;
+  abort: AbortController;
+  /** Aborts the call and waits for it to end (nothing it produced was sent). */
+  cancel(): Promise<void>;
+}
+
+/** Where an accepted answer's text comes from. `cacheKey`: a complete provider answer is stored under it. */
+type AnswerSource = { kind: 'provider'; stream: ProviderStream; cacheKey?: string } | { kind: 'cache'; answer: CachedAnswer };
+
+/** How an answer ended, whoever wrote it. */
+interface Outcome {
+  provider: string;
+  model: string;
+  usage: StreamResult['usage'];
+  status: StreamResult['status'];
+}
+
+/**
+ * Kept for others only when it is whole, written from the prompt alone (a
+ * tool call reads data the fingerprint does not cover), and by a provider we
+ * pay (the local analyst is free and deterministic: nothing to save).
+ */
+function isWorthCaching(result: StreamResult): boolean {
+  return result.status === 'complete' && result.toolCalls.length === 0 && result.provider !== 'local' && result.text.trim().length > 0;
 }
 
 /** The question as kept on its reservation, for the spend list: one line, at most 120 characters. */
@@ -110,54 +148,195 @@ export function createChatService(deps: ChatServiceDeps) {
     return started;
   }
 
+  function consumePerMinute(userId: string, limit: number): Promise<unknown> {
+    return deps.perMinute(limit).consume(userId).catch((res: unknown) => {
+      if (res instanceof Error) throw res;
+      const seconds = Math.ceil(((res as { msBeforeNext?: number }).msBeforeNext ?? 60_000) / 1000);
+      throw new AppError('rate_limited', `Too many questions; try again in ${seconds} s`, { headers: { 'Retry-After': String(seconds) } });
+    });
+  }
+
+  /**
+   * The answer path, in stages (each timed, see answer-timings.ts):
+   * 1. limits ‖ context: the per-minute limit and the context (watchlist and
+   *    account in one statement, market from the per-candle cache, history)
+   *    are read at once; a refusal wins over a context error.
+   * 2. prompt: built and sized for the route the router will try first.
+   * 3. reservation ‖ cacheLookup: one transaction decides (id unused, under
+   *    the cap, paid for), so a provider is only ever called for an answer
+   *    that is granted; a cacheable question on an available market context
+   *    is looked up in the answer cache meanwhile, and a hit is played (no
+   *    provider) and settled at the cache price.
+   * 4. provider call ‖ question record: the call starts as soon as the credits
+   *    are held and the question is stored while it waits for its first token;
+   *    its deltas are held until the question is stored (should that fail, the
+   *    call is aborted, nothing was sent and the reservation is released).
+   * 5. run: deltas reach the client (coalesced), then settlement and storage.
+   */
   async function begin(input: StartChatInput): Promise<StartedAnswer> {
     const { user, id } = input;
+    const clock = startStageClock();
+    const receivedAt = performance.now();
     // A fast answer for the common retry; the reservation below is what decides, across instances.
     const existing = deps.registry.get(user.userId, id);
     if (existing) {
       throw new AppError('conflict', existing.finished ? 'This request was already answered' : 'This request is already being answered; resume it instead');
     }
-    const tier = await deps.tiers.forUser(user.userId);
-    if (input.voice && !tier.voiceAllowed) throw new AppError('forbidden', `Spoken answers are not included in the ${tier.tier} tier; ask without voice`);
-    const maxOutputTokens = tier.maxOutputTokens;
-    await deps.perMinute(tier.chatPerMinute).consume(user.userId).catch((res: unknown) => {
-      if (res instanceof Error) throw res;
-      const seconds = Math.ceil(((res as { msBeforeNext?: number }).msBeforeNext ?? 60_000) / 1000);
-      throw new AppError('rate_limited', `Too many questions; try again in ${seconds} s`, { headers: { 'Retry-After': String(seconds) } });
+    // The tier decides the limits (cached briefly per instance, see server/tiers).
+    const limited = deps.tiers.forUser(user.userId).then(async (tier) => {
+      if (input.voice && !tier.voiceAllowed) throw new AppError('forbidden', `Spoken answers are not included in the ${tier.tier} tier; ask without voice`);
+      await consumePerMinute(user.userId, tier.chatPerMinute);
+      clock.mark('limits');
+      return tier;
     });
     // Earlier turns come from the database (never from the client); a conversation that is not the user's is not_found here, before any charge.
-    const [context, history] = await Promise.all([
+    const gathered = Promise.all([
       gatherContext(deps, user),
       input.conversationId === undefined ? [] : deps.conversations.history(user, input.conversationId),
     ]);
-    const prompt = buildPrompt({ userMessage: input.message, symbols: context.symbols, market: context.market, account: context.account, now: now(), toolsAvailable: true, history });
+    const [limit, context] = await Promise.allSettled([limited, gathered]);
+    if (limit.status === 'rejected') throw limit.reason;
+    if (context.status === 'rejected') throw context.reason;
+    const [gatheredContext, history] = context.value;
+    const maxOutputTokens = limit.value.maxOutputTokens;
+    clock.mark('context');
+
     const wantsVoice = input.voice && deps.voice.available;
     const voiceModel = wantsVoice ? deps.voice.modelId : undefined;
-    const inputTokens = estimatePromptTokens({ system: prompt.system, messages: prompt.messages, tools: TOOL_SPECS });
+    const delivery: Delivery = { userId: user.userId, requestId: id, inputTokens: 0, voiceModel, text: '', reserved: 0, maxOutputTokens };
+    const base = { input, delivery, clock, receivedAt };
+
+    const cacheKey =
+      deps.answerCache && gatheredContext.fingerprint !== undefined && isCacheableQuestion(input) ? answerCacheKey(input.message, gatheredContext.fingerprint) : undefined;
+    // Looked up beside the reservation (never rejects: a failed lookup is a miss).
+    const lookup = cacheKey === undefined ? Promise.resolve(undefined) : lookupCached(cacheKey, id).finally(() => clock.mark('cacheLookup'));
+
+    // A cacheable question is asked without the user's account facts, so that its answer can be shared.
+    const prompt = buildPrompt({
+      userMessage: input.message,
+      symbols: gatheredContext.symbols,
+      market: gatheredContext.market,
+      account: cacheKey === undefined ? gatheredContext.account : null,
+      now: now(),
+      toolsAvailable: true,
+      history,
+    });
+    delivery.inputTokens = estimatePromptTokens({ system: prompt.system, messages: prompt.messages, tools: TOOL_SPECS });
     const tools = createToolExecutors(deps, user);
     // Sized for the provider that will be tried first, not the priciest one: a fallback extends it (see budgetFor).
     // A balance short of the full budget still buys a shorter answer; only one below a minimal answer is refused.
     const planned = deps.router.plan({ prompt, tools });
-    const { amount, minAmount } = deps.pricer.reservationFor({ route: planned, inputTokens, voiceModel }, maxOutputTokens);
+    const sizing = deps.pricer.reservationFor({ route: planned, inputTokens: delivery.inputTokens, voiceModel }, maxOutputTokens);
+    clock.mark('prompt');
+
+    // The reservation covers the provider's answer and a cached one alike (a hit is settled at the cache price, the
+    // rest returned). A hit the reservation cannot pay for (a balance below the cache price) is asked of the provider;
+    // a balance too small for the provider but enough for the cached answer reserves exactly that instead.
+    const cacheCost = (text?: string) =>
+      deps.pricer.cachedAnswerCost(voiceModel ? (text?.length ?? maxOutputTokens * VOICE_CHARACTERS_PER_TOKEN) : 0, voiceModel);
+    const amount = cacheKey === undefined ? sizing.amount : Math.max(sizing.amount, cacheCost());
+    const [refusal, found] = await Promise.all([
+      reserve(input, delivery, clock, { amount, minAmount: sizing.minAmount }).then(() => undefined, (err: unknown) => err),
+      lookup,
+    ]);
+    if (refusal !== undefined) {
+      if (!(found && refusal instanceof AppError && refusal.code === 'insufficient_credits')) throw refusal;
+      await reserve(input, delivery, clock, { amount: cacheCost(found.text), minAmount: cacheCost(found.text) });
+    }
+    const cached = found && delivery.reserved >= cacheCost(found.text) ? found : undefined;
+    if (cached) {
+      delivery.inputTokens = 0;
+      const conversationId = await recordQuestion(input, clock);
+      return launch({ ...base, conversationId, source: { kind: 'cache', answer: cached } });
+    }
+
+    const stream = startStream({ prompt, tools, delivery });
+    let conversationId: string;
+    try {
+      conversationId = await recordQuestion(input, clock);
+    } catch (err) {
+      await stream.cancel();
+      throw err;
+    }
+    return launch({ ...base, conversationId, source: { kind: 'provider', stream, cacheKey } });
+  }
+
+  /** Reserves the answer's credits; refuses (conflict, rate_limited, insufficient_credits) before anything is called. */
+  async function reserve(input: StartChatInput, delivery: Delivery, clock: StageClock, sizing: { amount: number; minAmount: number }): Promise<void> {
     const { reserved } = await deps.ledger.reserve({
-      userId: user.userId,
-      requestId: id,
+      userId: input.user.userId,
+      requestId: input.id,
       instanceId: deps.instanceId,
-      amount,
-      minAmount,
+      amount: sizing.amount,
+      minAmount: sizing.minAmount,
       question: questionPreview(input.message),
     });
-    // Accepted: the question is stored now. Should that fail (the conversation was deleted meanwhile), nothing was delivered: release the reservation.
+    delivery.reserved = reserved;
+    clock.mark('reservation');
+  }
+
+  /**
+   * Stores the question of a reserved answer: from then on the answer exists.
+   * Should that fail (the conversation was deleted meanwhile), nothing was
+   * delivered: the reservation is released.
+   */
+  async function recordQuestion(input: StartChatInput, clock: StageClock): Promise<string> {
+    const { user, id } = input;
     const conversationId = await deps.conversations
       .recordQuestion({ userId: user.userId, conversationId: input.conversationId, requestId: id, text: input.message })
       .catch(async (err: unknown) => {
         await settleWithRetry({ userId: user.userId, requestId: id, cost: 0, provider: 'none', model: 'none', inputTokens: 0, outputTokens: 0, voiceCharacters: 0, estimated: false });
         throw err;
       });
-    const answer = deps.registry.create(user.userId, id, input.sink);
-    const delivery: Delivery = { userId: user.userId, requestId: id, inputTokens, voiceModel, text: '', reserved, maxOutputTokens };
+    clock.mark('accepted');
+    return conversationId;
+  }
+
+  /** A cache lookup that fails is a miss: the cache must never cost an answer. */
+  async function lookupCached(key: string, requestId: string): Promise<CachedAnswer | undefined> {
+    try {
+      return await deps.answerCache!.lookup(key);
+    } catch (err) {
+      deps.log.warn({ err: (err as Error).message, requestId }, 'chat: answer cache lookup failed; asking the provider');
+      return undefined;
+    }
+  }
+
+  /** Starts the provider call of a reserved answer; its deltas wait in the relay until the answer runs. */
+  function startStream(req: { prompt: Prompt; tools: ToolExecutors; delivery: Delivery }): ProviderStream {
+    const abort = new AbortController();
+    const relay = createTokenRelay();
+    const result = deps.router.stream({
+      prompt: req.prompt,
+      tools: req.tools,
+      signal: abort.signal,
+      maxOutputTokens: req.delivery.maxOutputTokens,
+      budgetFor: (route) => budgetFor(req.delivery, route),
+      onToken: relay.push,
+    });
+    // Observed by run(), or dropped with cancel(): never an unhandled rejection.
+    result.catch(() => undefined);
+    return {
+      result,
+      relay,
+      abort,
+      async cancel() {
+        abort.abort();
+        await result.catch(() => undefined);
+      },
+    };
+  }
+
+  /** Registers the accepted answer and runs it. */
+  function launch(a: { input: StartChatInput; delivery: Delivery; clock: StageClock; receivedAt: number; conversationId: string; source: AnswerSource }): StartedAnswer {
+    const { input, delivery, conversationId } = a;
+    const answer = deps.registry.create(input.user.userId, input.id, input.sink);
+    if (a.source.kind === 'provider') {
+      const upstream = a.source.stream.abort;
+      answer.abort.signal.addEventListener('abort', () => upstream.abort(answer.abort.signal.reason), { once: true });
+    }
     deliveries.set(answer, delivery);
-    const finished = run(answer, input, prompt, tools, delivery, conversationId).finally(() => {
+    const finished = run(answer, input, a.source, delivery, conversationId, a.clock, a.receivedAt).finally(() => {
       deliveries.delete(answer);
       running.delete(finished);
     });
@@ -170,7 +349,11 @@ export function createChatService(deps: ChatServiceDeps) {
     if (!d.source) return { userId: d.userId, requestId: d.requestId, inputTokens: 0, outputTokens: 0, voiceCharacters: 0, charge: 0 };
     if (d.counted?.length !== d.text.length) d.counted = { length: d.text.length, tokens: estimateTokens(d.text) };
     const usage = { inputTokens: d.inputTokens, outputTokens: d.counted.tokens, voiceCharacters: d.voice?.charactersDelivered() ?? 0 };
-    const charge = deps.pricer.priceOf(usage, d.source.provider, d.source.model, usage.voiceCharacters > 0 ? d.voiceModel : undefined);
+    const voiceModel = usage.voiceCharacters > 0 ? d.voiceModel : undefined;
+    const charge =
+      d.source.provider === 'cache'
+        ? deps.pricer.cachedAnswerCost(usage.voiceCharacters, voiceModel)
+        : deps.pricer.priceOf(usage, d.source.provider as ProviderName, d.source.model, voiceModel);
     return { userId: d.userId, requestId: d.requestId, provider: d.source.provider, model: d.source.model, ...usage, charge };
   }
 
@@ -199,15 +382,17 @@ export function createChatService(deps: ChatServiceDeps) {
   async function run(
     answer: LiveAnswer,
     input: StartChatInput,
-    prompt: ReturnType<typeof buildPrompt>,
-    tools: ToolExecutors,
+    source: AnswerSource,
     delivery: Delivery,
     conversationId: string,
+    clock: StageClock,
+    receivedAt: number,
   ): Promise<ChatDoneEvent> {
     const { user, id } = input;
     const { sink, abort } = answer;
-    const wantsVoice = delivery.voiceModel !== undefined;
     const started = performance.now();
+    // The caller acks the request before its first token goes out (held deltas are replayed at once below).
+    await new Promise((resolve) => setImmediate(resolve));
     let seq = 0;
     let voice: VoiceStreamer | undefined;
     if (input.voice) {
@@ -230,30 +415,45 @@ export function createChatService(deps: ChatServiceDeps) {
     };
     const emitToken = (delta: string) => {
       if (seq === 0 && !pending) {
-        deps.metrics?.chatTtft.observe({ provider: 'any' }, (performance.now() - started) / 1000);
         sink.token({ id, delta, seq: seq++ });
+        clock.mark('firstEmit');
+        clock.publish(id);
+        deps.metrics?.chatTtft.observe({ provider: 'any' }, (performance.now() - receivedAt) / 1000);
         return;
       }
       pending += delta;
       flushTimer ??= setTimeout(flush, coalesceMs);
     };
+    const onDelta: DeltaHandler = (delta, from) => {
+      clock.mark('providerFirstToken');
+      delivery.source = from;
+      delivery.text += delta;
+      if (coalesceMs > 0) emitToken(delta);
+      else sink.token({ id, delta, seq: seq++ });
+      voice?.pushText(delta);
+    };
 
-    let result: StreamResult | undefined;
+    let result: Outcome | undefined;
     try {
-      result = await deps.router.stream({
-        prompt,
-        tools,
-        signal: abort.signal,
-        maxOutputTokens: delivery.maxOutputTokens,
-        budgetFor: (route) => budgetFor(delivery, route),
-        onToken: (delta, source) => {
-          delivery.source = source;
-          delivery.text += delta;
-          if (coalesceMs > 0) emitToken(delta);
-          else sink.token({ id, delta, seq: seq++ });
-          voice?.pushText(delta);
-        },
-      });
+      if (source.kind === 'cache') {
+        const played = playCachedAnswer(source.answer, onDelta, abort.signal);
+        result = {
+          provider: 'cache',
+          model: source.answer.model,
+          usage: { inputTokens: 0, outputTokens: played.complete ? source.answer.outputTokens : estimateTokens(played.text), estimated: !played.complete },
+          status: played.complete ? 'complete' : 'aborted',
+        };
+      } else {
+        source.stream.relay.attach(onDelta);
+        const streamed = await source.stream.result;
+        result = streamed;
+        if (source.cacheKey !== undefined && isWorthCaching(streamed)) {
+          const stored = { text: streamed.text, provider: streamed.provider, model: streamed.model, outputTokens: streamed.usage.outputTokens };
+          void deps.answerCache!.store(source.cacheKey, stored).catch((err: unknown) =>
+            deps.log.warn({ err: (err as Error).message, requestId: id }, 'chat: storing the answer in the cache failed'),
+          );
+        }
+      }
     } catch (err) {
       const code = err instanceof AppError ? err.code : 'internal';
       if (!(err instanceof AppError)) deps.log.error({ err, requestId: id, userId: user.userId }, 'chat: router failed');
@@ -273,13 +473,15 @@ export function createChatService(deps: ChatServiceDeps) {
     };
     const provider = result?.provider ?? 'none';
     const model = result?.model ?? 'none';
-    // A request that delivered no token is not charged.
-    const cost =
-      delivered && result
-        ? deps.pricer.priceOf(usage, result.provider, result.model, usage.voiceCharacters > 0 && wantsVoice ? deps.voice.modelId : undefined)
-        : 0;
-    // The text's own price, so the spend list can show what the voice added.
-    const textCost = delivered && result ? deps.pricer.priceOf({ inputTokens: usage.inputTokens, outputTokens: usage.outputTokens }, result.provider, result.model) : 0;
+    const voiceModel = usage.voiceCharacters > 0 ? delivery.voiceModel : undefined;
+    // A request that delivered no token is not charged. The text's own price is kept apart, so the spend list can show what the voice added.
+    const priceOf = (voiceCharacters: number) => {
+      if (!delivered || !result) return 0;
+      if (result.provider === 'cache') return deps.pricer.cachedAnswerCost(voiceCharacters, voiceCharacters > 0 ? voiceModel : undefined);
+      return deps.pricer.priceOf({ ...usage, voiceCharacters }, result.provider as ProviderName, result.model, voiceCharacters > 0 ? voiceModel : undefined);
+    };
+    const cost = priceOf(usage.voiceCharacters);
+    const textCost = priceOf(0);
     const settlement = await settleWithRetry({ userId: user.userId, requestId: id, cost, textCost, provider, model, ...usage });
     const status = result?.status ?? (abort.signal.aborted ? 'aborted' : 'incomplete');
     if (abort.signal.reason === SHUTDOWN) sink.error({ id, code: 'unavailable', message: 'Zmarty is restarting: this answer was stopped, and you pay only for what you received' });

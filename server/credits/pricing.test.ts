@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { ConfigError } from '../../common/env';
-import { createPricer, DEFAULT_PRICE_TABLE, MIN_ANSWER_OUTPUT_TOKENS, parsePriceTable, type PriceTable } from './pricing';
+import { createPricer, DEFAULT_CACHE_PRICE, DEFAULT_PRICE_TABLE, MIN_ANSWER_OUTPUT_TOKENS, parsePriceTable, type PriceTable } from './pricing';
 
 const table: PriceTable = {
   llm: {
@@ -116,3 +116,22 @@ describe('reservation on the route', () => {
   });
 });
 
+
+describe('the cache price', () => {
+  it('charges a cached answer the table’s per-answer price, or the documented default without one', () => {
+    expect(createPricer({ ...table, cache: { perAnswer: 3 } }).cachedAnswerCost()).toBe(3);
+    expect(createPricer(table).cachedAnswerCost()).toBe(DEFAULT_CACHE_PRICE.perAnswer);
+  });
+
+  it('adds the voice characters at the voice price, rounding up once for the whole answer', () => {
+    const pricer = createPricer({ ...table, cache: { perAnswer: 0.5 } });
+    // 0.5 + 1,234 characters × 0.1 credit = 123.9 → 124
+    expect(pricer.cachedAnswerCost(1234, 'eleven_flash_v2_5')).toBe(124);
+    expect(pricer.cachedAnswerCost(0)).toBe(1);
+    expect(() => pricer.cachedAnswerCost(10, 'no-such-voice')).toThrow('no price for voice model');
+  });
+
+  it('refuses a zero cache price in PRICE_TABLE', () => {
+    expect(() => parsePriceTable({ ...table, cache: { perAnswer: 0 } })).toThrow('PRICE_TABLE.cache.perAnswer: must be a positive');
+  });
+});

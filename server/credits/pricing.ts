@@ -12,6 +12,10 @@
  * table, is a startup error — never a silent free answer.
  *
  * Default scale: 1 credit ≈ US$0.001 of provider cost, with about 2× margin.
+ *
+ * An answer served from the answer cache (server/chat/answer-cache.ts) costs
+ * `cache.perAnswer` credits whatever its length (no provider is paid; the
+ * price covers our database and relay), plus its voice when spoken.
  */
 import { z } from 'zod';
 import { ConfigError } from '../../common/env';
@@ -29,6 +33,7 @@ const price = z
 
 const llmPrice = z.object({ inputPer1k: price, outputPer1k: price }).strict();
 const voicePrice = z.object({ per1kCharacters: price }).strict();
+const cachePrice = z.object({ perAnswer: price }).strict();
 const modelName = z.string().trim().min(1);
 
 export const priceTableSchema = z
@@ -36,10 +41,15 @@ export const priceTableSchema = z
     llm: z.object(Object.fromEntries(LLM_PROVIDERS.map((p) => [p, z.record(modelName, llmPrice).optional()])) as Record<LlmProvider, z.ZodOptional<z.ZodRecord<typeof modelName, typeof llmPrice>>>).strict(),
     /** Keyed by ElevenLabs model id. */
     voice: z.record(modelName, voicePrice),
+    /** An answer from the answer cache; absent = DEFAULT_CACHE_PRICE. */
+    cache: cachePrice.optional(),
   })
   .strict();
 
 export type PriceTable = z.infer<typeof priceTableSchema>;
+
+/** Credits for an answer served from the answer cache, when the price table does not say. */
+export const DEFAULT_CACHE_PRICE = { perAnswer: 1 } as const;
 
 export const DEFAULT_PRICE_TABLE: PriceTable = {
   llm: {
@@ -64,6 +74,7 @@ export const DEFAULT_PRICE_TABLE: PriceTable = {
     eleven_turbo_v2_5: { per1kCharacters: 100 },
     eleven_multilingual_v2: { per1kCharacters: 200 },
   },
+  cache: DEFAULT_CACHE_PRICE,
 };
 
 export interface PricedModel {
@@ -126,6 +137,11 @@ export interface Pricer {
    * unless given). At least 1.
    */
   minimumReserve(input: { candidates: PricedModel[]; inputTokens: number; maxOutputTokens: number; voiceModel?: string; voiceCharacters?: number }): number;
+  /**
+   * Whole credits for an answer from the answer cache: the table's
+   * `cache.perAnswer`, plus its voice characters at the voice model's price.
+   */
+  cachedAnswerCost(voiceCharacters?: number, voiceModel?: string): number;
   /** Credits an answer of `outputTokens` costs on its route (voice at ~4 characters per token). */
   answerCost(shape: AnswerShape, outputTokens: number): number;
   /**
@@ -161,6 +177,21 @@ export function createPricer(table: PriceTable): Pricer {
     return Number((perThousand + divisor - 1n) / divisor);
   };
 
+  const voiceMicroPer1k = (characters: number | undefined, voiceModel: string | undefined): bigint => {
+    const chars = count(characters, 'voiceCharacters');
+    if (chars === 0n) return 0n;
+    const v = voiceModel === undefined ? undefined : table.voice[voiceModel];
+    if (!v) throw new RangeError(`no price for voice model "${voiceModel}"`);
+    return chars * micro(v.per1kCharacters);
+  };
+
+  const cachedAnswerCost: Pricer['cachedAnswerCost'] = (voiceCharacters, voiceModel) => {
+    // One answer = 1,000 thousandths, so the per-answer price joins the voice's per-1k sum; rounded up once.
+    const perThousand = 1000n * micro((table.cache ?? DEFAULT_CACHE_PRICE).perAnswer) + voiceMicroPer1k(voiceCharacters, voiceModel);
+    const divisor = 1000n * MICRO;
+    return Number((perThousand + divisor - 1n) / divisor);
+  };
+
   const answerCost = (shape: AnswerShape, outputTokens: number) =>
     Math.max(
       1,
@@ -175,6 +206,7 @@ export function createPricer(table: PriceTable): Pricer {
   return {
     table,
     priceOf,
+    cachedAnswerCost,
     answerCost,
     reservationFor: (shape, maxOutputTokens) => ({
       amount: answerCost(shape, maxOutputTokens),

@@ -22,8 +22,17 @@ export function estimatePromptTokens(parts: { system?: string; messages: Readonl
     const plain = typeof m.content === 'string' && Object.keys(m).every((k) => k === 'role' || k === 'content');
     total += estimateTokens(plain ? (m.content as string) : JSON.stringify(m)) + MESSAGE_OVERHEAD;
   }
-  if (parts.tools) total += estimateTokens(JSON.stringify(parts.tools));
+  if (parts.tools) total += toolTokens(parts.tools);
   return total;
+}
+
+// The tool definitions are one constant object per process: counted once, not on every answer's path.
+const toolCounts = new WeakMap<object, number>();
+function toolTokens(tools: unknown): number {
+  if (typeof tools !== 'object' || tools === null) return estimateTokens(JSON.stringify(tools));
+  let n = toolCounts.get(tools);
+  if (n === undefined) toolCounts.set(tools, (n = estimateTokens(JSON.stringify(tools))));
+  return n;
 }
 
 interface Round {
