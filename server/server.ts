@@ -24,6 +24,10 @@ import { createPricer, parsePriceTable } from './credits/pricing';
 import { createMarketRoutes } from './market/market.routes';
 import { createSymbolDirectory } from './symbols/symbol-directory';
 import { createMetrics } from './metrics/metrics';
+import { socketEventMetrics } from './metrics/socket-metrics';
+import { createHealth } from './health/health';
+import { createQueueDepthReader } from './health/queue-depth';
+import { createAlerts } from './alerts/alerts';
 import { onAuthenticatedConnection, socketAuthMiddleware, userRoom } from './realtime/socket-auth';
 import { createModelRouter } from './router';
 import { registerSignalHandlers } from './signals/signal.handlers';
@@ -70,6 +74,8 @@ export interface RunningServer {
   close(): Promise<void>;
   /** Stops the outbox relay (tests simulate a relay outage with it). */
   relay: ReturnType<typeof createOutboxRelay>;
+  /** This instance's alert evaluation (tests run one at once with `evaluate`). */
+  alerts: ReturnType<typeof createAlerts>;
   /** Heartbeat and sweeper of this instance's answers (tests run a beat or a sweep at once). */
   answersInFlight: ReturnType<typeof createAnswersInFlight>;
 }
@@ -124,8 +130,11 @@ export function createServer(options: ServerDeps): ZmartyServer {
       })
     : undefined;
 
-  const metrics = createMetrics({ tradingDb });
-  const router = createModelRouter({ ...config.router, log });
+  const ops = config.ops;
+  // One cached reading of pg-boss's queues for /metrics, /healthz and the alerts.
+  const queues = createQueueDepthReader({ tradingDb, timeoutMs: ops.health.dbTimeoutMs });
+  const metrics = createMetrics({ tradingDb, queues });
+  const router = createModelRouter({ ...config.router, log, onAttempt: metrics.observeAttempt });
   const voice = createVoiceService(config.voice);
   // Unknown model or missing price for anything that may answer is a startup error, never a silent 0.
   const pricer = createPricer(
@@ -157,6 +166,35 @@ export function createServer(options: ServerDeps): ZmartyServer {
     onBalance: (userId, balance) => io?.to(userRoom(userId)).emit('credits:balance', { balance }),
   });
 
+  const health = createHealth({
+    databases: { chat: chatDb, trading: tradingDb },
+    providers: () => {
+      const { ok, providers } = router.health();
+      return {
+        ok,
+        providers: providers.map((p) => {
+          const at = metrics.lastProviderSuccess(p.provider);
+          return { ...p, ...(at !== undefined ? { lastSuccessAt: new Date(at).toISOString() } : {}) };
+        }),
+      };
+    },
+    queues,
+    queueDepthThreshold: ops.queueDepth,
+    timeoutMs: ops.health.dbTimeoutMs,
+    cacheMs: ops.health.cacheMs,
+  });
+  const alerts = createAlerts({
+    chatDb,
+    metrics,
+    health,
+    queues,
+    log,
+    instanceId,
+    thresholds: { queueDepth: ops.queueDepth, errorRatePercent: ops.errorRatePercent, errorRateMinRequests: ops.errorRateMinRequests, providerErrors: ops.providerErrors, windowSeconds: ops.windowSeconds },
+    evaluateMs: ops.evaluateMs,
+    webhookUrl: ops.webhookUrl,
+  });
+
   const answersInFlight = createAnswersInFlight({
     chatDb,
     ledger,
@@ -178,6 +216,7 @@ export function createServer(options: ServerDeps): ZmartyServer {
     log,
     authRoutes,
     metrics,
+    health,
     publicConfig: { supabaseUrl: embedded ? '' : env.SUPABASE_URL!, supabaseAnonKey: anonKey!, marketData: config.market.kind },
     symbolDirectory: createSymbolDirectory({ ...config.market, log }),
     clientDir: options.clientDir ?? path.resolve(import.meta.dirname, '../dist/client'),
@@ -216,6 +255,7 @@ export function createServer(options: ServerDeps): ZmartyServer {
     sockets.use(socketAuthMiddleware(verifyToken, log));
     sockets.on('connection', (socket) => {
       metrics.sockets.inc();
+      socketEventMetrics(metrics)(socket);
       socket.once('disconnect', () => metrics.sockets.dec());
       onAuthenticatedConnection(socket);
       registerChatHandlers(socket, { chat, registry, log });
@@ -232,6 +272,7 @@ export function createServer(options: ServerDeps): ZmartyServer {
     relay = outbox;
     await outbox.start();
     answersInFlight.start();
+    alerts.start();
     await push.ready;
 
     return {
@@ -243,6 +284,7 @@ export function createServer(options: ServerDeps): ZmartyServer {
       tradingDb,
       relay: outbox,
       answersInFlight,
+      alerts,
       async close() {
         // New sockets and answers are refused from now on; answers in flight get
         // the drain to finish, then are cut and settled for what they delivered —
@@ -251,6 +293,7 @@ export function createServer(options: ServerDeps): ZmartyServer {
         const drained = await chat.drain(config.lifecycle.shutdownDrainMs);
         if (drained.finished + drained.aborted > 0) log.info(drained, 'shutdown: answers in flight settled');
         await answersInFlight.stop();
+        await alerts.stop();
         await outbox.stop();
         await push.close();
         registry.close();

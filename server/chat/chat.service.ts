@@ -226,7 +226,6 @@ export function createChatService(deps: ChatServiceDeps) {
     };
     const emitToken = (delta: string) => {
       if (seq === 0 && !pending) {
-        deps.metrics?.chatTtft.observe({ provider: 'any' }, (performance.now() - started) / 1000);
         sink.token({ id, delta, seq: seq++ });
         return;
       }
@@ -243,6 +242,8 @@ export function createChatService(deps: ChatServiceDeps) {
         maxOutputTokens,
         budgetFor: (route) => budgetFor(delivery, route),
         onToken: (delta, source) => {
+          // The first token goes out at once on either path below: its time is the answer's time to first token.
+          if (!delivery.source) deps.metrics?.chatTtft.observe({ provider: source.provider }, (performance.now() - started) / 1000);
           delivery.source = source;
           delivery.text += delta;
           if (coalesceMs > 0) emitToken(delta);
