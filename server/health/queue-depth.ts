@@ -51,7 +51,8 @@ export function createQueueDepthReader(deps: { tradingDb: Db; schema?: string; m
 
   return {
     read() {
-      if (last && now() - last.at < maxAgeMs) return Promise.resolve(last);
+      // A failed reading is retried sooner: one slow query must not fail /healthz for the whole cache period.
+      if (last && now() - last.at < (last.ok ? maxAgeMs : Math.min(maxAgeMs, 1000))) return Promise.resolve(last);
       inFlight ??= fetch().then((r) => {
         last = r;
         inFlight = undefined;
