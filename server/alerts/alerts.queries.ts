@@ -8,6 +8,8 @@ export interface OpsSample {
   errors: number;
   providerErrors: Record<string, number>;
   failingChecks: string[];
+  /** Jobs waiting per queue as this instance last read them, and when (undefined: unreadable). */
+  queues?: { depths: Record<string, number>; readAt: number };
 }
 
 export interface AlertChange {
@@ -32,14 +34,35 @@ export function createAlertsQueries(chatDb: Db) {
     async recordSample(s: OpsSample, keepSeconds: number): Promise<void> {
       await chatDb.query(
         `with cleared as (delete from zmarty_private.ops_samples where at < now() - make_interval(secs => $6))
-         insert into zmarty_private.ops_samples (instance_id, requests, errors, provider_errors, failing_checks) values ($1, $2, $3, $4, $5)`,
-        [s.instanceId, s.requests, s.errors, JSON.stringify(s.providerErrors), s.failingChecks, keepSeconds],
+         insert into zmarty_private.ops_samples (instance_id, requests, errors, provider_errors, failing_checks, queues, queues_read_at)
+         values ($1, $2, $3, $4, $5, $7, $8)`,
+        [
+          s.instanceId,
+          s.requests,
+          s.errors,
+          JSON.stringify(s.providerErrors),
+          s.failingChecks,
+          keepSeconds,
+          s.queues ? JSON.stringify(s.queues.depths) : null,
+          s.queues ? new Date(s.queues.readAt) : null,
+        ],
       );
     },
 
-    /** Everyone's samples over the window; failing checks from each instance's latest sample within `freshSeconds`. */
-    async snapshot(windowSeconds: number, freshSeconds: number): Promise<Omit<OpsSnapshot, 'queues'>> {
-      const [row] = await chatDb.query<{ requests: number; errors: number; provider_errors: Record<string, number>; failing: Record<string, number> }>(
+    /**
+     * Everyone's samples over the window; failing checks from each instance's
+     * latest sample within `freshSeconds`; the newest queue reading of any
+     * instance within `freshSeconds` (instances cache their readings, so an
+     * older one may be stale).
+     */
+    async snapshot(windowSeconds: number, freshSeconds: number): Promise<OpsSnapshot> {
+      const [row] = await chatDb.query<{
+        requests: number;
+        errors: number;
+        provider_errors: Record<string, number>;
+        failing: Record<string, number>;
+        queues: Record<string, number> | null;
+      }>(
         `with recent as (select * from zmarty_private.ops_samples where at > now() - make_interval(secs => $1))
          select
            (select coalesce(sum(requests), 0)::int from recent) as requests,
@@ -50,10 +73,18 @@ export function createAlertsQueries(chatDb: Db) {
               (select check_name, count(*)::int as n from
                  (select distinct on (instance_id) failing_checks from zmarty_private.ops_samples
                   where at > now() - make_interval(secs => $2) order by instance_id, at desc) latest,
-                 unnest(latest.failing_checks) as check_name group by check_name) f) as failing`,
+                 unnest(latest.failing_checks) as check_name group by check_name) f) as failing,
+           (select queues from zmarty_private.ops_samples where at > now() - make_interval(secs => $2) and queues is not null
+            order by queues_read_at desc limit 1) as queues`,
         [windowSeconds, freshSeconds],
       );
-      return { requests: row!.requests, errors: row!.errors, providerErrors: row!.provider_errors, failingChecks: row!.failing };
+      return {
+        requests: row!.requests,
+        errors: row!.errors,
+        providerErrors: row!.provider_errors,
+        failingChecks: row!.failing,
+        ...(row!.queues ? { queues: row!.queues } : {}),
+      };
     },
 
     /** Fires these alerts; returns the ones this call changed (not already firing). */

@@ -122,8 +122,9 @@ export function createAlerts(deps: AlertsDeps) {
           .map(([p, n]) => [p, n - (previous.providerErrors[p] ?? 0)] as const)
           .filter(([, n]) => n > 0),
       ),
-      // Queue depth is judged from the shared reading, not per instance.
+      // Queue depth has its own alert, judged on the newest reading of any instance.
       failingChecks: report.failed.filter((name) => name !== 'queues'),
+      queues: queueRead.ok ? { depths: Object.fromEntries(Object.entries(queueRead.queues).map(([q, d]) => [q, d.waiting])), readAt: queueRead.at } : undefined,
     };
     const freshSeconds = (3 * deps.evaluateMs) / 1000;
     try {
@@ -134,11 +135,7 @@ export function createAlerts(deps: AlertsDeps) {
     }
     previous = now;
     await localChatAlert(false);
-    const shared = await queries.snapshot(t.windowSeconds, freshSeconds);
-    const verdicts = evaluateAlerts(
-      { ...shared, queues: queueRead.ok ? Object.fromEntries(Object.entries(queueRead.queues).map(([q, d]) => [q, d.waiting])) : undefined },
-      t,
-    );
+    const verdicts = evaluateAlerts(await queries.snapshot(t.windowSeconds, freshSeconds), t);
     const notify = Boolean(deps.webhookUrl);
     const changes = [
       ...(await queries.fire(verdicts.firing, notify)),

@@ -21,7 +21,11 @@ create table zmarty_private.ops_samples (
   -- Failed model-provider attempts since the previous sample: {"xai": 3, ...}.
   provider_errors jsonb not null default '{}',
   -- The instance's failing health checks at the time of the sample (queue depth has its own alert).
-  failing_checks text[] not null default '{}'
+  failing_checks text[] not null default '{}',
+  -- Its reading of the pipeline's queues ({"ingest_indicators": 3, ...}; null if unreadable) and when that
+  -- reading was taken: the rules judge the newest reading of any instance, so all judge the same one.
+  queues jsonb,
+  queues_read_at timestamptz
 );
 create index ops_samples_at_idx on zmarty_private.ops_samples (at);
 
