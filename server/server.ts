@@ -183,6 +183,7 @@ export function createServer(options: ServerDeps): ZmartyServer {
     timeoutMs: ops.health.dbTimeoutMs,
     cacheMs: ops.health.cacheMs,
   });
+  metrics.watchHealth(health);
   const alerts = createAlerts({
     chatDb,
     metrics,

@@ -90,6 +90,10 @@ describe('/metrics after real traffic (HTTP, socket chat through the mock provid
 
     expect(v('zmarty_queue_depth', { queue: 'ingest_indicators' })).toBe(3);
     expect(v('zmarty_queue_active_jobs', { queue: 'ingest_indicators' })).toBe(0);
+    // /healthz's checks, as this instance last ran them: the databases answer, the queue is under its threshold.
+    expect(v('zmarty_health_check_up', { check: 'chat' })).toBe(1);
+    expect(v('zmarty_health_check_up', { check: 'trading' })).toBe(1);
+    expect(v('zmarty_health_check_up', { check: 'queues' })).toBe(1);
   });
 });
 

@@ -2,6 +2,7 @@ import { Hono, type MiddlewareHandler } from 'hono';
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
 import type { Db } from '../../common/db';
 import type { AttemptReport, ProviderName } from '../router/router.types';
+import type { Health } from '../health/health';
 import type { QueueDepthReader } from '../health/queue-depth';
 
 const LATENCY_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
@@ -50,6 +51,25 @@ export function createMetrics(deps: { tradingDb?: Db; queues?: QueueDepthReader 
       const previous = earlier.at(-1);
       if (previous && previous.provider !== report.provider) metrics.providerFallbacks.inc({ from: previous.provider, to: report.provider });
       if (report.outcome === 'complete') lastSuccess.set(report.provider, Date.now());
+    },
+
+    /**
+     * Exports /healthz's checks as `zmarty_health_check_up{check}` (1 passing,
+     * 0 failing), read from the same cached report at scrape time. Separate
+     * from creation because the health checks read this instance's metrics.
+     */
+    watchHealth(health: Health): void {
+      new Gauge({
+        name: 'zmarty_health_check_up',
+        help: "This instance's /healthz checks: 1 passing, 0 failing",
+        labelNames: ['check'] as const,
+        registers: [registry],
+        async collect() {
+          this.reset();
+          const report = await health.check();
+          for (const [check, result] of Object.entries(report.checks)) this.set({ check }, result.ok ? 1 : 0);
+        },
+      });
     },
 
     /** When each provider last completed an answer on this instance (ms since epoch), if ever. */
