@@ -1,6 +1,7 @@
 import type { Job, JobResult, PgBoss, WorkOptions } from 'pg-boss';
 import type { z } from 'zod';
 import type { Logger } from '../../common/logger';
+import type { JobMetrics } from './job-metrics';
 import type { QueueName } from './queues';
 
 /**
@@ -75,7 +76,7 @@ interface Settled<F> {
 export async function registerWorker<T extends { symbol?: string; timeframe?: string }, F = never>(
   boss: PgBoss,
   spec: WorkerSpec<T, F>,
-  deps: { log: Logger; depth: DepthSampler },
+  deps: { log: Logger; depth: DepthSampler; metrics?: JobMetrics },
 ): Promise<string> {
   const { log, depth } = deps;
 
@@ -127,6 +128,7 @@ export async function registerWorker<T extends { symbol?: string; timeframe?: st
       }
       const queueDepth = depth.depth(spec.queue);
       for (const s of settled) {
+        deps.metrics?.observe(spec.queue, s.result.status, s.ms / 1000);
         if (s.result.status === 'deadletter') continue;
         const entry = { ...s.line, job_ms: Math.round(s.ms), queue_depth: queueDepth };
         if (s.result.status === 'completed') log.info(entry, 'job done');
