@@ -29,6 +29,7 @@ import { createHealth } from './health/health';
 import { createQueueDepthReader } from './health/queue-depth';
 import { createAlerts } from './alerts/alerts';
 import { onAuthenticatedConnection, socketAuthMiddleware, userRoom } from './realtime/socket-auth';
+import { poolForSocketAdapter } from './realtime/adapter-pool';
 import { createModelRouter } from './router';
 import { registerSignalHandlers } from './signals/signal.handlers';
 import { registerSignalPush } from './signals/signal-push';
@@ -245,7 +246,7 @@ export function createServer(options: ServerDeps): ZmartyServer {
     const sockets: ZmartyIo = new SocketServer(http, { serveClient: false, maxHttpBufferSize: 2e6 });
     // Emits to a room reach that room's sockets on every instance (a user's sockets may sit on several).
     sockets.adapter(
-      createAdapter(chatDb.pool, {
+      createAdapter(poolForSocketAdapter(chatDb.pool, (err) => log.warn({ err: err.message }, 'socket.io adapter connection lost; it reconnects')), {
         tableName: 'zmarty_private.socket_io_attachments',
         errorHandler: (err) => log.warn({ err: err.message }, 'socket.io adapter error'),
       }),

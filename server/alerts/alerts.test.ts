@@ -87,6 +87,43 @@ describe('alerts on one instance: error rate, provider errors and a failing heal
   });
 });
 
+describe('alerts while the chat database, where alerts are coordinated, is unreachable', () => {
+  let hook: WebhookReceiver;
+  let server: TestServer;
+  beforeAll(async () => {
+    hook = await startWebhookReceiver();
+    server = await startTestServer({ ALERT_WEBHOOK_URL: hook.url, ALERT_EVALUATE_MS: '3600000', HEALTH_CACHE_MS: '0', HEALTH_DB_TIMEOUT_MS: '5000' });
+  }, 120_000);
+  afterAll(async () => {
+    await server?.close();
+    await hook?.close();
+  });
+
+  it('posts health:chat from the instance itself, once while it is down and once when it is back', { timeout: 120_000 }, async () => {
+    const name = new URL(server.chatUrl).pathname.slice(1);
+    // Through the trading database's connection string: the same cluster, another database.
+    const admin = createDb({ connectionString: server.tradingUrl, max: 1 });
+    await admin.query(`alter database "${name}" with allow_connections false`);
+    await admin.query(`select pg_terminate_backend(pid) from pg_stat_activity where datname = $1`, [name]);
+    try {
+      await server.alerts.evaluate();
+      await server.alerts.evaluate();
+      await hook.waitFor((b) => b.length >= 1);
+    } finally {
+      await admin.query(`alter database "${name}" with allow_connections true`);
+    }
+    await server.alerts.evaluate();
+    await server.alerts.evaluate();
+    await hook.waitFor((b) => b.length >= 2);
+    await admin.close();
+    await sleep(300);
+    const [fired, resolved] = texts(hook.received);
+    expect(hook.received).toHaveLength(2);
+    expect(fired).toMatch(/^\[Zmarty\] FIRING health:chat \(instance \d+-[0-9a-f-]+\): Chat database unreachable from instance /);
+    expect(resolved).toMatch(/^\[Zmarty\] RESOLVED health:chat \(instance /);
+  });
+});
+
 describe('alerts with two web processes on the same databases', () => {
   let databases: Awaited<ReturnType<typeof createMigratedDatabases>>;
   let hook: WebhookReceiver;
