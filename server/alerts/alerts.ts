@@ -2,7 +2,7 @@ import type { Db } from '../../common/db';
 import type { Logger } from '../../common/logger';
 import type { Health } from '../health/health';
 import type { QueueDepthReader } from '../health/queue-depth';
-import type { Metrics } from '../metrics/metrics';
+import { OPERATIONS_ROUTES, type Metrics } from '../metrics/metrics';
 import { evaluateAlerts, type AlertThresholds } from './alert-rules';
 import { createAlertsQueries, type AlertChange } from './alerts.queries';
 
@@ -55,6 +55,7 @@ export function createAlerts(deps: AlertsDeps) {
     let requests = 0;
     let errors = 0;
     for (const v of http.values) {
+      if (OPERATIONS_ROUTES.includes(String(v.labels.route))) continue;
       requests += v.value;
       if (v.labels.status_class === '5xx') errors += v.value;
     }

@@ -52,6 +52,7 @@ describe('/metrics after real traffic (HTTP, socket chat through the mock provid
     const down = await fetch(`${server.url}/chat`, { method: 'POST', headers: { ...auth, 'content-type': 'application/json' }, body: JSON.stringify({ message: 'hello?' }) });
     expect(down.status).toBe(503);
 
+    expect((await fetch(`${server.url}/healthz`)).status).toBe(200);
     const text = await (await fetch(`${server.url}/metrics`)).text();
     const v = (name: string, labels: Record<string, string> = {}) => seriesValue(text, name, labels);
 
@@ -61,6 +62,8 @@ describe('/metrics after real traffic (HTTP, socket chat through the mock provid
     expect(v('zmarty_http_requests_total', { method: 'POST', route: '/chat', status_class: '5xx' })).toBe(1);
     expect(text).not.toMatch(/route="\/api\/conversations\/[0-9a-f]{8}-/);
     expect(v('zmarty_http_request_duration_seconds_count', { method: 'GET', route: '/api/conversations/:id' })).toBe(2);
+    // The operator's routes under the names the error rate leaves out (OPERATIONS_ROUTES).
+    expect(v('zmarty_http_requests_total', { method: 'GET', route: '/healthz', status_class: '2xx' })).toBe(1);
 
     expect(v('zmarty_socket_event_duration_seconds_count', { event: 'chat:send' })).toBe(2);
     expect(v('zmarty_socket_events_total', { event: 'chat:send', outcome: 'ok' })).toBe(1);

@@ -7,6 +7,12 @@ import type { QueueDepthReader } from '../health/queue-depth';
 
 const LATENCY_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
 
+/**
+ * The operator's own routes: probes and scrapes are not traffic, and a 503 from a
+ * failing /healthz is its own alert, so the error rate leaves them out.
+ */
+export const OPERATIONS_ROUTES: readonly string[] = ['/healthz', '/metrics'];
+
 /** "2xx" … "5xx": the error rate per route is the 5xx share, without one series per exact status. */
 export const statusClass = (status: number) => `${Math.floor(status / 100)}xx`;
 
