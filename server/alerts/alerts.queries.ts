@@ -33,7 +33,8 @@ export function createAlertsQueries(chatDb: Db) {
   return {
     async recordSample(s: OpsSample, keepSeconds: number): Promise<void> {
       await chatDb.query(
-        `with cleared as (delete from zmarty_private.ops_samples where at < now() - make_interval(secs => $6))
+        `with cleared as (delete from zmarty_private.ops_samples where at < now() - make_interval(secs => $6)),
+              forgotten as (delete from zmarty_private.alert_notifications where sent_at < now() - interval '7 days')
          insert into zmarty_private.ops_samples (instance_id, requests, errors, provider_errors, failing_checks, queues, queues_read_at)
          values ($1, $2, $3, $4, $5, $7, $8)`,
         [
