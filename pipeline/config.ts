@@ -90,6 +90,8 @@ export const pipelineConfigSchema = z.object({
   JOB_MONITOR_SECONDS: positiveInt.max(600).default(5),
   /** Missed closed candles an ingest analyses (and signals) after an outage, newest first kept. */
   INGEST_CATCH_UP_CANDLES: positiveInt.max(1000).default(60),
+  /** Serve the worker's job metrics at GET /metrics on this port (0 = any free port); unset = not served. */
+  WORKER_METRICS_PORT: z.coerce.number().int().min(0).max(65_535).optional(),
 });
 
 export type PipelineConfig = z.infer<typeof pipelineConfigSchema>;

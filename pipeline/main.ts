@@ -8,6 +8,7 @@ import { doublingConfigOf, marketOptionsOf, parsePipelineConfig, type PipelineCo
 import { createLatestCache, createWindowCache, runIngest } from './jobs/ingest.job';
 import { ensureQueues, enqueueIngest, enqueueMany, QUEUES, signalJobSchema, watchJobSchema } from './jobs/queues';
 import { createDepthSampler, registerWorker } from './jobs/run-worker';
+import { createJobMetrics, serveJobMetrics } from './jobs/job-metrics';
 import { runSignal } from './jobs/signals.job';
 import { listenForActiveWatchers } from './jobs/watcher-listener';
 import { ensureHistory, runTrackRecord, type TrackRecordDeps } from './jobs/track-record.job';
@@ -41,6 +42,8 @@ export interface RunningPipeline {
   boss: PgBoss;
   db: Db;
   config: PipelineConfig;
+  /** Where the job metrics are served (WORKER_METRICS_PORT), when they are. */
+  metricsUrl?: string;
   stop(): Promise<void>;
 }
 
@@ -99,7 +102,8 @@ export async function startPipeline(options: PipelineOptions = {}): Promise<Runn
       pollingIntervalSeconds: config.WORKER_POLL_SECONDS,
     };
     const once = { batchSize: 1, localConcurrency: 1, pollingIntervalSeconds: config.WORKER_POLL_SECONDS };
-    const workerDeps = { log, depth };
+    const jobMetrics = createJobMetrics();
+    const workerDeps = { log, depth, metrics: jobMetrics };
     const latest = createLatestCache();
     const sql = config.DB_PREPARED_STATEMENTS ? createPreparedQueryable(db.pool) : db.pool;
     // The jobs running at once share their statements: one round trip for many watchers (see batchedStores).
@@ -214,6 +218,13 @@ export async function startPipeline(options: PipelineOptions = {}): Promise<Runn
     cleanup.push(() => listener.close());
     if (options.catchUpOnStart ?? true) await catchUp();
 
+    let metricsUrl: string | undefined;
+    if (config.WORKER_METRICS_PORT !== undefined) {
+      const served = await serveJobMetrics(jobMetrics, config.WORKER_METRICS_PORT);
+      cleanup.push(() => served.close());
+      metricsUrl = served.url;
+    }
+
     log.info(
       { market: market.name, ingestCron: config.INGEST_CRON, trackRecordCron: config.TRACK_RECORD_CRON, ...workOptions },
       'pipeline started',
@@ -223,6 +234,7 @@ export async function startPipeline(options: PipelineOptions = {}): Promise<Runn
       boss,
       db,
       config,
+      metricsUrl,
       stop: () => (stopped ??= stopAll().then(() => log.info('pipeline stopped'))),
     };
   } catch (err) {

@@ -6,6 +6,7 @@ import { AppError, toErrorBody } from '../common/errors';
 import type { Logger } from '../common/logger';
 import { requireUser } from './auth/require-user';
 import type { TokenVerifier } from './auth/token-verifier';
+import { createHealth, type Health } from './health/health';
 import { createHealthRoutes } from './health/health.routes';
 import { createMetricsRoutes, metricsMiddleware, type Metrics } from './metrics/metrics';
 import { limitBody } from './http/body-limit';
@@ -32,6 +33,8 @@ export interface AppDeps {
   authRoutes?: Hono;
   /** Feature routes mounted by the composition root at `path` (from the root), behind auth or not. */
   routes?: Array<{ path: string; app: Hono<AuthedEnv>; authenticated: boolean }>;
+  /** The health checks behind /healthz (default: both databases only). */
+  health?: Health;
   healthReports?: Record<string, () => unknown>;
   metrics?: Metrics;
   /** Built client (vite build output); served when present. */
@@ -62,7 +65,8 @@ export function createApp(deps: AppDeps): Hono {
   // Before any auth middleware: an unknown API path is 404 (405 for a wrong method) even without a token.
   app.use('*', rejectUnroutable(app));
 
-  app.route('/healthz', createHealthRoutes({ databases: { chat: deps.chatDb, trading: deps.tradingDb }, reports: deps.healthReports }));
+  const health = deps.health ?? createHealth({ databases: { chat: deps.chatDb, trading: deps.tradingDb } });
+  app.route('/healthz', createHealthRoutes({ health, reports: deps.healthReports }));
   app.get('/api/config', (c) => c.json(deps.publicConfig));
   if (deps.authRoutes) app.route('/auth/v1', deps.authRoutes);
 

@@ -5,6 +5,7 @@ import type { SymbolDirectoryOptions } from './symbols/symbol-directory';
 import { DEFAULT_PRICE_TABLE, parsePriceTable, type PriceTable } from './credits/pricing';
 import { routerEnvSchema, routerOptionsFromEnv, type RouterOptions } from './router';
 import { voiceEnvSchema, voiceOptionsFromEnv, type VoiceOptions } from './voice';
+import { opsConfigFromEnv, opsEnvSchema, type OpsConfig } from './alerts/alerts.config';
 
 /**
  * The web process's settings: the common ones plus chat, voice, credits and
@@ -56,6 +57,8 @@ export interface ServerConfig {
   lifecycle: { shutdownDrainMs: number; heartbeatMs: number; staleMs: number; sweepMs: number };
   /** The market the worker reads (MARKET_DATA …): new pairs are checked against its list. */
   market: Omit<SymbolDirectoryOptions, 'fetch' | 'now' | 'log'>;
+  /** /healthz and alerts. */
+  ops: OpsConfig;
 }
 
 export function parseServerConfig(source: Record<string, string | undefined>): ServerConfig {
@@ -84,6 +87,7 @@ export function parseServerConfig(source: Record<string, string | undefined>): S
   return {
     router: routerOptionsFromEnv(source),
     voice: voiceOptionsFromEnv(source),
+    ops: opsConfigFromEnv(source),
     priceTable,
     chat: {
       tokenCoalesceMs: e.CHAT_TOKEN_COALESCE_MS,
@@ -112,4 +116,5 @@ export const SERVER_VARIABLES = [
   ...Object.keys(serverOnlySchema.shape),
   ...Object.keys(routerEnvSchema.shape),
   ...Object.keys(voiceEnvSchema.shape),
+  ...Object.keys(opsEnvSchema.shape),
 ];

@@ -26,7 +26,12 @@ import { createPricer, parsePriceTable } from './credits/pricing';
 import { createMarketRoutes } from './market/market.routes';
 import { createSymbolDirectory } from './symbols/symbol-directory';
 import { createMetrics } from './metrics/metrics';
+import { socketEventMetrics } from './metrics/socket-metrics';
+import { createHealth } from './health/health';
+import { createQueueDepthReader } from './health/queue-depth';
+import { createAlerts } from './alerts/alerts';
 import { onAuthenticatedConnection, socketAuthMiddleware, userRoom } from './realtime/socket-auth';
+import { poolForSocketAdapter } from './realtime/adapter-pool';
 import { createModelRouter } from './router';
 import { registerSignalHandlers } from './signals/signal.handlers';
 import { registerSignalPush } from './signals/signal-push';
@@ -75,6 +80,8 @@ export interface RunningServer {
   close(): Promise<void>;
   /** Stops the outbox relay (tests simulate a relay outage with it). */
   relay: ReturnType<typeof createOutboxRelay>;
+  /** This instance's alert evaluation (tests run one at once with `evaluate`). */
+  alerts: ReturnType<typeof createAlerts>;
   /** Heartbeat and sweeper of this instance's answers (tests run a beat or a sweep at once). */
   answersInFlight: ReturnType<typeof createAnswersInFlight>;
 }
@@ -128,8 +135,11 @@ export function createServer(options: ServerDeps): ZmartyServer {
       })
     : undefined;
 
-  const metrics = createMetrics({ tradingDb });
-  const router = createModelRouter({ ...config.router, log });
+  const ops = config.ops;
+  // One cached reading of pg-boss's queues for /metrics, /healthz and the alerts.
+  const queues = createQueueDepthReader({ tradingDb, timeoutMs: ops.health.dbTimeoutMs });
+  const metrics = createMetrics({ tradingDb, queues });
+  const router = createModelRouter({ ...config.router, log, onAttempt: metrics.observeAttempt });
   const voice = createVoiceService(config.voice);
   // Unknown model or missing price for anything that may answer is a startup error, never a silent 0.
   const pricer = createPricer(
@@ -142,9 +152,13 @@ export function createServer(options: ServerDeps): ZmartyServer {
   const instanceId = `${process.pid}-${randomUUID()}`;
   let io: ZmartyIo | undefined;
   let closing = false;
-  const marketContext = createMarketContextCache({ tradingDb, log, maxAgeMs: config.chat.contextMaxAgeMs, onCacheLookup: options.onCacheLookup });
+  const onCacheLookup = (cache: string, hit: boolean) => {
+    metrics.recordCacheLookup(cache, hit);
+    options.onCacheLookup?.(cache, hit);
+  };
+  const marketContext = createMarketContextCache({ tradingDb, log, maxAgeMs: config.chat.contextMaxAgeMs, onCacheLookup });
   const answerCache =
-    config.chat.answerCacheTtlMs > 0 ? createAnswerCache({ chatDb, log, ttlMs: config.chat.answerCacheTtlMs, onCacheLookup: options.onCacheLookup }) : undefined;
+    config.chat.answerCacheTtlMs > 0 ? createAnswerCache({ chatDb, log, ttlMs: config.chat.answerCacheTtlMs, onCacheLookup }) : undefined;
   const chat = createChatService({
     instanceId,
     chatDb,
@@ -163,6 +177,36 @@ export function createServer(options: ServerDeps): ZmartyServer {
     perMinute: limits.chatPerMinute,
     tokenCoalesceMs: config.chat.tokenCoalesceMs,
     onBalance: (userId, balance) => io?.to(userRoom(userId)).emit('credits:balance', { balance }),
+  });
+
+  const health = createHealth({
+    databases: { chat: chatDb, trading: tradingDb },
+    providers: () => {
+      const { ok, providers } = router.health();
+      return {
+        ok,
+        providers: providers.map((p) => {
+          const at = metrics.lastProviderSuccess(p.provider);
+          return { ...p, ...(at !== undefined ? { lastSuccessAt: new Date(at).toISOString() } : {}) };
+        }),
+      };
+    },
+    queues,
+    queueDepthThreshold: ops.queueDepth,
+    timeoutMs: ops.health.dbTimeoutMs,
+    cacheMs: ops.health.cacheMs,
+  });
+  metrics.watchHealth(health);
+  const alerts = createAlerts({
+    chatDb,
+    metrics,
+    health,
+    queues,
+    log,
+    instanceId,
+    thresholds: { queueDepth: ops.queueDepth, errorRatePercent: ops.errorRatePercent, errorRateMinRequests: ops.errorRateMinRequests, providerErrors: ops.providerErrors, windowSeconds: ops.windowSeconds },
+    evaluateMs: ops.evaluateMs,
+    webhookUrl: ops.webhookUrl,
   });
 
   const answersInFlight = createAnswersInFlight({
@@ -186,6 +230,7 @@ export function createServer(options: ServerDeps): ZmartyServer {
     log,
     authRoutes,
     metrics,
+    health,
     publicConfig: { supabaseUrl: embedded ? '' : env.SUPABASE_URL!, supabaseAnonKey: anonKey!, marketData: config.market.kind },
     symbolDirectory: createSymbolDirectory({ ...config.market, log }),
     clientDir: options.clientDir ?? path.resolve(import.meta.dirname, '../dist/client'),
@@ -214,7 +259,7 @@ export function createServer(options: ServerDeps): ZmartyServer {
     const sockets: ZmartyIo = new SocketServer(http, { serveClient: false, maxHttpBufferSize: 2e6 });
     // Emits to a room reach that room's sockets on every instance (a user's sockets may sit on several).
     sockets.adapter(
-      createAdapter(chatDb.pool, {
+      createAdapter(poolForSocketAdapter(chatDb.pool, (err) => log.warn({ err: err.message }, 'socket.io adapter connection lost; it reconnects')), {
         tableName: 'zmarty_private.socket_io_attachments',
         errorHandler: (err) => log.warn({ err: err.message }, 'socket.io adapter error'),
       }),
@@ -225,6 +270,7 @@ export function createServer(options: ServerDeps): ZmartyServer {
     sockets.use(socketAuthMiddleware(verifyToken, log));
     sockets.on('connection', (socket) => {
       metrics.sockets.inc();
+      socketEventMetrics(metrics)(socket);
       socket.once('disconnect', () => metrics.sockets.dec());
       onAuthenticatedConnection(socket);
       registerChatHandlers(socket, { chat, registry, log });
@@ -241,6 +287,7 @@ export function createServer(options: ServerDeps): ZmartyServer {
     relay = outbox;
     await outbox.start();
     answersInFlight.start();
+    alerts.start();
     await push.ready;
     await marketContext.start();
 
@@ -253,6 +300,7 @@ export function createServer(options: ServerDeps): ZmartyServer {
       tradingDb,
       relay: outbox,
       answersInFlight,
+      alerts,
       async close() {
         // New sockets and answers are refused from now on; answers in flight get
         // the drain to finish, then are cut and settled for what they delivered —
@@ -261,6 +309,7 @@ export function createServer(options: ServerDeps): ZmartyServer {
         const drained = await chat.drain(config.lifecycle.shutdownDrainMs);
         if (drained.finished + drained.aborted > 0) log.info(drained, 'shutdown: answers in flight settled');
         await answersInFlight.stop();
+        await alerts.stop();
         await outbox.stop();
         await push.close();
         await marketContext.close();

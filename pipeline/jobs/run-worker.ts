@@ -2,6 +2,7 @@ import type { Job, JobResult, PgBoss, WorkOptions } from 'pg-boss';
 import type { z } from 'zod';
 import type { Logger } from '../../common/logger';
 import { createBatcher } from '../storage/batcher';
+import type { JobMetrics } from './job-metrics';
 import type { QueueName } from './queues';
 
 /**
@@ -77,7 +78,7 @@ interface Settled {
 export async function registerWorker<T extends { symbol?: string; timeframe?: string }, F = never>(
   boss: PgBoss,
   spec: WorkerSpec<T, F>,
-  deps: { log: Logger; depth: DepthSampler },
+  deps: { log: Logger; depth: DepthSampler; metrics?: JobMetrics },
 ): Promise<string> {
   const { log, depth } = deps;
   const send = spec.sendFollowUps;
@@ -133,6 +134,7 @@ export async function registerWorker<T extends { symbol?: string; timeframe?: st
       const settled = await Promise.all(jobs.map(runOne));
       const queueDepth = depth.depth(spec.queue);
       for (const s of settled) {
+        deps.metrics?.observe(spec.queue, s.result.status, s.ms / 1000);
         if (s.result.status === 'deadletter') continue;
         const entry = { ...s.line, job_ms: Math.round(s.ms), queue_depth: queueDepth };
         if (s.result.status === 'completed') log.info(entry, 'job done');

@@ -418,7 +418,6 @@ export function createChatService(deps: ChatServiceDeps) {
         sink.token({ id, delta, seq: seq++ });
         clock.mark('firstEmit');
         clock.publish(id);
-        deps.metrics?.chatTtft.observe({ provider: 'any' }, (performance.now() - receivedAt) / 1000);
         return;
       }
       pending += delta;
@@ -426,6 +425,8 @@ export function createChatService(deps: ChatServiceDeps) {
     };
     const onDelta: DeltaHandler = (delta, from) => {
       clock.mark('providerFirstToken');
+      // The first delta goes out at once (emitToken, or one event per token): its time from the question is the answer's time to first token.
+      if (!delivery.source) deps.metrics?.chatTtft.observe({ provider: from.provider }, (performance.now() - receivedAt) / 1000);
       delivery.source = from;
       delivery.text += delta;
       if (coalesceMs > 0) emitToken(delta);

@@ -57,6 +57,23 @@ export interface RouterOptions {
   /** Jitter source for backoff. */
   random?: () => number;
   log?: Logger;
+  /** Told of every attempt as it is recorded, with the answer's earlier attempts (metrics, /healthz's last success). */
+  onAttempt?: (report: AttemptReport, earlier: readonly AttemptReport[]) => void;
+}
+
+/** An answer's attempt list that also reports each attempt to `onAttempt` as it is pushed. */
+function observedAttempts(onAttempt: RouterOptions['onAttempt']): AttemptReport[] {
+  const list: AttemptReport[] = [];
+  if (onAttempt) {
+    list.push = (...items) => {
+      for (const item of items) {
+        onAttempt(item, list.slice());
+        Array.prototype.push.call(list, item);
+      }
+      return list.length;
+    };
+  }
+  return list;
 }
 
 export const DEFAULT_MODELS = {
@@ -197,7 +214,7 @@ export function createModelRouter(options: RouterOptions = {}): ModelRouter {
       const callerSignal = request.signal ?? new AbortController().signal;
       const route = routeOf(request);
       const { order } = route;
-      const attempts: AttemptReport[] = [];
+      const attempts = observedAttempts(options.onAttempt);
       let overBudget = false;
 
       const finish = (adapter: ProviderAdapter, status: StreamResult['status'], text: string, usage: TokenUsage, outcome?: ProviderOutcome): StreamResult => ({
