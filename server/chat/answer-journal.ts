@@ -187,7 +187,11 @@ export function createAnswerJournal(options: AnswerJournalOptions) {
     start() {
       timers = [
         setInterval(() => void flush(), flushMs),
-        setInterval(() => void cleanup().catch((err) => log.warn({ err: (err as Error).message }, 'answer journal: cleanup failed')), cleanupMs),
+        setInterval(() => {
+          // One line per cleanup: what the journal cost this instance so far (operators and the soak read it).
+          if (stats.flushes > 0) log.info({ journal: { ...stats, ms: Math.round(stats.ms), maxMs: Math.round(stats.maxMs), buffered: buffer.length } }, 'answer journal: written');
+          void cleanup().catch((err) => log.warn({ err: (err as Error).message }, 'answer journal: cleanup failed'));
+        }, cleanupMs),
       ];
       for (const t of timers) t.unref();
     },
