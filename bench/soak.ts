@@ -98,7 +98,7 @@ async function main() {
       WEBHOOK_SECRET: 'soak-webhook-secret-'.padEnd(40, 'w'),
       XAI_API_KEY: 'soak-key',
       XAI_BASE_URL: mockUrl,
-      CHAT_MAX_PER_MINUTE: '100000',
+      CHAT_MAX_PER_MINUTE: '10000',
       CHAT_MAX_CONCURRENT_PER_USER: '50',
       STARTING_CREDITS_FREE: '1000000000',
       AUTH_RATE_LIMIT_ATTEMPTS: '10000',
