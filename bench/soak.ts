@@ -196,7 +196,8 @@ async function main() {
               (select count(*)::int from zmarty_private.answers_in_flight) as open
          from public.credits_ledger`,
     );
-    const l = ledger[0]!;
+    // This pool is plain pg: bigint arrives as text.
+    const l = { ...ledger[0]!, charged: Number(ledger[0]!.charged) };
     const t = final.totals;
     const ledgerOk = l.reserves === t.accepted && l.settles === l.reserves && l.requests === l.reserves && l.open === 0 && l.charged === t.charged;
 
