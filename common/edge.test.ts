@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { describeEdge, noEdgeSentence, ordinal, scoreBand, scoreWithMeaning, windowWords, type EdgeFacts } from './edge';
+import { describeEdge, noEdgeSentence, ordinal, SCORE_MEANING, scoreBand, scoreMeaning, scoreWithMeaning, windowWords, type EdgeFacts } from './edge';
 
 const HOUR = 3_600_000;
 
@@ -39,15 +39,22 @@ describe('edge in words', () => {
 
   it.each([
     [0, '0 · no call'],
-    [39, '39 · no call'],
-    [40, '40 · weak'],
-    [42, '42 · weak'],
+    [0.4, '0 · no call'],
+    [1, '1 · weak'],
+    [45, '45 · weak'],
+    [49.4, '49 · weak'],
     [50, '50 · moderate'],
+    [59, '59 · moderate'],
     [59.6, '60 · strong'],
-    [68, '68 · strong'],
     [100, '100 · strong'],
   ])('score %d reads "%s"', (score, text) => {
     expect(scoreWithMeaning(score)).toBe(text);
     expect(text.endsWith(scoreBand(Math.round(score)))).toBe(true);
+  });
+
+  it('says what a score means in one sentence a trader reads', () => {
+    expect(SCORE_MEANING).toBe('The score is how many of 100 past calls like this one closed in profit after fees; 0 means no call.');
+    expect(scoreMeaning(45.2)).toBe('Score 45: 45 of 100 past calls like this one closed in profit after fees.');
+    expect(scoreMeaning(0)).toBe('Score 0: no call, the indicators do not agree enough.');
   });
 });

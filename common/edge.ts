@@ -2,8 +2,8 @@
  * The measured edge of the strategy on one pair and timeframe, as the
  * pipeline attaches it to every signal and the server and client show it.
  * Shared by every process (and the browser), so the words a trader reads are
- * written once: the verdict sentence, the window in plain words and the
- * score bands (docs/STRATEGY.md quotes SCORE_BANDS).
+ * written once: the verdict sentence, the window in plain words, the
+ * score's meaning and its bands (docs/STRATEGY.md quotes SCORE_BANDS).
  */
 
 export type EdgeVerdict = 'positive' | 'none' | 'negative';
@@ -65,15 +65,28 @@ export function noEdgeSentence(symbol: string, timeframe: string): string {
 }
 
 /**
- * Score bands: the meaning of a signal's 0–100 score in one word. The score
- * is how broadly the indicators agree (100 = all of them on one side); a
- * call needs 40 (pipeline/signals/strategy.ts DEFAULT_THRESHOLD), and it has
- * never been measured above 68. The bands describe agreement, not a win
- * probability: the score is not calibrated yet (docs/STRATEGY.md).
+ * The score's scale in one sentence (docs/STRATEGY.md, the card's tooltip and
+ * the signal detail): the score is calibrated on the measured record
+ * (pipeline/signals/score-calibration.ts), the share of past calls like this
+ * one that closed in profit after fees; a flat decision scores 0.
+ */
+export const SCORE_MEANING = 'The score is how many of 100 past calls like this one closed in profit after fees; 0 means no call.';
+
+/** The scale applied to one score: "Score 45: 45 of 100 past calls like this one closed in profit after fees." */
+export function scoreMeaning(score: number): string {
+  const s = Math.round(score);
+  return s === 0 ? 'Score 0: no call, the indicators do not agree enough.' : `Score ${s}: ${s} of 100 past calls like this one closed in profit after fees.`;
+}
+
+/**
+ * Score bands: the score in one word, on its win-rate scale. Fewer than half
+ * of such calls won: weak; half to six in ten: moderate; more: strong. A
+ * call's score is its calibrated win rate (1h calls measured 45, daily 59),
+ * so "weak" is the honest word for most hourly calls.
  */
 export const SCORE_BANDS = [
   { min: 0, label: 'no call' },
-  { min: 40, label: 'weak' },
+  { min: 1, label: 'weak' },
   { min: 50, label: 'moderate' },
   { min: 60, label: 'strong' },
 ] as const;
@@ -88,7 +101,7 @@ export function scoreBand(score: number): ScoreBand {
   return label;
 }
 
-/** "42 · weak". */
+/** "45 · weak". */
 export function scoreWithMeaning(score: number): string {
   return `${Math.round(score)} · ${scoreBand(score)}`;
 }

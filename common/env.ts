@@ -41,8 +41,10 @@ export const envSchema = z
     AUTH_ACCOUNT_FREE_ATTEMPTS: positiveInt.max(1000).default(5),
     AUTH_ACCOUNT_MAX_DELAY_SECONDS: positiveInt.max(86_400).default(900),
     TRUST_PROXY_HOPS: nonNegativeInt.max(10).default(0),
-    STARTING_CREDITS_FREE: nonNegativeInt.default(1000),
-    STARTING_CREDITS_PRO: nonNegativeInt.default(20_000),
+    // Seeds of the tier table's starting credits (server/tiers): unset leaves the table's value.
+    STARTING_CREDITS_FREE: nonNegativeInt.optional(),
+    STARTING_CREDITS_PRO: nonNegativeInt.optional(),
+    STARTING_CREDITS_ANONYMOUS: nonNegativeInt.default(0),
   })
   .superRefine((env, ctx) => {
     if (Boolean(env.CHAT_DATABASE_URL) !== Boolean(env.TRADING_DATABASE_URL)) {

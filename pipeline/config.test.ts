@@ -23,6 +23,7 @@ describe('pipeline config', () => {
       DOUBLING_COOLDOWN_CANDLES: 4,
       DOUBLING_MAX_POSITION_PCT: 10,
       SIGNAL_POSITION_PCT: 5,
+      SIGNAL_PUBLISH: 'edge',
       TRACK_RECORD_HORIZON_CANDLES: 24,
       TRACK_RECORD_FEE_PCT: 0.1,
       WORKER_BATCH_SIZE: 50,
@@ -52,6 +53,7 @@ describe('pipeline config', () => {
     [{ TRADING_DATABASE_URL: URL, DB_PREPARED_STATEMENTS: 'yes' }, /DB_PREPARED_STATEMENTS/],
     [{ TRADING_DATABASE_URL: URL, TRACK_RECORD_DRAWS: '100' }, /TRACK_RECORD_DRAWS/],
     [{ TRADING_DATABASE_URL: URL, DOUBLING_COOLDOWN_CANDLES: '1.5' }, /DOUBLING_COOLDOWN_CANDLES/],
+    [{ TRADING_DATABASE_URL: URL, SIGNAL_PUBLISH: 'some' }, /SIGNAL_PUBLISH/],
   ])('rejects %j', (env, message) => {
     expect(() => parsePipelineConfig(env)).toThrow(ConfigError);
     expect(() => parsePipelineConfig(env)).toThrow(message);

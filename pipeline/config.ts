@@ -57,6 +57,8 @@ export const pipelineConfigSchema = z.object({
   DOUBLING_MAX_POSITION_PCT: positiveNumber.max(100).default(10),
   /** The position the guardrails assume is already open on a recommendation, % of equity. */
   SIGNAL_POSITION_PCT: positiveNumber.max(100).default(5),
+  /** 'edge': a call where the measured edge is not positive (≥ 30 trades) is stored flat, marked withheld; 'all': every call is published. */
+  SIGNAL_PUBLISH: z.enum(['edge', 'all']).default('edge'),
 
   TRACK_RECORD_HORIZON_CANDLES: positiveInt.max(500).default(24),
   TRACK_RECORD_FEE_PCT: nonNegativeNumber.max(5).default(0.1),

@@ -78,6 +78,9 @@ export interface SignalReason {
 
 export interface SignalDecision {
   direction: Direction;
+  /** Indicator agreement 0–100 (strategy.ts); decides whether there is a call. */
+  vote: number;
+  /** What the trader reads: % of past calls like this one that closed in profit after fees (score-calibration.ts); 0 when flat. */
   score: number;
   entry: number;
   stop: number | null;

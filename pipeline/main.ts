@@ -149,7 +149,13 @@ export async function startPipeline(options: PipelineOptions = {}): Promise<Runn
         options: workOptions,
         handle: async (job) => ({
           log: await runSignal(
-            { sql, positionPct: config.SIGNAL_POSITION_PCT, doubling: doublingConfigOf(config), horizonCandles: config.TRACK_RECORD_HORIZON_CANDLES },
+            {
+              sql,
+              positionPct: config.SIGNAL_POSITION_PCT,
+              doubling: doublingConfigOf(config),
+              horizonCandles: config.TRACK_RECORD_HORIZON_CANDLES,
+              publish: config.SIGNAL_PUBLISH,
+            },
             job,
           ),
         }),

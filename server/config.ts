@@ -13,9 +13,12 @@ import { voiceEnvSchema, voiceOptionsFromEnv, type VoiceOptions } from './voice'
  */
 const serverOnlySchema = z.object({
   PRICE_TABLE: z.string().optional(),
-  CHAT_MAX_OUTPUT_TOKENS: z.coerce.number().int().min(16).max(16_384).default(1024),
-  CHAT_MAX_CONCURRENT_PER_USER: z.coerce.number().int().min(1).max(1000).default(2),
-  CHAT_MAX_PER_MINUTE: z.coerce.number().int().min(1).max(10_000).default(40),
+  // Seeds of the `free` tier's row (the tier table holds every per-user limit): unset leaves the table as it is.
+  CHAT_MAX_OUTPUT_TOKENS: z.coerce.number().int().min(16).max(16_384).optional(),
+  CHAT_MAX_CONCURRENT_PER_USER: z.coerce.number().int().min(1).max(1000).optional(),
+  CHAT_MAX_PER_MINUTE: z.coerce.number().int().min(1).max(10_000).optional(),
+  /** How long an instance trusts a user's tier before reading it again (0 = read on every answer). */
+  TIER_CACHE_MS: z.coerce.number().int().min(0).max(300_000).default(5000),
   CHAT_TOKEN_COALESCE_MS: z.coerce.number().int().min(0).max(200).default(16),
   SHUTDOWN_DRAIN_MS: z.coerce.number().int().min(0).max(600_000).default(20_000),
   ANSWER_HEARTBEAT_MS: z.coerce.number().int().min(50).max(60_000).default(5_000),
@@ -34,7 +37,13 @@ export interface ServerConfig {
   router: RouterOptions;
   voice: VoiceOptions;
   priceTable: PriceTable;
-  chat: { maxOutputTokens: number; maxConcurrentPerUser: number; maxPerMinute: number; tokenCoalesceMs: number };
+  chat: { tokenCoalesceMs: number };
+  /**
+   * Per-user limits live in the tier table; these set its rows at start when
+   * the variables are set (CHAT_MAX_* → `free`, STARTING_CREDITS_<TIER>), and
+   * `cacheMs` is how long an instance trusts a user's tier.
+   */
+  tiers: { cacheMs: number; freeSeed: { maxOutputTokens?: number; maxConcurrent?: number; chatPerMinute?: number } };
   webhook: { secret?: string; toleranceMs: number; url?: string };
   /** Graceful shutdown and crash recovery of answers in flight. */
   lifecycle: { shutdownDrainMs: number; heartbeatMs: number; staleMs: number; sweepMs: number; /** Answer journal writes, and resume's reads of another instance's answer. */ journalFlushMs: number };
@@ -50,6 +59,13 @@ export function parseServerConfig(source: Record<string, string | undefined>): S
   if (e.MARKET_DATA === 'cryptometer' && !e.CRYPTOMETER_API_KEY) {
     throw new ConfigError('Invalid configuration:\n  CRYPTOMETER_API_KEY: required when MARKET_DATA=cryptometer');
   }
+  // A function deployed elsewhere (a Supabase Edge Function) verifies with the
+  // secret it was given; the one generated under DATA_DIR can never match it.
+  if (e.WATCHERS_WEBHOOK_URL && !e.WEBHOOK_SECRET) {
+    throw new ConfigError(
+      'Invalid configuration:\n  WEBHOOK_SECRET: required when WATCHERS_WEBHOOK_URL is set (the same secret as the deployed function\'s: `supabase secrets set WEBHOOK_SECRET=…`)',
+    );
+  }
   let priceTable: PriceTable = DEFAULT_PRICE_TABLE;
   if (e.PRICE_TABLE) {
     try {
@@ -62,7 +78,11 @@ export function parseServerConfig(source: Record<string, string | undefined>): S
     router: routerOptionsFromEnv(source),
     voice: voiceOptionsFromEnv(source),
     priceTable,
-    chat: { maxOutputTokens: e.CHAT_MAX_OUTPUT_TOKENS, maxConcurrentPerUser: e.CHAT_MAX_CONCURRENT_PER_USER, maxPerMinute: e.CHAT_MAX_PER_MINUTE, tokenCoalesceMs: e.CHAT_TOKEN_COALESCE_MS },
+    chat: { tokenCoalesceMs: e.CHAT_TOKEN_COALESCE_MS },
+    tiers: {
+      cacheMs: e.TIER_CACHE_MS,
+      freeSeed: { maxOutputTokens: e.CHAT_MAX_OUTPUT_TOKENS, maxConcurrent: e.CHAT_MAX_CONCURRENT_PER_USER, chatPerMinute: e.CHAT_MAX_PER_MINUTE },
+    },
     webhook: { secret: e.WEBHOOK_SECRET, toleranceMs: e.WEBHOOK_TOLERANCE_MS, url: e.WATCHERS_WEBHOOK_URL },
     lifecycle: { shutdownDrainMs: e.SHUTDOWN_DRAIN_MS, heartbeatMs: e.ANSWER_HEARTBEAT_MS, staleMs: e.ANSWER_STALE_MS, sweepMs: e.RESERVATION_SWEEP_MS, journalFlushMs: e.ANSWER_JOURNAL_FLUSH_MS },
     market: {

@@ -43,6 +43,7 @@ import type { PasswordHashOptions } from './auth/passwords';
 import { createApiKeyCheck } from './auth/api-keys';
 import { createTokenVerifier } from './auth/token-verifier';
 import { createLimits } from './limits/limits';
+import { applyTierSeeds, createTiers } from './tiers/tiers';
 
 export type ZmartyIo = SocketServer<ClientToServerEvents, ServerToClientEvents, Record<string, never>, SocketData>;
 
@@ -111,7 +112,6 @@ export function createServer(options: ServerDeps): ZmartyServer {
     config: {
       signIn: { attempts: env.AUTH_RATE_LIMIT_ATTEMPTS, windowSeconds: env.AUTH_RATE_LIMIT_WINDOW_SECONDS },
       account: { freeAttempts: env.AUTH_ACCOUNT_FREE_ATTEMPTS, maxDelaySeconds: env.AUTH_ACCOUNT_MAX_DELAY_SECONDS },
-      chatPerMinute: config.chat.maxPerMinute,
     },
   });
   const authRoutes = embedded
@@ -137,6 +137,7 @@ export function createServer(options: ServerDeps): ZmartyServer {
     parsePriceTable(config.priceTable, { llm: router.configured(), voiceModels: voice.available && voice.modelId ? [voice.modelId] : [] }),
   );
   const ledger = createLedger({ chatDb });
+  const tiers = createTiers({ chatDb, cacheMs: config.tiers.cacheMs });
   // Names this process on the reservations of the answers it runs (see answers-in-flight.ts).
   const instanceId = `${process.pid}-${randomUUID()}`;
   // Every answer's events are journaled in the chat database, so a client may resume it on any instance.
@@ -158,9 +159,7 @@ export function createServer(options: ServerDeps): ZmartyServer {
     conversations: createConversations({ chatDb }),
     log,
     metrics,
-    maxOutputTokens: config.chat.maxOutputTokens,
-    maxConcurrentPerUser: config.chat.maxConcurrentPerUser,
-    maxPerMinute: config.chat.maxPerMinute,
+    tiers,
     perMinute: limits.chatPerMinute,
     tokenCoalesceMs: config.chat.tokenCoalesceMs,
     onBalance: (userId, balance) => io?.to(userRoom(userId)).emit('credits:balance', { balance }),
@@ -193,7 +192,7 @@ export function createServer(options: ServerDeps): ZmartyServer {
     healthReports: { providers: () => router.health(), voice: () => ({ available: voice.available, cache: voice.cacheStats() }), watchersRelay: () => relay?.status() ?? { connected: false, leader: false } },
     routes: [
       { path: '/api', app: createMarketRoutes({ chatDb, tradingDb }), authenticated: true },
-      { path: '/api', app: createCreditsRoutes({ chatDb, tradingDb, log, router, pricer, voice, maxOutputTokens: config.chat.maxOutputTokens }), authenticated: true },
+      { path: '/api', app: createCreditsRoutes({ chatDb, tradingDb, log, router, pricer, voice, tiers }), authenticated: true },
       { path: '/chat', app: createChatRoutes({ chat }), authenticated: true },
       { path: '/functions/v1', app: functions, authenticated: false },
     ],
@@ -202,11 +201,12 @@ export function createServer(options: ServerDeps): ZmartyServer {
   let relay: ReturnType<typeof createOutboxRelay> | undefined;
 
   async function listen(): Promise<RunningServer> {
-    await chatDb.query(
-      `insert into public.tier_grants (tier, starting_credits) values ('free', $1), ('pro', $2)
-       on conflict (tier) do update set starting_credits = excluded.starting_credits`,
-      [env.STARTING_CREDITS_FREE, env.STARTING_CREDITS_PRO],
-    );
+    await applyTierSeeds(chatDb, {
+      free: { startingCredits: env.STARTING_CREDITS_FREE, ...config.tiers.freeSeed },
+      pro: { startingCredits: env.STARTING_CREDITS_PRO },
+    });
+    // Read by the sign-up trigger (it runs in GoTrue's insert, where no env is in reach).
+    await chatDb.query(`update zmarty_private.signup_settings set anonymous_starting_credits = $1`, [env.STARTING_CREDITS_ANONYMOUS]);
     const http = await new Promise<HttpServer>((resolve) => {
       const server = serve({ fetch: app.fetch, port: env.PORT, hostname: env.HOST }, () => resolve(server as HttpServer)) as HttpServer;
     });

@@ -139,7 +139,7 @@ function Workspace({ supabase, session, marketData }: { supabase: SupabaseClient
           />
         </div>
         <div className="col col-chat">
-          {connection ? <ChatView connection={connection} connState={connState} userId={userId} api={api} balance={balance} prices={prices} /> : <div className="panel muted">Connecting…</div>}
+          {connection ? <ChatView connection={connection} connState={connState} userId={userId} api={api} balance={balance} prices={prices} voiceAllowed={me?.limits.voiceAllowed ?? true} /> : <div className="panel muted">Connecting…</div>}
         </div>
         <div className="col col-signals">
           <SignalFeedView feed={signals.feed} onOpen={open} />

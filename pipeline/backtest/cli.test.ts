@@ -19,7 +19,7 @@ function io() {
   return { out, err, io: { out: (t: string) => out.push(t), err: (t: string) => err.push(t) } };
 }
 
-const SUMMARY_KEYS = ['trades', 'winRate', 'winRateLow', 'winRateHigh', 'profitFactor', 'expectancyPct', 'maxDrawdownPct', 'totalReturnPct', 'buyHoldReturnPct', 'coinFlip', 'edge'];
+const SUMMARY_KEYS = ['trades', 'winRate', 'winRateLow', 'winRateHigh', 'profitFactor', 'expectancyPct', 'maxDrawdownPct', 'totalReturnPct', 'buyHoldReturnPct', 'coinFlip', 'edge', 'reliability'];
 
 let server: Loopback | null = null;
 afterEach(async () => {
@@ -37,7 +37,12 @@ describe('npm run backtest', () => {
     expect(Object.keys(summary.coinFlip as object)).toEqual(['medianExpectancyPct', 'p5', 'p95', 'percentile']);
     expect(summary.trades).toBeGreaterThan(0);
     expect(['positive', 'none', 'negative']).toContain(summary.edge);
-    for (const key of SUMMARY_KEYS.filter((k) => k !== 'edge' && k !== 'coinFlip')) expect(typeof summary[key], key).toBe('number');
+    for (const key of SUMMARY_KEYS.filter((k) => !['edge', 'coinFlip', 'reliability'].includes(k))) expect(typeof summary[key], key).toBe('number');
+    // The score reliability table: one row per score shown, its trades adding up to all of them.
+    const reliability = summary.reliability as Array<Record<string, number>>;
+    expect(reliability.length).toBeGreaterThan(0);
+    for (const row of reliability) expect(Object.keys(row)).toEqual(['score', 'trades', 'winRate', 'winRateLow', 'winRateHigh', 'expectancyPct']);
+    expect(reliability.reduce((a, r) => a + r.trades!, 0)).toBe(summary.trades);
   });
 
   it('reads a header-less data.binance.vision CSV (epoch ms) to the same result, and honours --from / --to', async () => {
@@ -61,10 +66,14 @@ describe('npm run backtest', () => {
     const r = io();
     expect(await main(['--csv', REAL_CSV_PATH, '--symbol', 'BTC/USDT', '--timeframe', '1h', '--html', file], r.io)).toBe(0);
     expect(r.out.join('')).toMatch(/independent trades/);
+    expect(r.out.join('')).toMatch(/score reliability[^\n]*\n  score  45: +\d+ trades, win [\d.]+ % \[[\d.]+, [\d.]+\]/);
+    expect(r.out.join('')).toMatch(/out of sample: fitted on the first half/);
     const html = readFileSync(file, 'utf8');
     expect(html).toMatch(/<svg[^>]*aria-label="equity curve against buy-and-hold"/);
     expect(html).toMatch(/aria-label="drawdown"/);
     expect(html).toMatch(/Score reliability/);
+    expect(html).toMatch(/<td>45<\/td><td>\d+<\/td><td>[\d.]+ % \([\d.]+–[\d.]+ %\)<\/td>/);
+    expect(html).toMatch(/Out of sample on this run/);
     expect(html).toMatch(/take_profit|stop|horizon|signal/);
     expect(html).not.toMatch(/<script|<link|src=|https?:\/\//);
   });

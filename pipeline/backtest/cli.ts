@@ -17,6 +17,7 @@ import { createBinanceMarket } from '../market/binance';
 import { fetchHistory } from './history';
 import { parseKlineCsv, parseOpenTime } from './kline-csv';
 import { renderReportHtml } from './report-html';
+import type { ReliabilityRow } from './metrics';
 import { runBacktest, summarize, type BacktestReport } from './run-backtest';
 import { decideSeries } from './signal-series';
 
@@ -143,8 +144,14 @@ export function formatSummary(report: BacktestReport, meta: { symbol: string; ti
   ];
   const width = Math.max(...rows.map(([k]) => k.length));
   const lines = rows.map(([k, v]) => `  ${k.padEnd(width)}  ${v}`);
-  const reliability = report.reliability.map((r) => `  score ${String(r.scoreLow).padStart(2)}–${r.scoreHigh}: ${String(r.trades).padStart(4)} trades, win ${f(r.winRate)} %, ${p(r.expectancyPct, 3)} a trade`);
-  return `${meta.symbol} ${meta.timeframe} walk-forward backtest\n${lines.join('\n')}\n${reliability.length ? `score reliability\n${reliability.join('\n')}\n` : ''}`;
+  const band = (r: ReliabilityRow) =>
+    `  score ${String(r.score).padStart(3)}: ${String(r.trades).padStart(4)} trades, win ${f(r.winRate)} % [${f(r.winRateLow)}, ${f(r.winRateHigh)}], ${p(r.expectancyPct, 3)} a trade`;
+  const oos = report.reliabilityOutOfSample;
+  const reliability = report.reliability.length
+    ? `score reliability (score = % of past calls like it that won; trades, win rate [95 % Wilson], expectancy)\n${report.reliability.map(band).join('\n')}\n` +
+      `  out of sample: fitted on the first half (${oos.fit.map((s) => `vote ≥ ${s.vote} → ${f(s.winPct)} %`).join(', ') || 'no trades'}), read on the second half\n${oos.rows.map(band).join('\n')}\n`
+    : '';
+  return `${meta.symbol} ${meta.timeframe} walk-forward backtest\n${lines.join('\n')}\n${reliability}`;
 }
 
 if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { Candle } from '../domain';
-import { buyAndHold, drawdownSeries, maxDrawdownPct, reliabilityTable, tradeStats, wilsonInterval } from './metrics';
+import { buyAndHold, drawdownSeries, maxDrawdownPct, monotoneWithinInterval, reliabilityTable, tradeStats, wilsonInterval } from './metrics';
 import type { Trade } from './simulate';
 
 describe('wilsonInterval', () => {
@@ -70,12 +70,20 @@ describe('buyAndHold', () => {
 });
 
 describe('reliabilityTable', () => {
-  it('groups trades by score band of 10, the top band including 100', () => {
-    const rows = reliabilityTable([trade(1, { score: 41 }), trade(-1, { score: 49 }), trade(3, { score: 62 }), trade(2, { score: 100 })]);
+  it('groups trades by the score they were shown with: trades, win rate with its Wilson interval, expectancy', () => {
+    const rows = reliabilityTable([trade(1, { score: 45 }), trade(-1, { score: 45 }), trade(3, { score: 59 }), trade(2, { score: 58.6 })]);
+    const w = wilsonInterval(1, 2)!;
     expect(rows).toEqual([
-      { scoreLow: 40, scoreHigh: 50, trades: 2, winRate: 50, expectancyPct: 0 },
-      { scoreLow: 60, scoreHigh: 70, trades: 1, winRate: 100, expectancyPct: 3 },
-      { scoreLow: 90, scoreHigh: 100, trades: 1, winRate: 100, expectancyPct: 2 },
+      { score: 45, trades: 2, winRate: 50, winRateLow: 100 * w.low, winRateHigh: 100 * w.high, expectancyPct: 0 },
+      { score: 59, trades: 2, winRate: 100, winRateLow: 100 * wilsonInterval(2, 2)!.low, winRateHigh: 100, expectancyPct: 2.5 },
     ]);
+  });
+
+  it('calls a table monotone within its interval unless a higher score did significantly worse', () => {
+    const row = (score: number, trades: number, wins: number) => reliabilityTable(Array.from({ length: trades }, (_, k) => trade(k < wins ? 1 : -1, { score })))[0]!;
+    // 40 % then 35 % of 40 trades: lower, but well inside the interval.
+    expect(monotoneWithinInterval([row(45, 40, 16), row(59, 40, 14)])).toBe(true);
+    // 60 % of 200 then 30 % of 200: the higher score did worse beyond any doubt.
+    expect(monotoneWithinInterval([row(45, 200, 120), row(59, 200, 60)])).toBe(false);
   });
 });

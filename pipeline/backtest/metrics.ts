@@ -105,30 +105,52 @@ export function buyAndHold(candles: readonly Candle[], from: number, feePct: num
 }
 
 export interface ReliabilityRow {
-  /** Score band [scoreLow, scoreHigh); the last band includes 100. */
-  scoreLow: number;
-  scoreHigh: number;
+  /** The score shown with the calls (calibrated: the win rate, %, that calls like them had in the measured record). */
+  score: number;
   trades: number;
-  winRate: number | null;
-  expectancyPct: number | null;
+  winRate: number;
+  /** 95 % Wilson interval of the win rate. */
+  winRateLow: number;
+  winRateHigh: number;
+  expectancyPct: number;
 }
 
-/** Score band → trades, win rate, expectancy: does a higher score do better? Empty bands are left out. */
-export function reliabilityTable(trades: readonly Pick<Trade, 'score' | 'returnPct'>[], bandWidth = 10): ReliabilityRow[] {
+/**
+ * Score → trades, win rate with its Wilson interval, expectancy: did the
+ * calls shown with a higher score do better, and did they win about as often
+ * as their score says? One row per score shown (the calibrated score takes a
+ * few values, one per step of its fit).
+ */
+export function reliabilityTable(trades: readonly Pick<Trade, 'score' | 'returnPct'>[]): ReliabilityRow[] {
   const bands = new Map<number, number[]>();
   for (const t of trades) {
-    const low = Math.min(100 - bandWidth, Math.floor(t.score / bandWidth) * bandWidth);
-    const list = bands.get(low) ?? [];
+    const score = Math.round(t.score);
+    const list = bands.get(score) ?? [];
     list.push(t.returnPct);
-    bands.set(low, list);
+    bands.set(score, list);
   }
   return [...bands.entries()]
     .sort(([a], [b]) => a - b)
-    .map(([low, returns]) => ({
-      scoreLow: low,
-      scoreHigh: low + bandWidth,
-      trades: returns.length,
-      winRate: (returns.filter((r) => r > 0).length / returns.length) * 100,
-      expectancyPct: returns.reduce((a, r) => a + r, 0) / returns.length,
-    }));
+    .map(([score, returns]) => {
+      const wins = returns.filter((r) => r > 0).length;
+      const w = wilsonInterval(wins, returns.length)!;
+      return {
+        score,
+        trades: returns.length,
+        winRate: (100 * wins) / returns.length,
+        winRateLow: 100 * w.low,
+        winRateHigh: 100 * w.high,
+        expectancyPct: returns.reduce((a, r) => a + r, 0) / returns.length,
+      };
+    });
+}
+
+/**
+ * Monotone within its interval: no row did significantly worse than a row
+ * of lower score, i.e. every row's Wilson upper bound reaches the win rate
+ * of every row below it (a strict order of point estimates would fail on
+ * noise alone).
+ */
+export function monotoneWithinInterval(rows: readonly ReliabilityRow[]): boolean {
+  return rows.every((b, j) => rows.slice(0, j).every((a) => b.winRateHigh >= a.winRate));
 }

@@ -3,6 +3,7 @@
  * files, charts as inline SVG, so it opens anywhere and can be attached to an
  * issue. Pure: report in, text out.
  */
+import type { ReliabilityRow } from './metrics';
 import type { BacktestReport } from './run-backtest';
 
 const W = 900;
@@ -92,7 +93,10 @@ export function renderReportHtml(report: BacktestReport, meta: ReportMeta): stri
     ['Edge', `<strong class="edge-${report.edge}">${report.edge}</strong>`],
     ['Exits', Object.entries(s.exitReasons).map(([k, v]) => `${k} ${v}`).join(', ')],
   ];
-  const reliability = report.reliability.map((r) => row([`${r.scoreLow}–${r.scoreHigh}`, String(r.trades), num(r.winRate, 1) + ' %', pct(r.expectancyPct, 3)]));
+  const band = (r: ReliabilityRow) => row([String(r.score), String(r.trades), `${num(r.winRate, 1)} % (${num(r.winRateLow, 1)}–${num(r.winRateHigh, 1)} %)`, pct(r.expectancyPct, 3)]);
+  const reliability = report.reliability.map(band);
+  const oos = report.reliabilityOutOfSample;
+  const oosFit = oos.fit.map((s) => `vote ≥ ${s.vote} → ${num(s.winPct, 1)} % (${s.trades} trades)`).join(', ') || 'no trades';
   const trades = report.trades.map((t, i) =>
     row([String(i + 1), day(t.entryTime), t.direction, String(t.score), num(t.entryPrice, 4), num(t.stop, 4), num(t.takeProfit, 4), day(t.exitTime), t.exitReason, num(t.exitPrice, 4), pct(t.returnPct, 3)]),
   );
@@ -111,8 +115,10 @@ ${equityChart(report)}
 <h2>Drawdown</h2>
 ${drawdownChart(report)}
 <h2>Score reliability</h2>
-<p>Does a higher score do better? Trades by the score of their opening signal.</p>
-<table>${row(['Score band', 'Trades', 'Win rate', 'Expectancy'], 'th')}${reliability.join('\n')}</table>
+<p>The score is the share of past calls like this one that closed in profit after fees (docs/STRATEGY.md). Does a higher score do better, and do calls win as often as their score says? Trades by the score of their opening signal; win rate with its 95 % Wilson interval.</p>
+<table>${row(['Score', 'Trades', 'Win rate (95 % CI)', 'Expectancy'], 'th')}${reliability.join('\n')}</table>
+<p>Out of sample on this run: calibration fitted on the trades of the first half of the window (${oosFit}), read on the trades of the second half.</p>
+<table>${row(['Score', 'Trades', 'Win rate (95 % CI)', 'Expectancy'], 'th')}${oos.rows.map(band).join('\n')}</table>
 <h2>Trades</h2>
 <table>${row(['#', 'Entry (UTC)', 'Side', 'Score', 'Entry', 'Stop', 'Take-profit', 'Exit (UTC)', 'Reason', 'Exit', 'Net'], 'th')}
 ${trades.join('\n')}</table>

@@ -8,6 +8,7 @@ import type { Candle } from '../domain';
 import { INDICATOR_WARMUP_CANDLES } from '../indicators/compute-indicators';
 import { coinFlipBaseline, edgeOf, type CoinFlipSummary, type Edge } from './coin-flip';
 import { buyAndHold, maxDrawdownPct, reliabilityTable, tradeStats, type ReliabilityRow, type TradeStats } from './metrics';
+import { outOfSampleReliability, splitAtMiddle, type CalibrationStep } from '../signals/score-calibration';
 import { simulateTrades, type Trade, type TradeSignal } from './simulate';
 
 export interface BacktestOptions {
@@ -35,7 +36,13 @@ export interface BacktestReport {
   buyHold: { returnPct: number; maxDrawdownPct: number };
   coinFlip: CoinFlipSummary;
   edge: Edge;
+  /** Trades by the score shown with their call: trades, win rate [Wilson], expectancy. */
   reliability: ReliabilityRow[];
+  /**
+   * The calibration checked on this run alone: fitted (vote → win rate) on the
+   * trades closed before the middle of the window, read on those opened after it.
+   */
+  reliabilityOutOfSample: { fit: CalibrationStep[]; rows: ReliabilityRow[] };
   /** Per candle from `from` on: open time, strategy equity, buy-and-hold equity (1 = start). */
   curve: Array<{ time: number; equity: number; buyHold: number }>;
 }
@@ -67,6 +74,10 @@ export function runBacktest(candles: readonly Candle[], decisions: readonly Trad
     coinFlip,
     edge: edgeOf({ trades: stats.trades, expectancyPct: stats.expectancyPct, percentile: coinFlip.percentile }),
     reliability: reliabilityTable(trades),
+    reliabilityOutOfSample: (() => {
+      const { earlier, later } = splitAtMiddle(trades, candles[from]!.openTime, candles.at(-1)!.openTime);
+      return outOfSampleReliability(earlier, later);
+    })(),
     curve: window.map((e, k) => ({ time: candles[from + k]!.openTime, equity: e, buyHold: hold.equity[from + k]! })),
   };
 }
@@ -84,6 +95,8 @@ export interface BacktestSummary {
   buyHoldReturnPct: number;
   coinFlip: { medianExpectancyPct: number | null; p5: number | null; p95: number | null; percentile: number | null };
   edge: Edge;
+  /** Score → trades, win rate with its 95 % Wilson interval, expectancy (percentages). */
+  reliability: ReliabilityRow[];
 }
 
 export function summarize(report: BacktestReport): BacktestSummary {
@@ -100,5 +113,6 @@ export function summarize(report: BacktestReport): BacktestSummary {
     buyHoldReturnPct: report.buyHold.returnPct,
     coinFlip: { medianExpectancyPct: coinFlip.medianExpectancyPct, p5: coinFlip.p5, p95: coinFlip.p95, percentile: coinFlip.percentile },
     edge: report.edge,
+    reliability: report.reliability,
   };
 }

@@ -15,7 +15,7 @@ import { decideSignal, type StrategyInput, type StrategyOptions } from '../signa
 import type { TradeSignal } from './simulate';
 
 /** The strategy as a function of one candle's inputs: decideSignal, or a candidate being measured. */
-export type DecideFn = (input: StrategyInput & { timeframe: Timeframe }) => Pick<SignalDecision, 'direction' | 'score' | 'stop' | 'takeProfit'>;
+export type DecideFn = (input: StrategyInput & { timeframe: Timeframe }) => Pick<SignalDecision, 'direction' | 'score' | 'stop' | 'takeProfit'> & { vote?: number };
 
 export interface SignalSeriesOptions {
   timeframe: Timeframe;
@@ -42,6 +42,6 @@ export function decideSeries(candles: readonly Candle[], options: SignalSeriesOp
     const risk: RiskMetric = computeRisk(window, options.timeframe);
     const clusters: LiqCluster[] = estimateLiquidationClusters(window);
     const d = decide({ candles: window, indicators: series[i]!, risk, clusters, timeframe: options.timeframe });
-    return { direction: d.direction, score: d.score, stop: d.stop, takeProfit: d.takeProfit };
+    return { direction: d.direction, score: d.score, vote: d.vote ?? d.score, stop: d.stop, takeProfit: d.takeProfit };
   });
 }

@@ -24,7 +24,10 @@ import type { Candle, Direction } from '../domain';
 
 export interface TradeSignal {
   direction: Direction;
+  /** The score shown with the call (calibrated, strategy.ts). */
   score: number;
+  /** The raw indicator agreement behind it, where known (the score's calibration is fitted on it). */
+  vote?: number;
   stop: number | null;
   takeProfit: number | null;
 }
@@ -43,6 +46,8 @@ export type ExitReason = 'stop' | 'take_profit' | 'signal' | 'horizon' | 'end';
 export interface Trade {
   direction: 'long' | 'short';
   score: number;
+  /** The raw vote of the signal, or its score where the vote is unknown (stored signals). */
+  vote: number;
   /** The candle whose close produced the signal. */
   signalIndex: number;
   entryIndex: number;
@@ -68,6 +73,7 @@ type Side = 'long' | 'short';
 interface Open {
   direction: Side;
   score: number;
+  vote: number;
   signalIndex: number;
   entryIndex: number;
   entryPrice: number;
@@ -121,6 +127,7 @@ export function simulateTrades(candles: readonly Candle[], decisions: readonly T
     trades.push({
       direction: p.direction,
       score: p.score,
+      vote: p.vote,
       signalIndex: p.signalIndex,
       entryIndex: p.entryIndex,
       entryTime: candles[p.entryIndex]!.openTime,
@@ -144,7 +151,7 @@ export function simulateTrades(candles: readonly Candle[], decisions: readonly T
     pendingExit = false;
     if (pendingEntry) {
       const e = pendingEntry;
-      pos = { direction: e.direction, score: e.score, signalIndex: e.signalIndex, entryIndex: i, entryPrice: c.open, stop: e.stop!, takeProfit: e.takeProfit! };
+      pos = { direction: e.direction, score: e.score, vote: e.vote ?? e.score, signalIndex: e.signalIndex, entryIndex: i, entryPrice: c.open, stop: e.stop!, takeProfit: e.takeProfit! };
       pendingEntry = null;
     }
     // Inside the candle: the levels.

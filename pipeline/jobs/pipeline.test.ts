@@ -149,7 +149,12 @@ describe('signal pipeline', () => {
     );
     // The history the source has, beyond the indicators' lookback, and a decision for each of its candles after the warm-up but the newest.
     expect(await count('candles', key)).toBe(HISTORY);
-    expect(await count('history_decisions', key)).toBe(HISTORY - 600);
+    // …plus the call behind a signal withheld for want of an edge (SIGNAL_PUBLISH=edge, the default; docs/STRATEGY.md).
+    const [held] = await db.query<{ n: number }>(
+      `select count(*)::int as n from public.signals where symbol = $1 and timeframe = $2 and reasons @> '[{"indicator": "edge"}]'`,
+      [key.symbol, key.timeframe],
+    );
+    expect(await count('history_decisions', key)).toBe(HISTORY - 600 + held!.n);
     const rows = await db.query<{
       window_name: string;
       trades: number;

@@ -1,6 +1,8 @@
 import type { Queryable } from '../../common/db';
+import { describeEdge, type EdgeFacts } from '../../common/edge';
 import { TIMEFRAME_MS } from '../../common/symbols';
-import type { DoublingDecision, WatchKey } from '../domain';
+import { EDGE_MIN_TRADES } from '../backtest/coin-flip';
+import type { DoublingDecision, SignalDecision, WatchKey } from '../domain';
 import { evaluateDoubling, type DoublingConfig } from '../signals/guardrails';
 import { decideSignal } from '../signals/strategy';
 import { analysisStore } from '../storage/analysis.store';
@@ -15,6 +17,38 @@ export interface SignalDeps {
   doubling: DoublingConfig;
   /** A recommendation stays open this many candles at most (the track record's horizon). */
   horizonCandles: number;
+  /** SIGNAL_PUBLISH: 'edge' withholds calls where the measured edge is not positive (see withheld()); 'all' publishes every call. */
+  publish?: SignalPublish;
+}
+
+export type SignalPublish = 'edge' | 'all';
+
+/**
+ * Publish fewer signals where the strategy has shown no edge: with 'edge', a
+ * call on a pair and timeframe whose track record holds at least
+ * EDGE_MIN_TRADES independent trades and has not beaten chance (verdict none
+ * or negative) is stored FLAT, with the call it replaces and the edge in its
+ * reasons. Fewer trades than that are too few to judge either way, so the
+ * call is published, with its edge sentence as always.
+ */
+export function withheld(decision: SignalDecision, edge: EdgeFacts | null, key: WatchKey): SignalDecision | null {
+  if (decision.direction === 'flat' || !edge || edge.verdict === 'positive' || edge.trades < EDGE_MIN_TRADES) return null;
+  return {
+    ...decision,
+    direction: 'flat',
+    score: 0,
+    stop: null,
+    takeProfit: null,
+    reasons: [
+      ...decision.reasons,
+      {
+        indicator: 'edge',
+        vote: 'neutral',
+        weight: 0,
+        detail: `withheld: the strategy called ${decision.direction} (agreement ${decision.vote}), not published because ${describeEdge(key.symbol, key.timeframe, edge)}`,
+      },
+    ],
+  };
 }
 
 /**
@@ -51,7 +85,12 @@ export async function runSignal(deps: SignalDeps, key: WatchKey & { candleTime: 
     const { candleTime, previous } = inputs;
     if (inputs.signalled) return { ...last, candleTime, signals: inserted, outcome: inserted ? 'inserted' : 'exists' };
 
-    const decision = decideSignal({ candles: inputs.candles, indicators: inputs.indicators, risk: inputs.risk, clusters: inputs.clusters });
+    const call = decideSignal({ candles: inputs.candles, indicators: inputs.indicators, risk: inputs.risk, clusters: inputs.clusters, timeframe: key.timeframe });
+    const held = deps.publish === 'edge' ? withheld(call, edge, key) : null;
+    // The track record keeps measuring the strategy's own call (history_decisions wins over the
+    // published signal there), so a pair whose edge turns positive is published again.
+    if (held) await trackRecordStore.saveHistory(deps.sql, key, [{ candleTime, decision: call }]);
+    const decision = held ?? call;
     let doubling: DoublingDecision | null = null;
     if (previous && decision.direction !== 'flat') {
       // Both sides on the market clock (candle times): created_at is wall-clock and would make a
@@ -67,7 +106,7 @@ export async function runSignal(deps: SignalDeps, key: WatchKey & { candleTime: 
     }
     const id = await signalStore.insert(deps.sql, key, candleTime, decision, doubling, edge);
     if (id !== null) inserted++;
-    last = { signalId: id, direction: decision.direction, score: decision.score, doubling: doubling?.recommended ?? null };
+    last = { signalId: id, direction: decision.direction, score: decision.score, doubling: doubling?.recommended ?? null, ...(held ? { withheld: call.direction } : {}) };
     if (candleTime >= key.candleTime) return { ...last, candleTime, signals: inserted, outcome: id === null ? 'exists' : 'inserted' };
   }
   throw new Error(`more than ${MAX_SIGNALS_PER_JOB} candles of ${key.symbol} ${key.timeframe} waiting for a signal`);

@@ -5,11 +5,13 @@ import { TIMEFRAME_MS } from '../../common/symbols';
 import { createMigratedDatabases } from '../../test/databases';
 import { runBacktest } from '../backtest/run-backtest';
 import type { TradeSignal } from '../backtest/simulate';
-import type { DoublingDecision, WatchKey } from '../domain';
+import { describeEdge, type EdgeFacts } from '../../common/edge';
+import { EDGE_MIN_TRADES } from '../backtest/coin-flip';
+import type { DoublingDecision, SignalDecision, WatchKey } from '../domain';
 import { INDICATOR_WARMUP_CANDLES } from '../indicators/compute-indicators';
 import { createSimulatedMarket } from '../market/simulated';
 import { runIngest } from './ingest.job';
-import { runSignal } from './signals.job';
+import { runSignal, withheld } from './signals.job';
 import { ensureHistory, runTrackRecord, type TrackRecordDeps } from './track-record.job';
 
 const log = pino({ level: 'silent' });
@@ -38,7 +40,7 @@ type Row = { window_name: string } & Record<string, unknown>;
 const rollups = () => db.query<Row>('select * from public.track_record order by window_name').then((rows) => rows.map(({ computed_at: _, ...r }) => r));
 
 describe('track record: history walked forward, then live signals, rolled up per window', () => {
-  it('counts positions not signals, prefers live signals, matches a backtest of the same decisions, and is the same on every rerun', async () => {
+  it('counts positions not signals, prefers the strategy\'s own call to a published signal, matches a backtest of the same decisions, and is the same on every rerun', async () => {
     let now = START;
     const clock = () => now;
     const market = createSimulatedMarket({ now: clock });
@@ -106,15 +108,87 @@ describe('track record: history walked forward, then live signals, rolled up per
     expect(expected.stats.trades).toBeGreaterThan(0);
     expect(expected.stats.trades).toBeLessThan(directional);
 
-    // A live signal wins over a history decision stored for the same candle.
-    const liveTime = [...live.keys()][0]!;
-    await db.query(
-      `insert into public.history_decisions (symbol, timeframe, candle_time, direction, score, stop, take_profit)
-       values ($1, $2, timestamptz 'epoch' + $3::float8 * interval '1 millisecond', 'long', 99, 1, 1e9)`,
-      [key.symbol, key.timeframe, liveTime],
-    );
     // Seeded: a rerun over the same data gives the same figures, coin flips included.
     await runTrackRecord(track, key);
     expect(await rollups()).toEqual(rows);
+
+    // The strategy's own call stored for a candle (the call behind a withheld signal) wins over the published signal.
+    const liveTime = [...live.keys()][0]!;
+    const call: TradeSignal = live.get(liveTime)!.direction === 'long' ? { direction: 'short', score: 45, stop: 1e9, takeProfit: 1 } : { direction: 'long', score: 45, stop: 1, takeProfit: 1e9 };
+    await db.query(
+      `insert into public.history_decisions (symbol, timeframe, candle_time, direction, score, stop, take_profit)
+       values ($1, $2, timestamptz 'epoch' + $3::float8 * interval '1 millisecond', $4, $5, $6, $7)`,
+      [key.symbol, key.timeframe, liveTime, call.direction, call.score, call.stop, call.takeProfit],
+    );
+    await runTrackRecord(track, key);
+    const replaced = runBacktest(
+      candles,
+      decisions.map((d, i) => (candles[i]!.openTime === liveTime ? call : (d ?? { direction: 'flat', score: 0, stop: null, takeProfit: null }))),
+      { ...settings, from: first },
+    );
+    expect((await rollups()).find((r) => r.window_name === 'all')).toMatchObject({ trades: replaced.stats.trades, wins: replaced.stats.wins, expectancy_pct: replaced.stats.expectancyPct });
+  });
+});
+
+describe('publishing fewer signals where the strategy has no edge (SIGNAL_PUBLISH=edge)', () => {
+  const facts = (verdict: EdgeFacts['verdict'], trades: number): EdgeFacts => ({ verdict, trades, expectancyPct: -0.04, coinFlipMedianPct: -0.19, percentile: 62, window: 'the last 1,400 hours' });
+  const call: SignalDecision = { direction: 'long', vote: 47, score: 45, entry: 100, stop: 97, takeProfit: 106, reasons: [] };
+  const key: WatchKey = { symbol: 'ETH/USDT', timeframe: '1h' };
+
+  it('withholds a call only where at least 30 trades measured no edge, and says why with the edge sentence', () => {
+    expect(withheld(call, facts('positive', 400), key)).toBeNull();
+    expect(withheld(call, facts('none', EDGE_MIN_TRADES - 1), key)).toBeNull(); // too few to judge: published, with its edge
+    expect(withheld(call, null, key)).toBeNull();
+    expect(withheld({ ...call, direction: 'flat', stop: null, takeProfit: null }, facts('negative', 400), key)).toBeNull();
+    for (const verdict of ['none', 'negative'] as const) {
+      const held = withheld(call, facts(verdict, EDGE_MIN_TRADES), key)!;
+      expect(held).toMatchObject({ direction: 'flat', vote: 47, score: 0, entry: 100, stop: null, takeProfit: null });
+      expect(held.reasons.at(-1)!.detail).toBe(`withheld: the strategy called long (agreement 47), not published because ${describeEdge(key.symbol, key.timeframe, facts(verdict, EDGE_MIN_TRADES))}`);
+    }
+  });
+
+  it('stores a withheld call flat with its edge, keeps the call for the track record, and publishes it with SIGNAL_PUBLISH=all', async () => {
+    let now = START;
+    const clock = () => now;
+    const market = createSimulatedMarket({ now: clock });
+    const pair: WatchKey = { symbol: 'SOL/USDT', timeframe: '1h' };
+    const track: TrackRecordDeps = { sql: db.pool, log, now: clock, settings, lookback: LOOKBACK, historyCandles: 2000 };
+    const base = { sql: db.pool, positionPct: 5, doubling: { scoreDelta: 10, maxRealizedVol: 1.2, cooldownCandles: 4, maxPositionPct: 10 }, horizonCandles: HORIZON };
+    const first = await runIngest({ sql: db.pool, market, log, now: clock, lookback: LOOKBACK, historyCandles: 2000 }, pair);
+    await ensureHistory(track, pair);
+    const [edge] = await db.query<{ edge: string; trades: number }>(`select edge, trades from public.track_record where symbol = $1 and window_name = 'all'`, [pair.symbol]);
+    // The simulated market has no edge to find: the precondition of this test.
+    expect(edge!.edge).not.toBe('positive');
+    expect(edge!.trades).toBeGreaterThanOrEqual(EDGE_MIN_TRADES);
+
+    let followUp = first.followUp!;
+    let withheldAt: number | null = null;
+    for (let i = 0; i < 48 && withheldAt === null; i++) {
+      const out = await runSignal({ ...base, publish: 'edge' }, followUp);
+      if (out.withheld) withheldAt = out.candleTime as number;
+      now += HOUR;
+      followUp = (await runIngest({ sql: db.pool, market, log, now: clock, lookback: LOOKBACK }, pair)).followUp!;
+    }
+    expect(withheldAt).not.toBeNull();
+    const signals = await db.query<{ direction: string; score: number; stop: number | null; reasons: SignalDecision['reasons']; edge: EdgeFacts }>(
+      `select direction, score, stop, reasons, edge from public.signals where symbol = $1 order by candle_time`,
+      [pair.symbol],
+    );
+    // Nothing but flat calls was published, every one with its edge.
+    expect(signals.every((s) => s.direction === 'flat' && s.stop === null && s.edge.verdict !== 'positive')).toBe(true);
+    const held = signals.filter((s) => s.reasons.some((r) => r.indicator === 'edge'));
+    expect(held.length).toBeGreaterThan(0);
+    expect(held[0]!.reasons.at(-1)!.detail).toMatch(/^withheld: the strategy called (long|short) .* because on SOL\/USDT 1h this strategy has (not beaten|done worse than) chance/);
+    // The call behind it is what the track record measures.
+    const [kept] = await db.query<{ direction: string; stop: number | null }>(
+      `select direction, stop from public.history_decisions where symbol = $1 and candle_time = timestamptz 'epoch' + $2::float8 * interval '1 millisecond'`,
+      [pair.symbol, withheldAt],
+    );
+    expect(kept!.direction).not.toBe('flat');
+    expect(kept!.stop).not.toBeNull();
+
+    // SIGNAL_PUBLISH=all: the next call is published as it was made.
+    const published = await runSignal({ ...base, publish: 'all' }, followUp);
+    expect(published.withheld).toBeUndefined();
   });
 });

@@ -4,6 +4,7 @@ import { computeIndicators, computeIndicatorSeries } from '../indicators/compute
 import { estimateLiquidationClusters } from '../liquidations/estimate-clusters';
 import { createSimulatedMarket } from '../market/simulated';
 import { computeRisk } from '../risk/compute-risk';
+import { scoreOf } from './score-calibration';
 import { decideSignal } from './strategy';
 
 const ENTRY = 100;
@@ -37,25 +38,36 @@ describe('decideSignal', () => {
     { name: 'only three voters, split', v: values({ ema20: 98, ema50: 95, ema200: 110, macd_hist: -1, atr14: 2 }), direction: 'flat', score: 20 },
     // Bull trend voters (10) with every oscillator neutral (5.5 of weight): 10 / 15.5 = 65 %.
     { name: 'bull trend, neutral oscillators', v: values({ ...TREND_VS_OSC, rsi14: 55, stoch_k: 60, stoch_rsi: 0.5, cci20: 20, mfi14: 50, williams_r: -50, bb_percent_b: 0.7 }), direction: 'long', score: 65 },
-  ])('$name → $direction with score $score', ({ v, direction, score }) => {
-    const d = decideSignal({ candles, indicators: v, risk, clusters: [] });
+  ])('$name → $direction with vote $score', ({ v, direction, score }) => {
+    const d = decideSignal({ candles, indicators: v, risk, clusters: [], timeframe: '1h' });
     expect(d.direction).toBe(direction);
-    expect(d.score).toBe(score);
+    expect(d.vote).toBe(score);
     expect(d.entry).toBe(ENTRY);
     if (direction === 'flat') expect([d.stop, d.takeProfit]).toEqual([null, null]);
   });
 
+  it('shows a call with its calibrated score (the win rate of calls like it, by timeframe) and a flat decision with 0', () => {
+    for (const timeframe of ['1h', '1d'] as const) {
+      const d = decideSignal({ candles, indicators: values({ ...TREND_VS_OSC, rsi14: 55, stoch_k: 60, stoch_rsi: 0.5, cci20: 20, mfi14: 50, williams_r: -50, bb_percent_b: 0.7 }), risk, clusters: [], timeframe });
+      expect(d.direction).toBe('long');
+      expect(d.score).toBe(scoreOf(timeframe, d.vote));
+      expect(d.reasons.find((r) => r.indicator === 'score')?.detail).toContain(`score ${d.score}`);
+    }
+    const flat = decideSignal({ candles, indicators: TREND_VS_OSC, risk, clusters: [], timeframe: '1h' });
+    expect([flat.direction, flat.vote, flat.score]).toEqual(['flat', 29, 0]);
+  });
+
   it('sets ATR-scaled stop and take-profit on the right sides', () => {
-    const long = decideSignal({ candles, indicators: BULL, risk, clusters: [] });
+    const long = decideSignal({ candles, indicators: BULL, risk, clusters: [], timeframe: '1h' });
     expect([long.stop, long.takeProfit]).toEqual([ENTRY - 1.5 * 2, ENTRY + 3 * 2]);
-    const short = decideSignal({ candles, indicators: BEAR, risk, clusters: [] });
+    const short = decideSignal({ candles, indicators: BEAR, risk, clusters: [], timeframe: '1h' });
     expect([short.stop, short.takeProfit]).toEqual([ENTRY + 1.5 * 2, ENTRY - 3 * 2]);
-    const custom = decideSignal({ candles, indicators: BULL, risk, clusters: [] }, { stopAtr: 1, takeProfitAtr: 2 });
+    const custom = decideSignal({ candles, indicators: BULL, risk, clusters: [], timeframe: '1h' }, { stopAtr: 1, takeProfitAtr: 2 });
     expect([custom.stop, custom.takeProfit]).toEqual([98, 104]);
   });
 
   it('lists every voter and how it voted', () => {
-    const d = decideSignal({ candles, indicators: TREND_VS_OSC, risk, clusters: [] });
+    const d = decideSignal({ candles, indicators: TREND_VS_OSC, risk, clusters: [], timeframe: '1h' });
     const by = Object.fromEntries(d.reasons.map((r) => [r.indicator, r.vote]));
     expect(by).toMatchObject({ ema_trend: 'long', ema200: 'long', macd: 'long', adx14: 'long', rsi14: 'short', stoch_k: 'short', bb_percent_b: 'short' });
     expect(d.reasons).toHaveLength(15);
@@ -67,26 +79,26 @@ describe('decideSignal', () => {
     [29, 'long'],
     [30, 'flat'],
     [undefined, 'flat'],
-  ] as const)('threshold %s makes a score of 29 %s', (threshold, direction) => {
-    const d = decideSignal({ candles, indicators: TREND_VS_OSC, risk, clusters: [] }, { threshold });
-    expect(d.score).toBe(29);
+  ] as const)('threshold %s makes a vote of 29 %s', (threshold, direction) => {
+    const d = decideSignal({ candles, indicators: TREND_VS_OSC, risk, clusters: [], timeframe: '1h' }, { threshold });
+    expect(d.vote).toBe(29);
     expect(d.direction).toBe(direction);
   });
 
-  it('damps the score in the extreme volatility regime', () => {
-    const calm = decideSignal({ candles, indicators: BULL, risk, clusters: [] });
-    const wild = decideSignal({ candles, indicators: BULL, risk: { ...risk, regime: 'extreme', realizedVol: 2 }, clusters: [] });
-    expect(calm.score).toBe(100);
-    expect(wild.score).toBe(70);
-    expect(wild.reasons.at(-1)).toMatchObject({ indicator: 'risk_regime', vote: 'neutral' });
+  it('damps the vote in the extreme volatility regime', () => {
+    const calm = decideSignal({ candles, indicators: BULL, risk, clusters: [], timeframe: '1h' });
+    const wild = decideSignal({ candles, indicators: BULL, risk: { ...risk, regime: 'extreme', realizedVol: 2 }, clusters: [], timeframe: '1h' });
+    expect(calm.vote).toBe(100);
+    expect(wild.vote).toBe(70);
+    expect(wild.reasons.find((r) => r.indicator === 'risk_regime')).toMatchObject({ vote: 'neutral' });
   });
 
   it('stays flat when there is no volatility estimate for a stop', () => {
-    const d = decideSignal({ candles, indicators: { ...BULL, atr14: null }, risk: { ...risk, atrPct: 0 }, clusters: [] });
+    const d = decideSignal({ candles, indicators: { ...BULL, atr14: null }, risk: { ...risk, atrPct: 0 }, clusters: [], timeframe: '1h' });
     expect(d.direction).toBe('flat');
-    expect(d.score).toBe(100);
+    expect(d.vote).toBe(100);
     // …but falls back to the risk metric's ATR % when the indicator is missing.
-    const fallback = decideSignal({ candles, indicators: { ...BULL, atr14: null }, risk, clusters: [] });
+    const fallback = decideSignal({ candles, indicators: { ...BULL, atr14: null }, risk, clusters: [], timeframe: '1h' });
     expect([fallback.stop, fallback.takeProfit]).toEqual([97, 106]);
   });
 
@@ -99,7 +111,7 @@ describe('decideSignal', () => {
     { name: 'same-side (long) bands do not set a long TP', dir: BULL, clusters: [cluster('long', 94, 95, 1)], tp: 106 },
     { name: 'a short targets a strong long band below at its upper edge', dir: BEAR, clusters: [cluster('long', 95.5, 96, 0.8)], tp: 96 },
   ])('clusters: $name', ({ dir, clusters, tp }) => {
-    const d = decideSignal({ candles, indicators: dir, risk, clusters });
+    const d = decideSignal({ candles, indicators: dir, risk, clusters, timeframe: '1h' });
     expect(d.takeProfit).toBe(tp);
     expect(d.reasons.some((r) => r.indicator === 'liq_cluster')).toBe(tp !== (dir === BULL ? 106 : 94));
   });
@@ -114,7 +126,7 @@ describe('decideSignal opt-in filters', () => {
     { name: 'fee hurdle cleared', v: BULL, options: { minMoveFees: 20, feePct: 0.1 }, direction: 'long', reason: null },
     { name: 'fee hurdle not cleared', v: BULL, options: { minMoveFees: 40, feePct: 0.1 }, direction: 'flat', reason: 'fee_hurdle' },
   ] as const)('$name', ({ v, options, direction, reason }) => {
-    const d = decideSignal({ candles, indicators: v, risk, clusters: [] }, options);
+    const d = decideSignal({ candles, indicators: v, risk, clusters: [], timeframe: '1h' }, options);
     expect(d.direction).toBe(direction);
     expect(d.reasons.some((r) => r.indicator === reason)).toBe(reason !== null);
   });
@@ -127,7 +139,7 @@ describe('decideSignal reward/risk floor (minRewardRisk)', () => {
     { name: '1: a band nearer than the stop is ignored', options: { minRewardRisk: 1 }, band: [102.5, 103], tp: 106 },
     { name: '1: a band at the stop distance is taken', options: { minRewardRisk: 1 }, band: [103, 103.5], tp: 103 },
   ])('$name', ({ options, band, tp }) => {
-    const d = decideSignal({ candles, indicators: BULL, risk, clusters: [cluster('short', band[0]!, band[1]!, 1)] }, options);
+    const d = decideSignal({ candles, indicators: BULL, risk, clusters: [cluster('short', band[0]!, band[1]!, 1)], timeframe: '1h' }, options);
     expect(d.takeProfit).toBe(tp);
   });
 });
@@ -140,7 +152,7 @@ describe('decideSignal has no look-ahead', () => {
   /** The decision at candle k, with indicators taken from a series computed over ALL candles given. */
   function decisionAt(all: Candle[], k: number) {
     const past = all.slice(Math.max(0, k - 299), k + 1);
-    return decideSignal({ candles: past, indicators: computeIndicatorSeries(all)[k]!, risk: computeRisk(past, '1h'), clusters: estimateLiquidationClusters(past) });
+    return decideSignal({ candles: past, indicators: computeIndicatorSeries(all)[k]!, risk: computeRisk(past, '1h'), clusters: estimateLiquidationClusters(past), timeframe: '1h' });
   }
 
   it('a past decision does not change when future candles are appended or rewritten', async () => {
@@ -150,7 +162,7 @@ describe('decideSignal has no look-ahead', () => {
       const f = Math.exp(-0.01 * (i + 1));
       return { ...c, open: c.open * f, high: c.high * f, low: c.low * f * 0.99, close: c.close * f, volume: c.volume * 5 };
     });
-    const expected = decideSignal({ candles: base.slice(k - 299, k + 1), indicators: computeIndicators(base.slice(0, k + 1)), risk: computeRisk(base.slice(k - 299, k + 1), '1h'), clusters: estimateLiquidationClusters(base.slice(k - 299, k + 1)) });
+    const expected = decideSignal({ candles: base.slice(k - 299, k + 1), indicators: computeIndicators(base.slice(0, k + 1)), risk: computeRisk(base.slice(k - 299, k + 1), '1h'), clusters: estimateLiquidationClusters(base.slice(k - 299, k + 1)), timeframe: '1h' });
     expect(decisionAt(base.slice(0, k + 1), k)).toEqual(expected);
     expect(decisionAt(base, k)).toEqual(expected);
     expect(decisionAt([...base.slice(0, k + 1), ...crash], k)).toEqual(expected);
@@ -162,7 +174,7 @@ describe('decideSignal has no look-ahead', () => {
     const seen = new Set<string>();
     for (let k = 250; k < all.length; k += 2) {
       const past = all.slice(Math.max(0, k - 299), k + 1);
-      seen.add(decideSignal({ candles: past, indicators: series[k]!, risk: computeRisk(past, '1h'), clusters: [] }).direction);
+      seen.add(decideSignal({ candles: past, indicators: series[k]!, risk: computeRisk(past, '1h'), clusters: [], timeframe: '1h' }).direction);
     }
     expect([...seen].sort()).toEqual(['flat', 'long', 'short']);
   });

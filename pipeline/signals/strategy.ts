@@ -23,11 +23,15 @@
  *     williams_r (0.5)  ≤ −80 long, ≥ −20 short
  *     bb_percent_b (0.75) < 0 long (below the lower band), > 1 short
  *
- * score = 100 · |Σ long weights − Σ short weights| / Σ weights of all voters
- * (neutral voters dilute the score: agreement must be broad). In the extreme
- * volatility regime the score is multiplied by 0.7, since signals there are
- * noisier. The direction is the net side when score ≥ threshold (default 40),
+ * vote = 100 · |Σ long weights − Σ short weights| / Σ weights of all voters
+ * (neutral voters dilute it: agreement must be broad). In the extreme
+ * volatility regime the vote is multiplied by 0.7, since signals there are
+ * noisier. The direction is the net side when vote ≥ threshold (default 40),
  * else flat.
+ *
+ * The score a trader reads is not the vote: it is the vote calibrated on the
+ * measured record (score-calibration.ts), the share of past calls like this
+ * one that closed in profit after fees; 0 for a flat decision.
  *
  * Stop and take-profit are volatility-scaled: stop = entry ∓ 1.5·ATR14,
  * take-profit = entry ± 3·ATR14 (2R). Liquidation clusters nudge the take-
@@ -44,10 +48,12 @@
  * below) and `minMoveFees` (the target must clear N round-trip fees).
  */
 import { AppError } from '../../common/errors';
+import type { Timeframe } from '../../common/symbols';
 import type { Candle, Direction, IndicatorValues, LiqCluster, RiskMetric, SignalDecision, SignalReason } from '../domain';
+import { scoreOf } from './score-calibration';
 
 export interface StrategyOptions {
-  /** Minimum score for a long/short call. */
+  /** Minimum vote (indicator agreement) for a long/short call. */
   threshold?: number;
   stopAtr?: number;
   takeProfitAtr?: number;
@@ -66,6 +72,8 @@ export interface StrategyInput {
   indicators: IndicatorValues;
   risk: RiskMetric;
   clusters: readonly LiqCluster[];
+  /** Picks the score calibration (score-calibration.ts): hourly and daily calls win at different rates. */
+  timeframe: Timeframe;
 }
 
 export const DEFAULT_THRESHOLD = 40;
@@ -146,32 +154,35 @@ export function decideSignal(input: StrategyInput, options: StrategyOptions = {}
     if (r.vote === 'long') long += r.weight;
     else if (r.vote === 'short') short += r.weight;
   }
-  let score = total > 0 ? (100 * Math.abs(long - short)) / total : 0;
+  let agreement = total > 0 ? (100 * Math.abs(long - short)) / total : 0;
   if (input.risk.regime === 'extreme') {
-    score *= EXTREME_VOL_DAMPING;
-    reasons.push({ indicator: 'risk_regime', vote: 'neutral', weight: 0, detail: `extreme volatility (${(input.risk.realizedVol * 100).toFixed(0)} % annualised): score ×${EXTREME_VOL_DAMPING}` });
+    agreement *= EXTREME_VOL_DAMPING;
+    reasons.push({ indicator: 'risk_regime', vote: 'neutral', weight: 0, detail: `extreme volatility (${(input.risk.realizedVol * 100).toFixed(0)} % annualised): vote ×${EXTREME_VOL_DAMPING}` });
   }
-  score = Math.max(0, Math.min(100, Math.round(score)));
+  const vote = Math.max(0, Math.min(100, Math.round(agreement)));
+
+  // No call, no win rate to quote: a flat decision scores 0 ("0 · no call"); its agreement stays in `vote`.
+  const flat = (): SignalDecision => ({ direction: 'flat', vote, score: 0, entry, stop: null, takeProfit: null, reasons });
 
   // ATR from the indicators, else from the risk metric; without either there is no honest stop.
   const atr = input.indicators.atr14 ?? (input.risk.atrPct > 0 ? (input.risk.atrPct / 100) * entry : null);
-  let direction: Direction = score >= threshold && long !== short ? (long > short ? 'long' : 'short') : 'flat';
+  let direction: Direction = vote >= threshold && long !== short ? (long > short ? 'long' : 'short') : 'flat';
   if (direction !== 'flat' && !(atr !== null && atr > 0)) {
     reasons.push({ indicator: 'atr14', vote: 'neutral', weight: 0, detail: 'no volatility estimate for a stop: staying flat' });
     direction = 'flat';
   }
-  if (direction === 'flat' || atr === null) return { direction: 'flat', score, entry, stop: null, takeProfit: null, reasons };
+  if (direction === 'flat' || atr === null) return flat();
 
   const ema200 = input.indicators.ema200;
   if (options.trendGate && ema200 !== null && (direction === 'long' ? entry < ema200 : entry > ema200)) {
     reasons.push({ indicator: 'trend_gate', vote: 'neutral', weight: 0, detail: `a ${direction} against the EMA200 regime: staying flat` });
-    return { direction: 'flat', score, entry, stop: null, takeProfit: null, reasons };
+    return flat();
   }
   const stopAtr = options.stopAtr ?? 1.5;
   const takeProfitAtr = options.takeProfitAtr ?? 3;
   if (options.minMoveFees && ((takeProfitAtr * atr) / entry) * 100 < options.minMoveFees * 2 * (options.feePct ?? 0.1)) {
     reasons.push({ indicator: 'fee_hurdle', vote: 'neutral', weight: 0, detail: `a ${fmt(((takeProfitAtr * atr) / entry) * 100)} % target does not clear ${options.minMoveFees}× the round-trip fee: staying flat` });
-    return { direction: 'flat', score, entry, stop: null, takeProfit: null, reasons };
+    return flat();
   }
   const s = direction === 'long' ? 1 : -1;
   const stop = entry - s * stopAtr * atr;
@@ -188,7 +199,14 @@ export function decideSignal(input: StrategyInput, options: StrategyOptions = {}
       detail: `take-profit at ${direction === 'long' ? 'short' : 'long'}-liquidation band ${fmt(target.cluster.priceLow)}–${fmt(target.cluster.priceHigh)} (strength ${target.cluster.strength.toFixed(2)}, ${target.cluster.source})`,
     });
   }
-  return { direction, score, entry, stop, takeProfit, reasons };
+  const score = scoreOf(input.timeframe, vote);
+  reasons.push({
+    indicator: 'score',
+    vote: direction,
+    weight: 0,
+    detail: `score ${score}: ${score} of 100 past ${input.timeframe === '1d' ? 'daily' : 'intraday'} calls with agreement ${vote} or near it closed in profit after fees`,
+  });
+  return { direction, vote, score, entry, stop, takeProfit, reasons };
 }
 
 /** The strongest opposite-side band within reach, and the near edge of it as the target price. */

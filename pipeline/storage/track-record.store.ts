@@ -42,8 +42,10 @@ export const trackRecordStore = {
   },
 
   /**
-   * The newest `limit` candles and, for each, the decision taken at its close:
-   * the live signal when there is one, else the history's decision, else null.
+   * The newest `limit` candles and, for each, the decision the strategy took at
+   * its close: the history's decision when there is one (the walk-forward of a
+   * new pair's history, and the call behind a withheld signal), else the live
+   * signal, else null.
    * One round trip.
    */
   load: async (q: Queryable, key: WatchKey, limit: number): Promise<{ candles: Candle[]; decisions: Array<TradeSignal | null> }> => {
@@ -57,12 +59,12 @@ export const trackRecordStore = {
        )
        select ${CANDLE_ARRAY_SQL('w')} as candles,
          (select coalesce(json_agg(d), '[]') from (
-            select (extract(epoch from s.candle_time) * 1000)::float8 as t, s.direction, s.score, s.stop, s.take_profit
-            from public.signals s where s.symbol = $1 and s.timeframe = $2 and s.candle_time >= (select min(open_time) from w)
-            union all
-            select (extract(epoch from h.candle_time) * 1000)::float8, h.direction, h.score, h.stop, h.take_profit
+            select (extract(epoch from h.candle_time) * 1000)::float8 as t, h.direction, h.score, h.stop, h.take_profit
             from public.history_decisions h where h.symbol = $1 and h.timeframe = $2 and h.candle_time >= (select min(open_time) from w)
-              and not exists (select 1 from public.signals s where s.symbol = $1 and s.timeframe = $2 and s.candle_time = h.candle_time)
+            union all
+            select (extract(epoch from s.candle_time) * 1000)::float8, s.direction, s.score, s.stop, s.take_profit
+            from public.signals s where s.symbol = $1 and s.timeframe = $2 and s.candle_time >= (select min(open_time) from w)
+              and not exists (select 1 from public.history_decisions h where h.symbol = $1 and h.timeframe = $2 and h.candle_time = s.candle_time)
           ) d) as decisions`,
       [key.symbol, key.timeframe, limit],
     );

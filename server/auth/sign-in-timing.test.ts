@@ -29,7 +29,7 @@ describe('sign-in costs one scrypt whether or not the email exists', () => {
     db = createDb({ connectionString: databases.chatUrl, max: 2 });
     const log = createLogger({ level: 'silent' });
     const verifyToken = createTokenVerifier({ jwtSecret, issuer: 'http://localhost/auth/v1' });
-    const limits = createLimits({ pool: db.pool, config: { signIn: { attempts: 100, windowSeconds: 60 }, account: { freeAttempts: 100, maxDelaySeconds: 1 }, chatPerMinute: 1 } });
+    const limits = createLimits({ pool: db.pool, config: { signIn: { attempts: 100, windowSeconds: 60 }, account: { freeAttempts: 100, maxDelaySeconds: 1 } } });
     const authRoutes = createGoTrueRoutes({
       store: createAuthStore(db),
       verifyToken,

@@ -1,4 +1,4 @@
-import { RateLimiterMemory, type RateLimiterAbstract } from 'rate-limiter-flexible';
+import type { RateLimiterAbstract } from 'rate-limiter-flexible';
 import type { Db } from '../../common/db';
 import { AppError } from '../../common/errors';
 import type { ChatDoneEvent } from '../../common/events';
@@ -15,6 +15,7 @@ import type { ToolExecutors } from '../router';
 import type { AnswerProgress } from '../credits/answers-in-flight';
 import type { Ledger } from '../credits/ledger';
 import type { Conversations } from '../conversations/conversations.store';
+import type { Tiers } from '../tiers/tiers';
 
 export interface ChatServiceDeps {
   chatDb: Db;
@@ -32,13 +33,14 @@ export interface ChatServiceDeps {
   metrics?: Metrics;
   /** Every socket of the user hears about their new balance. */
   onBalance?: (userId: string, balance: number) => void;
-  maxOutputTokens?: number;
-  /** Answers in progress per user (LibreChat's default is 2), counted by the ledger across instances. */
-  maxConcurrentPerUser?: number;
-  /** Answers started per user per minute (used when no shared `perMinute` limiter is given). */
-  maxPerMinute?: number;
-  /** The per-user answers-per-minute limiter; shared by all instances when it is backed by the database. */
-  perMinute?: RateLimiterAbstract;
+  /**
+   * Every per-user limit comes from the user's tier: answers per minute, output
+   * budget, voice allowed (and answers in progress, which the ledger's reserve
+   * statement reads itself).
+   */
+  tiers: Pick<Tiers, 'forUser'>;
+  /** The answers-per-minute limiter at a given limit, shared by all instances (backed by the database). */
+  perMinute: (limit: number) => RateLimiterAbstract;
   /** Tokens after the first are batched for this long into one chat:token (0 = one event per provider token). */
   tokenCoalesceMs?: number;
   now?: () => Date;
@@ -72,6 +74,8 @@ interface Delivery {
   counted?: { length: number; tokens: number };
   /** Credits held for the answer (the reservation and any extension for a fallback). */
   reserved: number;
+  /** The output budget of the user's tier. */
+  maxOutputTokens: number;
 }
 
 /** The question as kept on its reservation, for the spend list: one line, at most 120 characters. */
@@ -90,9 +94,6 @@ const SHUTDOWN = new Error('the server is shutting down');
  * resolves after the `done` event.
  */
 export function createChatService(deps: ChatServiceDeps) {
-  const maxOutputTokens = deps.maxOutputTokens ?? 1024;
-  const maxConcurrent = deps.maxConcurrentPerUser ?? 2;
-  const perMinute = deps.perMinute ?? new RateLimiterMemory({ points: deps.maxPerMinute ?? 40, duration: 60 });
   const now = deps.now ?? (() => new Date());
   const coalesceMs = deps.tokenCoalesceMs ?? 16;
   const deliveries = new Map<LiveAnswer, Delivery>();
@@ -116,7 +117,10 @@ export function createChatService(deps: ChatServiceDeps) {
     if (existing) {
       throw new AppError('conflict', existing.finished ? 'This request was already answered' : 'This request is already being answered; resume it instead');
     }
-    await perMinute.consume(user.userId).catch((res: unknown) => {
+    const tier = await deps.tiers.forUser(user.userId);
+    if (input.voice && !tier.voiceAllowed) throw new AppError('forbidden', `Spoken answers are not included in the ${tier.tier} tier; ask without voice`);
+    const maxOutputTokens = tier.maxOutputTokens;
+    await deps.perMinute(tier.chatPerMinute).consume(user.userId).catch((res: unknown) => {
       if (res instanceof Error) throw res;
       const seconds = Math.ceil(((res as { msBeforeNext?: number }).msBeforeNext ?? 60_000) / 1000);
       throw new AppError('rate_limited', `Too many questions; try again in ${seconds} s`, { headers: { 'Retry-After': String(seconds) } });
@@ -139,7 +143,6 @@ export function createChatService(deps: ChatServiceDeps) {
       userId: user.userId,
       requestId: id,
       instanceId: deps.instanceId,
-      maxOpen: maxConcurrent,
       amount,
       minAmount,
       question: questionPreview(input.message),
@@ -152,7 +155,7 @@ export function createChatService(deps: ChatServiceDeps) {
         throw err;
       });
     const answer = deps.registry.create(user.userId, id, input.sink);
-    const delivery: Delivery = { userId: user.userId, requestId: id, inputTokens, voiceModel, text: '', reserved };
+    const delivery: Delivery = { userId: user.userId, requestId: id, inputTokens, voiceModel, text: '', reserved, maxOutputTokens };
     deliveries.set(answer, delivery);
     const finished = run(answer, input, prompt, tools, delivery, conversationId).finally(() => {
       deliveries.delete(answer);
@@ -179,6 +182,7 @@ export function createChatService(deps: ChatServiceDeps) {
    */
   async function budgetFor(delivery: Delivery, route: AnswerShape['route']): Promise<number | undefined> {
     const shape: AnswerShape = { route, inputTokens: delivery.inputTokens, voiceModel: delivery.voiceModel };
+    const { maxOutputTokens } = delivery;
     const minimal = Math.min(MIN_ANSWER_OUTPUT_TOKENS, maxOutputTokens);
     let cap = deps.pricer.outputCapFor(shape, delivery.reserved, maxOutputTokens);
     if (cap < maxOutputTokens) {
@@ -240,7 +244,7 @@ export function createChatService(deps: ChatServiceDeps) {
         prompt,
         tools,
         signal: abort.signal,
-        maxOutputTokens,
+        maxOutputTokens: delivery.maxOutputTokens,
         budgetFor: (route) => budgetFor(delivery, route),
         onToken: (delta, source) => {
           delivery.source = source;

@@ -7,6 +7,7 @@ import { gatherContext, createToolExecutors } from '../chat/chat-context';
 import { buildPrompt } from '../context';
 import type { AuthedEnv } from '../http/types';
 import { estimatePromptTokens, TOOL_SPECS, type ModelRouter } from '../router';
+import type { Tiers } from '../tiers/tiers';
 import type { AnswerShape, Pricer } from './pricing';
 
 /** The answer length the "≈ per answer" prices assume (about 1,200 characters spoken). */
@@ -19,7 +20,8 @@ export interface CreditsRoutesDeps {
   router: Pick<ModelRouter, 'plan' | 'configured'>;
   pricer: Pricer;
   voice: { available: boolean; modelId?: string };
-  maxOutputTokens: number;
+  /** The output budget (and voice) of the user's tier set what is quoted. */
+  tiers: Pick<Tiers, 'forUser'>;
 }
 
 interface SpendRow {
@@ -98,13 +100,13 @@ export function createCreditsRoutes(deps: CreditsRoutesDeps) {
   app.get('/credits/prices', async (c) => {
     const user = c.var.user;
     // The user's own context (their pairs make the prompt longer), with a plain question: the default route.
-    const context = await gatherContext(deps, user);
+    const [context, tier] = await Promise.all([gatherContext(deps, user), deps.tiers.forUser(user.userId)]);
     const prompt = buildPrompt({ userMessage: 'What is the signal?', symbols: context.symbols, market: context.market, now: new Date(), toolsAvailable: true });
     const inputTokens = estimatePromptTokens({ system: prompt.system, messages: prompt.messages, tools: TOOL_SPECS });
     const route = deps.router.plan({ prompt, tools: createToolExecutors(deps, user) });
-    const max = deps.maxOutputTokens;
+    const max = tier.maxOutputTokens;
     const text: AnswerShape = { route, inputTokens };
-    const voiceModel = deps.voice.available ? deps.voice.modelId : undefined;
+    const voiceModel = deps.voice.available && tier.voiceAllowed ? deps.voice.modelId : undefined;
     const spoken: AnswerShape | undefined = voiceModel ? { ...text, voiceModel } : undefined;
     // Every route a question may take: the fullest answer on the priciest, the shortest on the cheapest.
     const routes = deps.router.configured().map((r) => deps.pricer.reservationFor({ route: r, inputTokens }, max));

@@ -80,6 +80,28 @@ describe('credits ledger', () => {
     await expect(reserve(user, 'cap-next', 1, 2)).resolves.toMatchObject({ reserved: 1 });
   });
 
+  it("caps the answers in progress at the user's tier's max_concurrent, read by the reserve statement itself", async () => {
+    const user = await newUser('free');
+    await db.query(`update public.tier_grants set max_concurrent = 1 where tier = 'free'`);
+    await db.query(`update public.tier_grants set max_concurrent = 3 where tier = 'pro'`);
+    try {
+      await reserve(user, 'tier-1', 1);
+      await expect(reserve(user, 'tier-2', 1)).rejects.toMatchObject({ code: 'rate_limited', message: expect.stringContaining('At most 1 answers') });
+      // A tier change applies to the very next reservation: nothing to restart, nothing cached.
+      await db.query(`update public.profiles set tier = 'pro' where user_id = $1`, [user]);
+      await reserve(user, 'tier-2', 1);
+      await reserve(user, 'tier-3', 1);
+      await expect(reserve(user, 'tier-4', 1)).rejects.toMatchObject({ code: 'rate_limited', message: expect.stringContaining('At most 3 answers') });
+      // And so does a change of the tier's own limit.
+      await db.query(`update public.tier_grants set max_concurrent = 4 where tier = 'pro'`);
+      await reserve(user, 'tier-4', 1);
+      expect(await openAnswers(user)).toBe(4);
+    } finally {
+      await db.query(`update public.tier_grants set max_concurrent = 2 where tier = 'free'`);
+      await db.query(`update public.tier_grants set max_concurrent = 4 where tier = 'pro'`);
+    }
+  });
+
   it('caps a charge at the reservation, so the balance never goes negative', async () => {
     const user = await newUser();
     await reserve(user, 'r3', 1000);
@@ -90,7 +112,8 @@ describe('credits ledger', () => {
   it('grants exactly what the balance covers to 50 concurrent reservations', async () => {
     const user = await newUser();
     const results = await Promise.allSettled(
-      Array.from({ length: 50 }, (_, i) => reserve(user, `c${i}-${user}`, 200)),
+      // No cap on answers in progress here: the balance alone decides.
+      Array.from({ length: 50 }, (_, i) => reserve(user, `c${i}-${user}`, 200, 1000)),
     );
     const granted = results.filter((r) => r.status === 'fulfilled').length;
     const refused = results.filter((r) => r.status === 'rejected' && (r.reason as { code?: string }).code === 'insufficient_credits').length;

@@ -31,7 +31,12 @@ export interface ReserveInput {
   question?: string;
   /** The process that will run the answer (its heartbeat keeps the reservation alive). */
   instanceId: string;
-  /** Open reservations (answers in progress) the user may have, this one included. */
+  /**
+   * Open reservations (answers in progress) the user may have, this one
+   * included. Default: their tier's `max_concurrent`, read in the reserve
+   * statement itself, so a tier change applies to the very next answer on
+   * every instance.
+   */
   maxOpen?: number;
 }
 
@@ -92,31 +97,33 @@ export function createLedger(deps: { chatDb: Db }) {
     /**
      * Reserves `amount` credits for a new request. Refuses with `conflict` when
      * the user already used this id (answered, or still being answered: resume
-     * it instead), `rate_limited` when the user has `maxOpen` answers open, and
+     * it instead), `rate_limited` when the user has `maxOpen` (default: their tier's) answers open, and
      * `insufficient_credits` when the balance does not cover it.
      */
     async reserve(input: ReserveInput): Promise<Reservation> {
       if (!Number.isSafeInteger(input.amount) || input.amount <= 0) throw new Error(`reservation must be a positive integer, got ${input.amount}`);
       const minAmount = input.minAmount ?? input.amount;
       if (!Number.isSafeInteger(minAmount) || minAmount <= 0 || minAmount > input.amount) throw new Error(`minAmount must be in 1..amount, got ${minAmount}`);
-      const maxOpen = input.maxOpen ?? 2_147_483_647;
       return deps.chatDb.asServiceRole(async (q) => {
         const locked = await lockProfile(q, input.userId);
         if (!locked.rowCount) throw new AppError('not_found', 'No profile for this user');
         // One statement once the lock is held (its snapshot is taken after the lock was granted, so it sees
         // every reservation committed before ours). Each round trip here is on every answer's time to first token.
-        const { rows } = await q.query<{ reasons: string[]; balance: number; open: number; reserved: number | null }>(
+        const { rows } = await q.query<{ reasons: string[]; balance: number; open: number; max_open: number; reserved: number | null }>(
           `with existing as (
              select reason from public.credits_ledger where user_id = $1 and request_id = $2 and reason in ('reserve', 'settle')
            ), current as (
              select coalesce(sum(delta), 0)::bigint as balance from public.credits_ledger where user_id = $1
            ), open as (
-             select count(*)::integer as n from zmarty_private.answers_in_flight where user_id = $1
+             select count(*)::integer as n, coalesce($5::integer, (
+                      select t.max_concurrent from public.profiles p join public.tier_grants t on t.tier = p.tier where p.user_id = $1
+                    )) as max_open
+               from zmarty_private.answers_in_flight where user_id = $1
            ), inserted as (
              -- The full amount when the balance covers it, else the whole balance if that still buys a minimal answer.
              insert into public.credits_ledger (user_id, delta, reason, request_id, question)
              select $1::uuid, -least(current.balance, $3::integer), 'reserve', $2::text, $7::text from current, open
-             where current.balance >= $6::integer and open.n < $5::integer and not exists (select 1 from existing)
+             where current.balance >= $6::integer and open.n < open.max_open and not exists (select 1 from existing)
              returning -delta as reserved
            ), tracked as (
              insert into zmarty_private.answers_in_flight (user_id, request_id, instance_id, reserved)
@@ -126,10 +133,11 @@ export function createLedger(deps: { chatDb: Db }) {
            select coalesce((select array_agg(reason) from existing), '{}') as reasons,
                   (select balance from current) as balance,
                   (select n from open) as open,
+                  (select max_open from open) as max_open,
                   (select reserved from tracked) as reserved`,
-          [input.userId, input.requestId, input.amount, input.instanceId, maxOpen, minAmount, input.question ?? null],
+          [input.userId, input.requestId, input.amount, input.instanceId, input.maxOpen ?? null, minAmount, input.question ?? null],
         );
-        const { reasons, balance, open, reserved } = rows[0]!;
+        const { reasons, balance, open, max_open: maxOpen, reserved } = rows[0]!;
         if (reasons.includes('settle')) throw new AppError('conflict', 'This request was already answered');
         if (reasons.includes('reserve')) throw new AppError('conflict', 'This request is already being answered; resume it instead');
         if (reserved !== null) return { requestId: input.requestId, userId: input.userId, reserved };

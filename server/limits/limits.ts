@@ -12,15 +12,18 @@ export interface LimitsConfig {
   signIn: { attempts: number; windowSeconds: number };
   /** Attempts per account before the exponential delay starts, and its cap (AUTH_ACCOUNT_*). */
   account: { freeAttempts: number; maxDelaySeconds: number };
-  /** Chat answers started per user per minute (CHAT_MAX_PER_MINUTE). */
-  chatPerMinute: number;
 }
 
 export interface Limits {
   signInPerAddress: RateLimiterAbstract;
   signupsPerAddress: RateLimiterAbstract;
   signInPerAccount: AccountThrottle;
-  chatPerMinute: RateLimiterAbstract;
+  /**
+   * Chat answers started per user per minute, at the limit of the user's tier.
+   * Every limit shares one counter per user (same key prefix), so a tier
+   * change applies to the current minute's count at once.
+   */
+  chatPerMinute(perMinute: number): RateLimiterAbstract;
 }
 
 const SCHEMA = 'zmarty_private';
@@ -49,6 +52,8 @@ export function createLimits({ pool, config }: { pool: pg.Pool; config: LimitsCo
     });
   };
   const { signIn, account } = config;
+  // One limiter object per distinct limit (a handful: one per tier); they count in the same rows.
+  const chatLimiters = new Map<number, RateLimiterAbstract>();
   return {
     signInPerAddress: limiter('signin_address', signIn.attempts, signIn.windowSeconds),
     signupsPerAddress: limiter('signup_address', Math.max(30, signIn.attempts * 3), signIn.windowSeconds),
@@ -61,6 +66,10 @@ export function createLimits({ pool, config }: { pool: pg.Pool; config: LimitsCo
       known: limiter('signin_known_address', 1, KNOWN_ADDRESS_SECONDS),
       maxDelaySeconds: account.maxDelaySeconds,
     }),
-    chatPerMinute: limiter('chat_minute', config.chatPerMinute, 60),
+    chatPerMinute: (perMinute) => {
+      let chat = chatLimiters.get(perMinute);
+      if (!chat) chatLimiters.set(perMinute, (chat = limiter('chat_minute', perMinute, 60)));
+      return chat;
+    },
   };
 }

@@ -11,12 +11,16 @@ interface ProfileRow {
   displayName: string | null;
   tier: string;
   balance: number;
+  /** What the tier allows (public.tier_grants). */
+  limits: { chatPerMinute: number; maxConcurrent: number; maxOutputTokens: number; voiceAllowed: boolean };
 }
 
 const profileSql = `
   select p.user_id as "userId", p.display_name as "displayName", p.tier,
-         coalesce((select balance from public.credit_balance b where b.user_id = p.user_id), 0) as balance
-  from public.profiles p where p.user_id = auth.uid()`;
+         coalesce((select balance from public.credit_balance b where b.user_id = p.user_id), 0) as balance,
+         json_build_object('chatPerMinute', t.chat_per_minute, 'maxConcurrent', t.max_concurrent,
+                           'maxOutputTokens', t.max_output_tokens, 'voiceAllowed', t.voice_allowed) as limits
+  from public.profiles p join public.tier_grants t on t.tier = p.tier where p.user_id = auth.uid()`;
 
 const updateSchema = z.object({ displayName: safeText().trim().min(1).max(80).nullable() });
 

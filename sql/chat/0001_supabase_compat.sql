@@ -1,8 +1,21 @@
--- Supabase compatibility: on a real Supabase project every object below
--- already exists and this file changes nothing. On a plain PostgreSQL (the
--- embedded default, CI) it creates the same roles, schema and helper
--- functions Supabase ships, with Supabase's own definitions, so that the RLS
--- policies in later files behave identically in both places.
+-- Supabase compatibility. On a plain PostgreSQL (the embedded default, CI)
+-- this creates the roles, the `auth` schema, auth.users and the helper
+-- functions Supabase ships, with Supabase's definitions, so that the RLS
+-- policies in later files behave identically in both places. On Supabase they
+-- exist and are not ours: nothing below touches them there (the migrating role
+-- `postgres` has no CREATE on schema auth and no grant option on its objects).
+
+-- Apply with Zmarty's runner only (common/migrate.ts sets zmarty.migrator):
+-- pushed by another tool, the files would be applied without the runner's
+-- record and lock, and the server's next start would fail on them.
+do $$
+begin
+  if coalesce(current_setting('zmarty.migrator', true), '') <> 'on' then
+    raise exception 'Zmarty''s migrations are applied by Zmarty itself (at start, or `npm run migrate`), not by supabase db push or psql'
+      using hint = 'remove them from supabase/migrations and see README, "Pointing it at Supabase"';
+  end if;
+end
+$$;
 
 -- Roles are cluster-wide: another database on the same server may be creating
 -- them at this very moment, hence the duplicate handlers.
@@ -37,24 +50,31 @@ exception when others then
 end
 $$;
 
-create schema if not exists auth;
-grant usage on schema auth to anon, authenticated, service_role;
-
-create table if not exists auth.users (
-  instance_id uuid,
-  id uuid primary key default gen_random_uuid(),
-  aud varchar(255) default 'authenticated',
-  role varchar(255) default 'authenticated',
-  email varchar(255) unique,
-  encrypted_password varchar(255),
-  email_confirmed_at timestamptz,
-  last_sign_in_at timestamptz,
-  raw_app_meta_data jsonb default '{}'::jsonb,
-  raw_user_meta_data jsonb default '{}'::jsonb,
-  is_anonymous boolean not null default false,
-  created_at timestamptz default now(),
-  updated_at timestamptz default now()
-);
+-- Only where auth.users is missing, i.e. not on Supabase: there `create ...
+-- if not exists` would fail, as Postgres checks CREATE on the schema first.
+do $$
+begin
+  if to_regclass('auth.users') is null then
+    create schema if not exists auth;
+    grant usage on schema auth to anon, authenticated, service_role;
+    create table auth.users (
+      instance_id uuid,
+      id uuid primary key default gen_random_uuid(),
+      aud varchar(255) default 'authenticated',
+      role varchar(255) default 'authenticated',
+      email varchar(255) unique,
+      encrypted_password varchar(255),
+      email_confirmed_at timestamptz,
+      last_sign_in_at timestamptz,
+      raw_app_meta_data jsonb default '{}'::jsonb,
+      raw_user_meta_data jsonb default '{}'::jsonb,
+      is_anonymous boolean not null default false,
+      created_at timestamptz default now(),
+      updated_at timestamptz default now()
+    );
+  end if;
+end
+$$;
 
 do $$
 begin
@@ -88,5 +108,12 @@ begin
 end
 $$;
 
-grant execute on function auth.uid(), auth.role(), auth.jwt() to anon, authenticated, service_role;
+-- Ours only when this file created them (the owner is then the migrating role).
+do $$
+begin
+  if (select proowner = (select oid from pg_roles where rolname = current_user) from pg_proc where oid = 'auth.uid()'::regprocedure) then
+    grant execute on function auth.uid(), auth.role(), auth.jwt() to anon, authenticated, service_role;
+  end if;
+end
+$$;
 grant usage on schema public to anon, authenticated, service_role;

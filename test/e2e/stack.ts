@@ -88,6 +88,8 @@ export async function startStack(options: StackOptions = {}): Promise<E2eStack> 
         env: {
           TRADING_DATABASE_URL: server.tradingUrl,
           MARKET_DATA: 'simulated',
+          // The journeys need calls to show: the simulated market has no edge, so 'edge' would withhold them.
+          SIGNAL_PUBLISH: 'all',
           LOG_LEVEL: 'silent',
           WORKER_POLL_SECONDS: '0.5',
           WORKER_CONCURRENCY: '2',

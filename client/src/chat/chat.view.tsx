@@ -22,6 +22,7 @@ export function ChatView({
   api,
   balance = null,
   prices = null,
+  voiceAllowed = true,
 }: {
   connection: Connection;
   connState: ConnState;
@@ -30,6 +31,8 @@ export function ChatView({
   /** For the low-balance notice and the Voice price (see credits/cost-notice.view.tsx). */
   balance?: number | null;
   prices?: Prices | null;
+  /** The user's tier includes spoken answers (the server refuses `voice` otherwise). */
+  voiceAllowed?: boolean;
 }) {
   const audioRef = useRef<HTMLAudioElement>(null);
   const [audioBlocked, setAudioBlocked] = useState(false);
@@ -45,7 +48,8 @@ export function ChatView({
     setVoiceNoticeFor(voiceNoticeOn);
     saveVoiceNotice(userId, voiceNoticeOn);
   }, [voiceNoticeOn, voiceNoticeFor, userId]);
-  const [voice, setVoice] = useState(() => localStorage.getItem(VOICE_KEY) === 'on');
+  const [voiceChosen, setVoice] = useState(() => localStorage.getItem(VOICE_KEY) === 'on');
+  const voice = voiceChosen && voiceAllowed;
   const log = useRef<HTMLDivElement>(null);
   const input = useRef<HTMLTextAreaElement>(null);
   const pinned = useRef(true);
@@ -60,7 +64,7 @@ export function ChatView({
   const current = [...chat.answers].reverse().find(isInProgress);
   const canSend = connected && !current && draft.trim().length > 0 && draft.length <= MAX_MESSAGE;
 
-  useEffect(() => localStorage.setItem(VOICE_KEY, voice ? 'on' : 'off'), [voice]);
+  useEffect(() => localStorage.setItem(VOICE_KEY, voiceChosen ? 'on' : 'off'), [voiceChosen]);
   useEffect(() => {
     const socket = connection.socket;
     const onAudio = (e: { data?: unknown }) => e.data && setHasAudio(true);
@@ -104,6 +108,8 @@ export function ChatView({
             className={`switch ${voice ? 'on' : ''}`}
             data-testid="voice-toggle"
             aria-describedby={voicePrice ? ids.voicePrice : undefined}
+            disabled={!voiceAllowed}
+            title={voiceAllowed ? undefined : 'Spoken answers are not included in your tier'}
             onClick={() => setVoice((v) => !v)}
           >
             <span className="switch-track" aria-hidden="true">

@@ -9,6 +9,8 @@ export interface Me {
   tier: string;
   balance: number;
   email: string | null;
+  /** What the user's tier allows. */
+  limits: { chatPerMinute: number; maxConcurrent: number; maxOutputTokens: number; voiceAllowed: boolean };
 }
 
 export interface CreditEntry {

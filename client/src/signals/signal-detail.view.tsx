@@ -4,7 +4,7 @@ import type { SignalRow } from '../../../common/events';
 import type { Api, CandlesResponse } from '../lib/api.client';
 import type { TrackRecordSummary } from '../../../common/edge';
 import { formatCandleTime } from '../../../common/format';
-import { DirectionBadge, EdgeBadge, EdgeSentence, Levels, Score, timeAgo } from './signal-parts.view';
+import { DirectionBadge, EdgeBadge, EdgeSentence, Levels, Score, ScoreMeaning, timeAgo } from './signal-parts.view';
 import { TrackRecordView } from './track-record.view';
 import { chartLevels, doublingText, labelledLevels, pctFromEntry, reasonsToList, toChartCandles, type PriceLevel } from './signals.logic';
 
@@ -134,6 +134,7 @@ export function SignalDetailView({
           Candle <time dateTime={signal.candleTime} data-testid="candle-time">{formatCandleTime(signal.candleTime)}</time> · fired {timeAgo(signal.createdAt)}
         </p>
         <EdgeSentence edge={signal.edge} symbol={signal.symbol} timeframe={signal.timeframe} />
+        <ScoreMeaning score={signal.score} />
         <Levels signal={signal} />
         <p className="muted small">
           Stop {pctFromEntry(signal.entry, signal.stop) || '—'} · Take profit {pctFromEntry(signal.entry, signal.takeProfit) || '—'}

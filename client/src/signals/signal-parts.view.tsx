@@ -1,4 +1,4 @@
-import { describeEdge, noEdgeSentence, scoreBand, scoreWithMeaning, type EdgeFacts } from '../../../common/edge';
+import { describeEdge, noEdgeSentence, scoreBand, scoreMeaning, scoreWithMeaning, type EdgeFacts } from '../../../common/edge';
 import type { SignalRow } from '../../../common/events';
 import { formatPrice } from './signals.logic';
 
@@ -27,10 +27,10 @@ export function Levels({ signal }: { signal: Pick<SignalRow, 'entry' | 'stop' | 
   );
 }
 
-/** "42 · weak": the score with its meaning (bands in common/edge.ts, explained in docs/STRATEGY.md). */
+/** "45 · weak": the score with its meaning (scale and bands in common/edge.ts, explained in docs/STRATEGY.md). */
 export function Score({ score }: { score: number }) {
   return (
-    <span className={`score score-${scoreBand(score).replace(' ', '-')}`} title="Signal score: how broadly the indicators agree (40 is the minimum for a call)" data-testid="score">
+    <span className={`score score-${scoreBand(score).replace(' ', '-')}`} title={scoreMeaning(score)} data-testid="score">
       {scoreWithMeaning(score)}
     </span>
   );
@@ -45,6 +45,15 @@ export function EdgeBadge({ edge, symbol, timeframe }: { edge: EdgeFacts | null 
     <span className={`edge edge-${edge?.verdict ?? 'unknown'}`} title={sentence} data-testid="edge-badge">
       {edge ? EDGE_LABEL[edge.verdict] : 'no track record'}
     </span>
+  );
+}
+
+/** What the score means, in one sentence (the signal detail). */
+export function ScoreMeaning({ score }: { score: number }) {
+  return (
+    <p className="muted small" data-testid="score-meaning">
+      {scoreMeaning(score)}
+    </p>
   );
 }
 

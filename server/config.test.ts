@@ -1,0 +1,15 @@
+import { describe, expect, it } from 'vitest';
+import { ConfigError } from '../common/env';
+import { parseServerConfig } from './config';
+
+describe('server configuration', () => {
+  it('requires WEBHOOK_SECRET when the watchers-upsert function is deployed elsewhere', () => {
+    const edge = 'https://abc.supabase.co/functions/v1/watchers-upsert';
+    expect(() => parseServerConfig({ WATCHERS_WEBHOOK_URL: edge })).toThrow(ConfigError);
+    expect(() => parseServerConfig({ WATCHERS_WEBHOOK_URL: edge })).toThrow(/WEBHOOK_SECRET: required when WATCHERS_WEBHOOK_URL is set/);
+    const secret = 's'.repeat(40);
+    expect(parseServerConfig({ WATCHERS_WEBHOOK_URL: edge, WEBHOOK_SECRET: secret }).webhook).toMatchObject({ url: edge, secret });
+    // Our own endpoint (the default) shares the secret generated under DATA_DIR.
+    expect(parseServerConfig({}).webhook).toMatchObject({ url: undefined, secret: undefined });
+  });
+});

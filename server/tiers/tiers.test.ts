@@ -1,0 +1,93 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createDb, type Db, type UserClaims } from '../../common/db';
+import { createMigratedDatabases } from '../../test/databases';
+import { applyTierSeeds, createTiers } from './tiers';
+
+describe('tier table', () => {
+  let databases: Awaited<ReturnType<typeof createMigratedDatabases>>;
+  let db: Db;
+  const newUser = async (tier = 'free'): Promise<UserClaims> => {
+    const [row] = await db.query<{ id: string }>(`insert into auth.users (email, raw_app_meta_data) values ($1, $2) returning id`, [
+      `t${Math.random()}@example.com`,
+      JSON.stringify({ tier }),
+    ]);
+    return { sub: row!.id, role: 'authenticated' };
+  };
+  const tierOf = async (user: UserClaims) => (await db.query<{ tier: string }>('select tier from public.profiles where user_id = $1', [user.sub]))[0]!.tier;
+
+  beforeAll(async () => {
+    databases = await createMigratedDatabases();
+    db = createDb({ connectionString: databases.chatUrl, max: 4 });
+  });
+  afterAll(async () => {
+    await db?.close();
+    await databases?.drop();
+  });
+
+  it("never lets a user change their own tier, even with Supabase's default UPDATE grant on every column", async () => {
+    const user = await newUser();
+    // What Supabase's default privileges give the API roles on a table `postgres` creates in public.
+    await db.query('grant update on public.profiles to authenticated');
+    try {
+      await expect(db.asUser(user, (q) => q.query(`update public.profiles set tier = 'pro' where user_id = auth.uid()`))).rejects.toThrow(
+        /cannot change their own tier/,
+      );
+      expect(await tierOf(user)).toBe('free');
+      // The rest of their profile stays theirs to edit.
+      await db.asUser(user, (q) => q.query(`update public.profiles set display_name = 'Ann' where user_id = auth.uid()`));
+    } finally {
+      await db.query('revoke update on public.profiles from authenticated; grant update (display_name, updated_at) on public.profiles to authenticated');
+    }
+    // The operator (the owner connection) may.
+    await db.query(`update public.profiles set tier = 'pro' where user_id = $1`, [user.sub]);
+    expect(await tierOf(user)).toBe('pro');
+  });
+
+  it('is readable by signed-in users only, and writable by none of the API roles', async () => {
+    const user = await newUser();
+    const tiers = await db.asUser(user, async (q) => (await q.query<{ tier: string }>('select tier from public.tier_grants order by tier')).rows);
+    expect(tiers.map((t) => t.tier)).toEqual(['free', 'pro']);
+    await expect(
+      db.tx(async (q) => {
+        await q.query('set local role anon');
+        await q.query('select * from public.tier_grants');
+      }),
+    ).rejects.toMatchObject({ code: '42501' });
+    for (const statement of [
+      `update public.tier_grants set max_concurrent = 100`,
+      `insert into public.tier_grants (tier, starting_credits) values ('mine', 1000000)`,
+      `delete from public.tier_grants where tier = 'pro'`,
+    ]) {
+      await expect(db.asUser(user, (q) => q.query(statement))).rejects.toMatchObject({ code: '42501' });
+      await expect(db.asServiceRole((q) => q.query(statement))).rejects.toMatchObject({ code: '42501' });
+    }
+  });
+
+  it("reads a user's limits from their tier, and sees a change once the cache time has passed", async () => {
+    const user = await newUser('pro');
+    const fresh = createTiers({ chatDb: db, cacheMs: 0 });
+    const cached = createTiers({ chatDb: db, cacheMs: 60_000 });
+    expect(await fresh.forUser(user.sub)).toEqual({ tier: 'pro', startingCredits: 20000, chatPerMinute: 120, maxConcurrent: 4, maxOutputTokens: 2048, voiceAllowed: true });
+    await cached.forUser(user.sub);
+    await db.query(`update public.profiles set tier = 'free' where user_id = $1`, [user.sub]);
+    expect(await fresh.forUser(user.sub)).toMatchObject({ tier: 'free', maxOutputTokens: 1024, maxConcurrent: 2, chatPerMinute: 40 });
+    // Within its cache time an instance may still apply the old tier (TIER_CACHE_MS, documented).
+    expect(await cached.forUser(user.sub)).toMatchObject({ tier: 'pro' });
+    await expect(fresh.forUser('00000000-0000-0000-0000-000000000000')).rejects.toMatchObject({ code: 'not_found' });
+  });
+
+  it('applies only the seeds that are set, leaving the rest of the row as the operator left it', async () => {
+    await db.query(`update public.tier_grants set voice_allowed = false, max_concurrent = 7 where tier = 'free'`);
+    await applyTierSeeds(db, { free: { chatPerMinute: 9, maxOutputTokens: 512 }, pro: { startingCredits: 30000 } });
+    const rows = await db.query(
+      `select tier, starting_credits, chat_per_minute, max_concurrent, max_output_tokens, voice_allowed from public.tier_grants order by tier`,
+    );
+    expect(rows).toEqual([
+      { tier: 'free', starting_credits: 1000, chat_per_minute: 9, max_concurrent: 7, max_output_tokens: 512, voice_allowed: false },
+      { tier: 'pro', starting_credits: 30000, chat_per_minute: 120, max_concurrent: 4, max_output_tokens: 2048, voice_allowed: true },
+    ]);
+    // A new pro user gets the seeded starting grant.
+    const user = await newUser('pro');
+    expect((await db.query<{ balance: number }>('select balance from public.credit_balance where user_id = $1', [user.sub]))[0]!.balance).toBe(30000);
+  });
+});
