@@ -5,6 +5,7 @@
  *
  *   npm run bench                 every bench/<name>.ts that exists (chat, pipeline, push, idle-sockets)
  *   npm run bench -- chat         only bench/chat.ts
+ *   npm run bench -- soak         bench/soak.ts (and `adapter`): only when named
  *   npm run bench -- --quick      flags (anything starting with -) pass through to each script
  *
  * Output is streamed as it comes; the `BENCH_RESULT {...}` lines are
@@ -17,6 +18,8 @@ import path from 'node:path';
 
 const ROOT = path.resolve(import.meta.dirname, '..');
 const KNOWN = ['chat', 'pipeline', 'push', 'idle-sockets'] as const;
+// Run only when named (`npm run bench -- soak`): the soak takes 10 minutes by default.
+const ON_REQUEST = ['adapter', 'soak'] as const;
 
 interface Outcome {
   name: string;
@@ -63,7 +66,7 @@ async function main() {
   const flags = args.filter((a) => a.startsWith('-'));
   const names = args.filter((a) => !a.startsWith('-'));
   const available = KNOWN.filter((n) => existsSync(path.join(ROOT, 'bench', `${n}.ts`)));
-  const unknown = names.filter((n) => !(available as readonly string[]).includes(n));
+  const unknown = names.filter((n) => !([...available, ...ON_REQUEST] as readonly string[]).includes(n));
   if (unknown.length > 0) {
     console.error(`[bench] unknown benchmark ${unknown.join(', ')}; available: ${available.join(', ') || 'none'}`);
     process.exit(2);

@@ -2,7 +2,7 @@ import path from 'node:path';
 import type { Env } from './env';
 import { startEmbeddedPostgres } from './embedded-postgres';
 import { embeddedPostgresOsUser, ensureDataDirReachable } from './embedded-postgres-access';
-import { loadOrCreateSecrets, type EmbeddedSecrets } from './secrets';
+import { loadOrCreateSecrets } from './secrets';
 
 export interface PreparedDatabases {
   chatUrl: string;
@@ -33,11 +33,4 @@ export async function prepareDatabases(env: Env, log: (message: string) => void)
   await server.createDatabaseIfMissing('chat');
   await server.createDatabaseIfMissing('trading');
   return { chatUrl: server.urlFor('chat'), tradingUrl: server.urlFor('trading'), embedded: true, stop: () => server.stop() };
-}
-
-/** Secrets the embedded auth needs when no Supabase project provides them. */
-export async function embeddedSecretsIfNeeded(env: Env): Promise<EmbeddedSecrets | undefined> {
-  // With a Supabase project, its JWKS / secret and anon key come from the environment.
-  if (env.SUPABASE_URL) return undefined;
-  return loadOrCreateSecrets(env.DATA_DIR);
 }

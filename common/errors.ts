@@ -27,6 +27,8 @@ export const ErrorCodes = {
   insufficient_credits: 402,
   not_found: 404,
   conflict: 409,
+  /** The instance running this answer died before it finished (chat:resume); what was delivered is all there is. */
+  answer_lost: 410,
   payload_too_large: 413,
   unsupported_media_type: 415,
   rate_limited: 429,

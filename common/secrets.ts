@@ -19,13 +19,20 @@ const secretsSchema = z.object({
 });
 export type EmbeddedSecrets = z.infer<typeof secretsSchema>;
 
-/** An API key the way Supabase makes them: a long-lived HS256 JWT naming a role. */
+// Fixed claims: a key is a function of the secret and the role alone, so every instance derives the same string.
+const API_KEY_ISSUED_AT = 1_700_000_000; // 2023-11-14
+const API_KEY_EXPIRES_AT = 4_102_444_800; // 2100-01-01
+
+/**
+ * An API key the way Supabase makes them: a long-lived HS256 JWT naming a
+ * role, signed with the project's JWT secret. Derived, not stored: the same
+ * secret gives the same anon and service_role keys on every instance.
+ */
 export async function signApiKey(secret: string, role: 'anon' | 'service_role'): Promise<string> {
-  const now = Math.floor(Date.now() / 1000);
   return new SignJWT({ role, iss: 'supabase' })
     .setProtectedHeader({ alg: 'HS256', typ: 'JWT' })
-    .setIssuedAt(now)
-    .setExpirationTime(now + 10 * 365 * 86_400)
+    .setIssuedAt(API_KEY_ISSUED_AT)
+    .setExpirationTime(API_KEY_EXPIRES_AT)
     .sign(new TextEncoder().encode(secret));
 }
 

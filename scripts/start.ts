@@ -3,6 +3,7 @@ import path from 'node:path';
 import { prepareDatabases } from '../common/databases';
 import { ConfigError, loadEnv } from '../common/env';
 import { createLogger } from '../common/logger';
+import { loadOrCreateSecrets } from '../common/secrets';
 import { ensureClientBuilt } from './client-build';
 import { superviseChildren } from './supervise-children';
 import { loadSupervisorConfig, restartPolicyOf, STOP_MARGIN_MS } from './supervisor.config';
@@ -25,7 +26,13 @@ async function main() {
   // Each process migrates what it uses when it starts (under an advisory lock), so nothing is applied here.
   if (databases.embedded) log.info({ dataDir: path.resolve(env.DATA_DIR) }, 'embedded PostgreSQL is running');
 
-  const childEnv = { ...process.env, CHAT_DATABASE_URL: databases.chatUrl, TRADING_DATABASE_URL: databases.tradingUrl };
+  // The web process owns no database here (it gets its URL), so it needs the auth's secret and issuer given:
+  // with the embedded database they are this machine's (DATA_DIR's secret, localhost); otherwise the operator's.
+  const ownAuth =
+    databases.embedded && !env.SUPABASE_URL
+      ? { SUPABASE_JWT_SECRET: env.SUPABASE_JWT_SECRET ?? (await loadOrCreateSecrets(env.DATA_DIR)).jwtSecret, PUBLIC_URL: env.PUBLIC_URL ?? `http://localhost:${env.PORT}` }
+      : {};
+  const childEnv = { ...process.env, ...ownAuth, CHAT_DATABASE_URL: databases.chatUrl, TRADING_DATABASE_URL: databases.tradingUrl };
   const supervisor = superviseChildren({
     names: Object.keys(ENTRIES),
     // The IPC channel lets a child notice when this process dies (even by SIGKILL) and exit too.

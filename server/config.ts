@@ -27,6 +27,7 @@ const serverOnlySchema = z.object({
   ANSWER_HEARTBEAT_MS: z.coerce.number().int().min(50).max(60_000).default(5_000),
   ANSWER_STALE_MS: z.coerce.number().int().min(200).max(3_600_000).default(30_000),
   RESERVATION_SWEEP_MS: z.coerce.number().int().min(100).max(3_600_000).default(10_000),
+  ANSWER_JOURNAL_FLUSH_MS: z.coerce.number().int().min(10).max(5_000).default(100),
   WEBHOOK_SECRET: z.string().min(32, 'must be at least 32 characters').optional(),
   WEBHOOK_TOLERANCE_MS: z.coerce.number().int().min(100).max(600_000).default(1000),
   WATCHERS_WEBHOOK_URL: z.url({ protocol: /^https?$/ }).optional(),
@@ -54,7 +55,7 @@ export interface ServerConfig {
   tiers: { cacheMs: number; freeSeed: { maxOutputTokens?: number; maxConcurrent?: number; chatPerMinute?: number } };
   webhook: { secret?: string; toleranceMs: number; url?: string };
   /** Graceful shutdown and crash recovery of answers in flight. */
-  lifecycle: { shutdownDrainMs: number; heartbeatMs: number; staleMs: number; sweepMs: number };
+  lifecycle: { shutdownDrainMs: number; heartbeatMs: number; staleMs: number; sweepMs: number; /** Answer journal writes, and resume's reads of another instance's answer. */ journalFlushMs: number };
   /** The market the worker reads (MARKET_DATA …): new pairs are checked against its list. */
   market: Omit<SymbolDirectoryOptions, 'fetch' | 'now' | 'log'>;
   /** /healthz and alerts. */
@@ -99,7 +100,7 @@ export function parseServerConfig(source: Record<string, string | undefined>): S
       freeSeed: { maxOutputTokens: e.CHAT_MAX_OUTPUT_TOKENS, maxConcurrent: e.CHAT_MAX_CONCURRENT_PER_USER, chatPerMinute: e.CHAT_MAX_PER_MINUTE },
     },
     webhook: { secret: e.WEBHOOK_SECRET, toleranceMs: e.WEBHOOK_TOLERANCE_MS, url: e.WATCHERS_WEBHOOK_URL },
-    lifecycle: { shutdownDrainMs: e.SHUTDOWN_DRAIN_MS, heartbeatMs: e.ANSWER_HEARTBEAT_MS, staleMs: e.ANSWER_STALE_MS, sweepMs: e.RESERVATION_SWEEP_MS },
+    lifecycle: { shutdownDrainMs: e.SHUTDOWN_DRAIN_MS, heartbeatMs: e.ANSWER_HEARTBEAT_MS, staleMs: e.ANSWER_STALE_MS, sweepMs: e.RESERVATION_SWEEP_MS, journalFlushMs: e.ANSWER_JOURNAL_FLUSH_MS },
     market: {
       kind: e.MARKET_DATA,
       binance: { baseUrl: e.BINANCE_BASE_URL },

@@ -1,10 +1,11 @@
 import path from 'node:path';
 import { createDb } from '../common/db';
-import { embeddedSecretsIfNeeded, prepareDatabases } from '../common/databases';
+import { prepareDatabases } from '../common/databases';
 import { ConfigError, parseEnv, readEnvSource } from '../common/env';
 import { createLogger } from '../common/logger';
 import { migrate } from '../common/migrate';
 import { loadOrCreateSecrets } from '../common/secrets';
+import { embeddedAuthKeys, sharedAuthProblems } from './auth/embedded-keys';
 import { parseServerConfig } from './config';
 import { createServer } from './server';
 
@@ -20,6 +21,9 @@ async function main() {
   const env = parseEnv(source);
   const config = parseServerConfig(source);
   const log = createLogger({ level: env.LOG_LEVEL, name: 'server' });
+  // Before any database work: a setup where instances would disagree on tokens does not start.
+  const problems = sharedAuthProblems(env);
+  if (problems.length) throw new ConfigError(`Invalid configuration:\n  ${problems.join('\n  ')}`);
   const databases = await prepareDatabases(env, (m) => log.debug(m));
   const chatDb = createDb({ connectionString: databases.chatUrl, max: env.DATABASE_POOL_MAX, applicationName: 'zmarty-server' });
   const tradingDb = createDb({ connectionString: databases.tradingUrl, max: env.DATABASE_POOL_MAX, applicationName: 'zmarty-server' });
@@ -30,7 +34,7 @@ async function main() {
     const { applied } = await migrate(db.pool, path.join(SQL_DIR, dir));
     if (applied.length) log.info({ database: dir, applied }, 'migrations applied');
   }
-  const embeddedAuth = await embeddedSecretsIfNeeded(env);
+  const embeddedAuth = await embeddedAuthKeys(env);
   const webhookSecret = config.webhook.secret ?? (await loadOrCreateSecrets(env.DATA_DIR)).webhookSecret;
   const server = await createServer({ env, config, log, chatDb, tradingDb, webhookSecret, embeddedAuth }).listen();
   log.info({ port: server.port }, `Zmarty is running at ${env.PUBLIC_URL ?? `http://localhost:${server.port}`}`);

@@ -12,6 +12,9 @@ import type { Logger } from '../common/logger';
 import { loadOrCreateSecrets } from '../common/secrets';
 import { createApp } from './app';
 import { createAnswerRegistry } from './chat/answer-registry';
+import { createAnswerJournal } from './chat/answer-journal';
+import { createInstancePresence } from './chat/instance-presence';
+import { createRemoteAnswers } from './chat/remote-answers';
 import { createChatRoutes } from './chat/chat.routes';
 import { createChatService } from './chat/chat.service';
 import { createAnswerCache } from './chat/answer-cache';
@@ -84,6 +87,8 @@ export interface RunningServer {
   alerts: ReturnType<typeof createAlerts>;
   /** Heartbeat and sweeper of this instance's answers (tests run a beat or a sweep at once). */
   answersInFlight: ReturnType<typeof createAnswersInFlight>;
+  /** The out-of-process log of this instance's answers (benchmarks read its write figures). */
+  journal: ReturnType<typeof createAnswerJournal>;
 }
 
 export interface ZmartyServer {
@@ -147,9 +152,13 @@ export function createServer(options: ServerDeps): ZmartyServer {
   );
   const ledger = createLedger({ chatDb });
   const tiers = createTiers({ chatDb, cacheMs: config.tiers.cacheMs });
-  const registry = createAnswerRegistry();
   // Names this process on the reservations of the answers it runs (see answers-in-flight.ts).
   const instanceId = `${process.pid}-${randomUUID()}`;
+  // Every answer's events are journaled in the chat database, so a client may resume it on any instance.
+  const journal = createAnswerJournal({ chatDb, log, flushMs: config.lifecycle.journalFlushMs });
+  const registry = createAnswerRegistry({ journal });
+  const presence = createInstancePresence({ connection: chatDb.pool.options, instanceId, log });
+  const remote = createRemoteAnswers({ chatDb, log, staleMs: config.lifecycle.staleMs, pollMs: config.lifecycle.journalFlushMs });
   let io: ZmartyIo | undefined;
   let closing = false;
   const onCacheLookup = (cache: string, hit: boolean) => {
@@ -273,7 +282,7 @@ export function createServer(options: ServerDeps): ZmartyServer {
       socketEventMetrics(metrics)(socket);
       socket.once('disconnect', () => metrics.sockets.dec());
       onAuthenticatedConnection(socket);
-      registerChatHandlers(socket, { chat, registry, log });
+      registerChatHandlers(socket, { chat, registry, log, remote });
       registerSignalHandlers(socket, { push, chatDb, log });
     });
 
@@ -286,6 +295,8 @@ export function createServer(options: ServerDeps): ZmartyServer {
     });
     relay = outbox;
     await outbox.start();
+    await presence.start();
+    journal.start();
     answersInFlight.start();
     alerts.start();
     await push.ready;
@@ -301,6 +312,7 @@ export function createServer(options: ServerDeps): ZmartyServer {
       relay: outbox,
       answersInFlight,
       alerts,
+      journal,
       async close() {
         // New sockets and answers are refused from now on; answers in flight get
         // the drain to finish, then are cut and settled for what they delivered —
@@ -308,8 +320,11 @@ export function createServer(options: ServerDeps): ZmartyServer {
         closing = true;
         const drained = await chat.drain(config.lifecycle.shutdownDrainMs);
         if (drained.finished + drained.aborted > 0) log.info(drained, 'shutdown: answers in flight settled');
+        // The drained answers' last events (their done) reach the journal before this instance's presence goes.
+        await journal.stop();
         await answersInFlight.stop();
         await alerts.stop();
+        await presence.stop();
         await outbox.stop();
         await push.close();
         await marketContext.close();

@@ -1,4 +1,5 @@
 import type { ChatAudioEvent, ChatDoneEvent, ChatErrorEvent, ChatTokenEvent } from '../../common/events';
+import type { AnswerJournal } from './answer-journal';
 
 /** Where an answer's events go: a socket, an SSE stream, a collecting JSON response. */
 export interface ChatSink {
@@ -24,6 +25,8 @@ export interface AnswerRegistryOptions {
   resumeWindowMs?: number;
   /** Upper bound of answers kept in memory, oldest finished evicted first. */
   maxAnswers?: number;
+  /** Every event is also recorded here, so that another instance can replay and follow the answer. */
+  journal?: AnswerJournal;
 }
 
 /**
@@ -57,8 +60,10 @@ export function createAnswerRegistry(options: AnswerRegistryOptions = {}) {
       const audio: ChatAudioEvent[] = [];
       const errors: ChatErrorEvent[] = [];
       let done: ChatDoneEvent | undefined;
-      const fanOut = <E>(store: E[] | null, send: (s: ChatSink, e: E) => void) => (event: E) => {
+      const journal = options.journal;
+      const fanOut = <E>(store: E[] | null, send: (s: ChatSink, e: E) => void, record?: (e: E) => void) => (event: E) => {
         store?.push(event);
+        record?.(event);
         for (const s of sinks) {
           try {
             send(s, event);
@@ -72,13 +77,13 @@ export function createAnswerRegistry(options: AnswerRegistryOptions = {}) {
         id,
         abort: new AbortController(),
         sink: {
-          token: fanOut(tokens, (s, e) => s.token(e)),
-          audio: fanOut(audio, (s, e) => s.audio(e)),
-          error: fanOut(errors, (s, e) => s.error(e)),
+          token: fanOut(tokens, (s, e) => s.token(e), journal && ((e) => journal.token(userId, id, e))),
+          audio: fanOut(audio, (s, e) => s.audio(e), journal && ((e) => journal.audio(userId, id, e))),
+          error: fanOut(errors, (s, e) => s.error(e), journal && ((e) => journal.error(userId, id, e))),
           done: (event) => {
             done = event;
             answer.finishedAt = Date.now();
-            fanOut<ChatDoneEvent>(null, (s, e) => s.done(e))(event);
+            fanOut<ChatDoneEvent>(null, (s, e) => s.done(e), journal && ((e) => journal.done(userId, id, e)))(event);
           },
         },
         attach(sink, fromSeq) {

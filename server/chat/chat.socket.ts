@@ -8,6 +8,7 @@ import type { Logger } from '../../common/logger';
 import { socketUser } from '../realtime/socket-auth';
 import type { AnswerRegistry, ChatSink } from './answer-registry';
 import type { ChatService } from './chat.service';
+import type { RemoteAnswers } from './remote-answers';
 
 type ZmartySocket = Socket<ClientToServerEvents, ServerToClientEvents, Record<string, never>, SocketData>;
 
@@ -42,9 +43,14 @@ export function socketSink(socket: ZmartySocket): ChatSink {
 }
 
 /** chat:send / chat:abort / chat:resume for one authenticated socket. Payloads are validated; errors go to the ack. */
-export function registerChatHandlers(socket: ZmartySocket, deps: { chat: ChatService; registry: AnswerRegistry; log: Logger }) {
+export function registerChatHandlers(
+  socket: ZmartySocket,
+  deps: { chat: ChatService; registry: AnswerRegistry; log: Logger; /** Answers running on other instances (absent: this instance's only). */ remote?: RemoteAnswers },
+) {
   const sink = socketSink(socket);
   const attached = new Set<string>();
+  // Answers followed from the journal (running on another instance), stopped when this socket goes.
+  const following = new Map<string, () => void>();
   const ackOf = (ack: unknown) => (typeof ack === 'function' ? (ack as (r: Ack<unknown>) => void) : () => undefined);
 
   socket.on('chat:send', async (payload, ack) => {
@@ -85,16 +91,25 @@ export function registerChatHandlers(socket: ZmartySocket, deps: { chat: ChatSer
     }
   });
 
-  socket.on('chat:resume', (payload, ack) => {
+  socket.on('chat:resume', async (payload, ack) => {
     const reply = ackOf(ack);
     try {
       const { id, fromSeq } = parsePayload(resumeSchema, payload);
       const answer = deps.registry.get(socket.data.userId, id);
-      if (!answer) throw new AppError('not_found', 'No answer with this id to resume (finished more than 2 minutes ago?)');
-      const status = answer.attach(sink, fromSeq);
-      if (status === 'streaming') attached.add(id);
-      reply({ ok: true, data: { status } });
+      if (answer) {
+        const status = answer.attach(sink, fromSeq);
+        if (status === 'streaming') attached.add(id);
+        return reply({ ok: true, data: { status } });
+      }
+      if (!deps.remote) throw new AppError('not_found', 'No answer with this id to resume (finished more than 2 minutes ago?)');
+      // Not ours: it runs (or ran) on another instance, whose journal this socket replays and follows.
+      following.get(id)?.();
+      const followed = await deps.remote.resume(socket.data.userId, id, fromSeq, sink);
+      if (socket.disconnected) followed.stop();
+      else if (followed.status === 'streaming') following.set(id, followed.stop);
+      reply({ ok: true, data: { status: followed.status } });
     } catch (err) {
+      if (!(err instanceof AppError)) deps.log.error({ err, socketId: socket.id, userId: socket.data.userId }, 'chat:resume failed');
       reply(ackFailure(err));
     }
   });
@@ -102,5 +117,6 @@ export function registerChatHandlers(socket: ZmartySocket, deps: { chat: ChatSer
   // A dropped socket stops receiving, but the answer goes on so the client can resume it.
   socket.on('disconnect', () => {
     for (const id of attached) deps.registry.get(socket.data.userId, id)?.detach(sink);
+    for (const stop of following.values()) stop();
   });
 }

@@ -73,7 +73,8 @@ export function useChat({ connection, userId, api, audioRef, onAudioBlocked }: C
           // Finished too long ago for the server to replay it: it was stored in the conversation when it ended.
           const stored = ack.error.code === 'not_found' ? conversationRef.current : undefined;
           if (stored && (await show(stored).catch(() => null))) return;
-          dispatch({ type: 'resume_failed', id: answer.id, message: ack.error.message });
+          // answer_lost: the instance answering it died; the conversation shows why, in words of its own.
+          dispatch({ type: 'resume_failed', id: answer.id, message: ack.error.message, code: ack.error.code === 'answer_lost' ? 'answer_lost' : undefined });
         })
         .catch(() => dispatch({ type: 'resume_failed', id: answer.id, message: 'The server did not answer the resume request' }));
     },

@@ -114,6 +114,17 @@ describe('status transitions', () => {
     expect(state.answers[2]).toMatchObject({ interrupted: false, status: 'incomplete', error: { code: 'connection_lost' } });
   });
 
+  it('a resume refused with answer_lost keeps the text received and says the answer was lost, not the connection', () => {
+    const state = run([
+      { type: 'send', id: 'a', question: 'q', voice: false },
+      tok(0, 'BTC ', 'a'),
+      { type: 'connection_lost' },
+      { type: 'resume_failed', id: 'a', message: 'server stopped', code: 'answer_lost' },
+    ]);
+    expect(state.answers[0]).toMatchObject({ text: 'BTC ', status: 'incomplete', interrupted: false, error: { code: 'answer_lost' } });
+    expect(errorText(state.answers[0]!.error!)).toMatch(/stopped before it finished/);
+  });
+
   it('send with a known id is idempotent; clear keeps answers in progress', () => {
     let state = run([{ type: 'send', id: 'a', question: 'q', voice: false }, { type: 'send', id: 'a', question: 'again', voice: false }]);
     expect(state.answers).toHaveLength(1);

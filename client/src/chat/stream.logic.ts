@@ -49,7 +49,8 @@ export type ChatAction =
   | { type: 'stop_requested'; id: string }
   | { type: 'connection_lost' }
   | { type: 'resumed'; id: string }
-  | { type: 'resume_failed'; id: string; message: string }
+  /** `code`: why (answer_lost: the server answering it died); connection_lost when absent. */
+  | { type: 'resume_failed'; id: string; message: string; code?: string }
   | { type: 'clear' }
   /** A conversation read from the server (switching, or after a resume the server no longer knew). */
   | { type: 'load'; answers: Answer[] };
@@ -149,7 +150,7 @@ export function chatReducer(state: ChatState, action: ChatAction): ChatState {
     case 'resume_failed':
       // The server no longer knows this answer (e.g. it restarted): keep what we have, say it is cut short.
       return update(state, action.id, (a) =>
-        isInProgress(a) ? { ...a, status: 'incomplete', interrupted: false, error: { code: 'connection_lost', message: action.message } } : a,
+        isInProgress(a) ? { ...a, status: 'incomplete', interrupted: false, error: { code: action.code ?? 'connection_lost', message: action.message } } : a,
       );
     case 'clear':
       return state.answers.some(isInProgress) ? { answers: state.answers.filter(isInProgress) } : emptyChat;
@@ -168,6 +169,7 @@ const ERROR_TEXT: Record<string, string> = {
   rate_limited: 'Too many messages at once. Wait a moment, then try again.',
   provider_unavailable: 'The AI providers are unavailable right now. Please try again shortly.',
   connection_lost: 'The connection dropped and this answer could not be resumed.',
+  answer_lost: 'The server answering this stopped before it finished. The text above is all it sent, and you pay only for that. Ask again for a full answer.',
   timeout: 'The server did not answer in time. Please try again.',
 };
 
