@@ -106,6 +106,12 @@ export function scoreWithMeaning(score: number): string {
   return `${Math.round(score)} · ${scoreBand(score)}`;
 }
 
+/** For sentences (the providers' prompt, the local analyst): "score 45 · weak, 45 of 100 past calls like it closed in profit after fees". */
+export function scoreInWords(score: number): string {
+  const s = Math.round(score);
+  return s === 0 ? 'score 0 · no call' : `score ${scoreWithMeaning(s)}, ${s} of 100 past calls like it closed in profit after fees`;
+}
+
 /** One window of a pair's track record as the server serves it (sql/trading/0005 track_record). Percentages throughout. */
 export interface TrackRecordSummary {
   window: '7d' | '30d' | 'all';

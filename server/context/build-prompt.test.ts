@@ -34,7 +34,7 @@ describe('buildPrompt', () => {
     expect(p.system).toContain('Current time: 2025-06-01T12:00:00.000Z.');
     expect(p.system).toContain("User's watchlist: BTC/USDT (1h).");
     expect(p.system).toContain(
-      '- BTC/USDT 1h: last price 97,612.3; signal LONG with score 72/100 (1 h ago): entry 97,500.5, stop 96,000, take-profit 100,500 ' +
+      '- BTC/USDT 1h: last price 97,612.3; signal LONG (1 h ago), score 72 · strong, 72 of 100 past calls like it closed in profit after fees: entry 97,500.5, stop 96,000, take-profit 100,500 ' +
         '[reasons: macd: MACD crossed up; rsi: RSI 38 rising]; ' +
         'edge: on BTC/USDT 1h this strategy has no measured track record yet, so it has not shown an edge over chance; high volatility regime (realized vol 80.0%, ATR 2.50%, drawdown 7.3%); ' +
         '30-day win rate 58.0% over 24 trades, profit factor 1.60, expectancy 0.42% per trade; all-time win rate 55.5% over 120 trades.',
@@ -55,7 +55,7 @@ describe('buildPrompt', () => {
   it.each([
     [{ symbols: [], market: [] }, ["User's watchlist: empty", 'Market data: none']],
     [{ market: [{ symbol: 'BTC/USDT', timeframe: '1h' }] }, ['BTC/USDT 1h: no signal yet; risk metrics not computed yet; no 30-day win rate yet.']],
-    [{ market: [{ ...btc, signal: { ...btc.signal!, direction: 'flat' as const } }] }, ['signal FLAT with score 72/100 (1 h ago), no position suggested']],
+    [{ market: [{ ...btc, signal: { ...btc.signal!, direction: 'flat' as const } }] }, ['signal FLAT (1 h ago), score 72 · strong, 72 of 100 past calls like it closed in profit after fees, no position suggested']],
     [{ market: [{ ...btc, winRate30d: { winPct: null, trades: 0 } }] }, ['30-day win rate no closed trades in that window']],
     [{ toolsAvailable: true }, ['Tools: get_signal(symbol), get_win_rate(symbol), list_my_symbols()']],
     [

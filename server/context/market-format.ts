@@ -4,7 +4,7 @@
  * locale-independent (always en-US digits), because answers are compared in
  * tests and read aloud.
  */
-import { describeEdge as edgeSentence, noEdgeSentence } from '../../common/edge';
+import { describeEdge as edgeSentence, noEdgeSentence, scoreInWords } from '../../common/edge';
 import { formatPrice } from '../../common/format';
 import type { MarketEntry, SignalFacts, WinRateFacts } from './prompt.types';
 
@@ -32,7 +32,7 @@ export function describeSignal(signal: SignalFacts, now: Date): string {
   const levels = [`entry ${formatPrice(signal.entry)}`];
   levels.push(signal.stop === null ? 'no stop' : `stop ${formatPrice(signal.stop)}`);
   levels.push(signal.takeProfit === null ? 'no take-profit' : `take-profit ${formatPrice(signal.takeProfit)}`);
-  const head = `${signal.direction.toUpperCase()} with score ${Math.round(signal.score)}/100 (${formatAge(signal.candleTime, now)})`;
+  const head = `${signal.direction.toUpperCase()} (${formatAge(signal.candleTime, now)}), ${scoreInWords(signal.score)}`;
   return signal.direction === 'flat' ? `${head}, no position suggested` : `${head}: ${levels.join(', ')}`;
 }
 

@@ -5,6 +5,7 @@
  * rates, price and 24 h change, liquidation clusters, doubling guardrails, and
  * the user's balance and spend. Missing data is said to be missing.
  */
+import { scoreInWords } from '../../common/edge';
 import { formatSignedPct } from '../../common/format';
 import { describeWinRate, formatAge, formatPct, sortEntries, type MarketEntry, type PromptInput } from '../context';
 import {
@@ -114,7 +115,7 @@ function answerFor(intent: Intent, symbols: string[], timeframe: string | null, 
 
 function compareAnswer(a: MarketEntry, b: MarketEntry): string[] {
   const line = (e: MarketEntry) => {
-    const parts = [e.signal ? `${e.signal.direction.toUpperCase()} with score ${Math.round(e.signal.score)}/100` : 'no signal yet'];
+    const parts = [e.signal ? `${e.signal.direction.toUpperCase()}, ${scoreInWords(e.signal.score)}` : 'no signal yet'];
     const rr = rewardRisk(e);
     parts.push(rr === null ? 'reward/risk not available' : `reward/risk ${rr.toFixed(2)}`);
     parts.push(e.risk ? `${e.risk.regime} volatility (realized vol ${formatPct(e.risk.realizedVol * 100)})` : 'volatility not computed yet');
@@ -156,7 +157,7 @@ function watchlistAnswer(input: PromptInput): string {
   const lines = sortEntries(input.symbols).map((s) => {
     const e = market === 'unavailable' ? undefined : market.find((m) => m.symbol === s.symbol && m.timeframe === s.timeframe);
     if (!e) return `${s.symbol} (${s.timeframe}): ${market === 'unavailable' ? 'market data unavailable right now' : 'no data yet'}.`;
-    const parts = [e.signal ? `${e.signal.direction.toUpperCase()}, score ${Math.round(e.signal.score)}/100` : 'no signal yet'];
+    const parts = [e.signal ? `${e.signal.direction.toUpperCase()}, ${scoreInWords(e.signal.score)}` : 'no signal yet'];
     if (e.risk) parts.push(`${e.risk.regime} volatility`);
     if (e.winRate30d && e.winRate30d.winPct !== null && e.winRate30d.trades > 0) parts.push(`30-day win rate ${e.winRate30d.winPct.toFixed(1)}% over ${e.winRate30d.trades} trades`);
     return `${s.symbol} (${s.timeframe}): ${parts.join(', ')}.`;

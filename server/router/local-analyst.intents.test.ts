@@ -98,14 +98,14 @@ const rows: Row[] = [
   {
     name: 'signal with levels, reward/risk and the edge stated plainly',
     question: 'what is the signal on BTC?',
-    contains: ['LONG with score 72/100', 'entry 97,500.5', 'stop 96,000', 'take-profit 100,500', 'reward/risk 2.00',
+    contains: ['LONG (2 h ago), score 72 · strong, 72 of 100 past calls like it closed in profit after fees', 'entry 97,500.5', 'stop 96,000', 'take-profit 100,500', 'reward/risk 2.00',
       'On BTC/USDT 1h this strategy has not beaten chance over the last 1,000 hours', 'percentile 71', '41 trades'],
     lacks: ['liquidations at', 'Your balance'],
   },
   {
     name: 'a signal without a measured edge says so',
     question: 'signal for ETH',
-    contains: ['SHORT with score 55/100', 'I have no measured edge for this strategy on ETH/USDT 1h', 'size positions carefully'],
+    contains: ['SHORT (1 h ago), score 55 · moderate, 55 of 100 past calls like it closed in profit after fees', 'I have no measured edge for this strategy on ETH/USDT 1h', 'size positions carefully'],
     lacks: ['beaten chance'],
   },
   {
@@ -118,7 +118,7 @@ const rows: Row[] = [
     name: 'liquidation clusters near price',
     question: 'where are the big liquidation clusters on BTC',
     contains: ['around the last price 97,812.25', 'short liquidations at 98,900–99,300 (strength 0.82, 1.11% above the price)', 'long liquidations at 95,100–95,600 (strength 0.64, 2.26% below the price)', 'estimated from leverage tiers'],
-    lacks: ['win rate', 'LONG with score'],
+    lacks: ['win rate', 'LONG (1 h ago), score'],
   },
   {
     name: 'no clusters stored',
@@ -166,8 +166,8 @@ const rows: Row[] = [
   {
     name: 'a real comparison of two pairs',
     question: 'Compare BTC and ETH',
-    contains: ['Comparing BTC/USDT and ETH/USDT', 'BTC/USDT 1h: LONG with score 72/100; reward/risk 2.00; normal volatility (realized vol 45.0%); 30-day win rate 58.0% over 24 trades',
-      'ETH/USDT 1h: SHORT with score 55/100; reward/risk 2.26; extreme volatility (realized vol 110.0%)', 'They point different ways',
+    contains: ['Comparing BTC/USDT and ETH/USDT', 'BTC/USDT 1h: LONG, score 72 · strong, 72 of 100 past calls like it closed in profit after fees; reward/risk 2.00; normal volatility (realized vol 45.0%); 30-day win rate 58.0% over 24 trades',
+      'ETH/USDT 1h: SHORT, score 55 · moderate, 55 of 100 past calls like it closed in profit after fees; reward/risk 2.26; extreme volatility (realized vol 110.0%)', 'They point different ways',
       'BTC/USDT has the stronger signal (score 72 vs 55)', 'ETH/USDT offers the better reward/risk (2.26 vs 2.00)', 'BTC/USDT is the calmer of the two',
       'edge: none over the last 1,000 hours', 'edge not measured'],
     lacks: ['Risk on BTC/USDT', /\n\nBTC\/USDT 1h: the latest signal/],
@@ -194,7 +194,7 @@ const rows: Row[] = [
   {
     name: 'the watchlist',
     question: 'show my watchlist',
-    contains: ['You follow 3 pairs', 'BTC/USDT (1h): LONG, score 72/100, normal volatility, 30-day win rate 58.0% over 24 trades.', 'ETH/USDT (1h): SHORT, score 55/100, extreme volatility.'],
+    contains: ['You follow 3 pairs', 'BTC/USDT (1h): LONG, score 72 · strong, 72 of 100 past calls like it closed in profit after fees, normal volatility, 30-day win rate 58.0% over 24 trades.', 'ETH/USDT (1h): SHORT, score 55 · moderate, 55 of 100 past calls like it closed in profit after fees, extreme volatility.'],
     lacks: ['Doubling'],
   },
   {
@@ -208,7 +208,7 @@ const rows: Row[] = [
     question: 'and ETH?',
     history: turns(['what is the BTC price?', 'BTC/USDT last closed at 97,812.25.']),
     contains: ['ETH/USDT last closed at 3,480.25'],
-    lacks: ['BTC/USDT last closed', 'SHORT with score'],
+    lacks: ['BTC/USDT last closed', 'SHORT (1 h ago), score'],
   },
   {
     name: 'follow-up "and ETH?" keeps the previous question (liquidations)',
@@ -248,7 +248,7 @@ const rows: Row[] = [
   {
     name: 'an open question about one pair gets its overview: price, signal, edge, risk and track record',
     question: 'What is the outlook for BTC today?',
-    contains: ['BTC/USDT last closed at 97,812.25', '+2.35% over 24 hours', 'LONG with score 72/100', 'has not beaten chance', 'normal volatility regime', 'over 30 days 58.0% over 24 trades'],
+    contains: ['BTC/USDT last closed at 97,812.25', '+2.35% over 24 hours', 'LONG (2 h ago), score 72 · strong, 72 of 100 past calls like it closed in profit after fees', 'has not beaten chance', 'normal volatility regime', 'over 30 days 58.0% over 24 trades'],
     lacks: ['ETH/USDT', 'liquidations at'],
   },
   {
@@ -319,6 +319,6 @@ describe('local analyst provider reads the conversation from the prompt', () => 
     const result = await router.stream({ prompt, onToken: () => undefined });
     expect(result.provider).toBe('local');
     expect(result.text).toContain('ETH/USDT last closed at 3,480.25');
-    expect(result.text).not.toContain('SHORT with score');
+    expect(result.text).not.toContain('SHORT (1 h ago), score');
   });
 });

@@ -26,7 +26,7 @@ const input = (userMessage: string, market: PromptInput['market'] = [BTC_1H, ETH
 describe('composeAnalystAnswer', () => {
   it('states the latest BTC signal, levels, reward/risk, the missing edge and the regime', () => {
     expect(composeAnalystAnswer(input("what's the signal for BTC?"))).toBe(
-      'BTC/USDT 1h: the latest signal is LONG with score 72/100 (2 h ago): entry 97,500.5, stop 96,000, take-profit 100,500, reward/risk 2.00. ' +
+      'BTC/USDT 1h: the latest signal is LONG (2 h ago), score 72 · strong, 72 of 100 past calls like it closed in profit after fees: entry 97,500.5, stop 96,000, take-profit 100,500, reward/risk 2.00. ' +
         'I have no measured edge for this strategy on BTC/USDT 1h, so treat its signals as unproven. ' +
         'Risk on BTC/USDT 1h: normal volatility regime (realized vol 45.0%, ATR 1.20%, drawdown 3.4%).' +
         '\n\nOffline analyst mode, not financial advice.',
@@ -36,7 +36,7 @@ describe('composeAnalystAnswer', () => {
   it.each([
     ['eth?', ['ETH/USDT 4h: the latest signal is SHORT', 'no take-profit', 'extreme volatility regime', 'size positions carefully', 'over 30 days no closed trades in that window']],
     ['tell me about DOGE/USDT', ['DOGE/USDT is not on your watchlist']],
-    ['how are my coins doing', ['You follow 2 pairs', 'BTC/USDT (1h): LONG, score 72/100, normal volatility, 30-day win rate 58.0% over 24 trades.', 'ETH/USDT (4h): SHORT, score 61/100, extreme volatility.']],
+    ['how are my coins doing', ['You follow 2 pairs', 'BTC/USDT (1h): LONG, score 72 · strong, 72 of 100 past calls like it closed in profit after fees, normal volatility, 30-day win rate 58.0% over 24 trades.', 'ETH/USDT (4h): SHORT, score 61 · strong, 61 of 100 past calls like it closed in profit after fees, extreme volatility.']],
   ])('%s', (message, fragments) => {
     const answer = composeAnalystAnswer(input(message));
     for (const f of fragments) expect(answer).toContain(f);
