@@ -180,8 +180,9 @@ describe.skipIf(unavailable !== null)('web client in Chromium', () => {
       { direction: signal.direction, score: signal.score, entry: signal.entry, stop: signal.stop, takeProfit: signal.take_profit, candleTime: signal.candle_time.toISOString() },
       new Date(),
     );
-    const head = facts.split(' (')[0]!; // "LONG with score 62/100"
+    const head = facts.split(' (')[0]!; // "LONG"
     expect(text).toContain(`signal ${head}`);
+    expect(text).toContain(facts.slice(facts.indexOf('), ') + 3).split(':')[0]!); // "score 62 · strong, 62 of 100 past calls like it …"
     if (signal.direction !== 'flat') expect(text).toContain(facts.slice(facts.indexOf(': ') + 2)); // entry, stop, take-profit
     // …and the pair's measured edge rides along with the signal to the provider.
     expect(text).toContain(`edge: ${describeEdge('BTC/USDT', '1h', signal.edge!)}`);
