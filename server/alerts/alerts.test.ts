@@ -3,7 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createDb } from '../../common/db';
 import { createMigratedDatabases } from '../../test/databases';
 import { faults, startMockOpenAI, type MockOpenAI } from '../../test/mock-providers';
-import { startTestServer, type TestServer } from '../../test/test-server';
+import { startTestServer, TEST_JWT_SECRET, type TestServer } from '../../test/test-server';
 import { startWebProcess, type WebProcess } from '../../test/web-process';
 import { startWebhookReceiver, type WebhookReceiver } from '../../test/webhook-receiver';
 
@@ -148,6 +148,9 @@ describe('alerts with two web processes on the same databases', () => {
       ALERT_EVALUATE_MS: '200',
       ALERT_QUEUE_DEPTH: '2',
       HEALTH_DB_TIMEOUT_MS: '5000',
+      // Two instances on shared databases: the same auth everywhere (server/auth/embedded-keys.ts).
+      SUPABASE_JWT_SECRET: TEST_JWT_SECRET,
+      PUBLIC_URL: 'http://localhost:8080',
     };
     webs.push(...(await Promise.all([startWebProcess(env), startWebProcess(env)])));
 
