@@ -104,46 +104,19 @@ export function createLedger(deps: { chatDb: Db }) {
       if (!Number.isSafeInteger(input.amount) || input.amount <= 0) throw new Error(`reservation must be a positive integer, got ${input.amount}`);
       const minAmount = input.minAmount ?? input.amount;
       if (!Number.isSafeInteger(minAmount) || minAmount <= 0 || minAmount > input.amount) throw new Error(`minAmount must be in 1..amount, got ${minAmount}`);
-      return deps.chatDb.asServiceRole(async (q) => {
-        const locked = await lockProfile(q, input.userId);
-        if (!locked.rowCount) throw new AppError('not_found', 'No profile for this user');
-        // One statement once the lock is held (its snapshot is taken after the lock was granted, so it sees
-        // every reservation committed before ours). Each round trip here is on every answer's time to first token.
-        const { rows } = await q.query<{ reasons: string[]; balance: number; open: number; max_open: number; reserved: number | null }>(
-          `with existing as (
-             select reason from public.credits_ledger where user_id = $1 and request_id = $2 and reason in ('reserve', 'settle')
-           ), current as (
-             select coalesce(sum(delta), 0)::bigint as balance from public.credits_ledger where user_id = $1
-           ), open as (
-             select count(*)::integer as n, coalesce($5::integer, (
-                      select t.max_concurrent from public.profiles p join public.tier_grants t on t.tier = p.tier where p.user_id = $1
-                    )) as max_open
-               from zmarty_private.answers_in_flight where user_id = $1
-           ), inserted as (
-             -- The full amount when the balance covers it, else the whole balance if that still buys a minimal answer.
-             insert into public.credits_ledger (user_id, delta, reason, request_id, question)
-             select $1::uuid, -least(current.balance, $3::integer), 'reserve', $2::text, $7::text from current, open
-             where current.balance >= $6::integer and open.n < open.max_open and not exists (select 1 from existing)
-             returning -delta as reserved
-           ), tracked as (
-             insert into zmarty_private.answers_in_flight (user_id, request_id, instance_id, reserved)
-             select $1::uuid, $2::text, $4::text, reserved from inserted
-             returning reserved
-           )
-           select coalesce((select array_agg(reason) from existing), '{}') as reasons,
-                  (select balance from current) as balance,
-                  (select n from open) as open,
-                  (select max_open from open) as max_open,
-                  (select reserved from tracked) as reserved`,
-          [input.userId, input.requestId, input.amount, input.instanceId, input.maxOpen ?? null, minAmount, input.question ?? null],
-        );
-        const { reasons, balance, open, max_open: maxOpen, reserved } = rows[0]!;
-        if (reasons.includes('settle')) throw new AppError('conflict', 'This request was already answered');
-        if (reasons.includes('reserve')) throw new AppError('conflict', 'This request is already being answered; resume it instead');
-        if (reserved !== null) return { requestId: input.requestId, userId: input.userId, reserved };
-        if (open >= maxOpen) throw new AppError('rate_limited', `At most ${maxOpen} answers at a time; wait for one to finish`);
-        throw new AppError('insufficient_credits', `Even a short answer needs ${minAmount} credits; your balance is ${balance}`);
-      });
+      // One round trip: the profile lock and the reservation statement in one call (sql/chat/0015), in the
+      // call's own transaction. Each round trip here is on every answer's time to first token.
+      const rows = await deps.chatDb.query<{ has_profile: boolean; reasons: string[]; balance: number; open: number; max_open: number; reserved: number | null }>(
+        'select * from zmarty_private.reserve_answer($1, $2, $3, $4, $5, $6, $7)',
+        [input.userId, input.requestId, input.amount, input.instanceId, input.maxOpen ?? null, minAmount, input.question ?? null],
+      );
+      const { has_profile: hasProfile, reasons, balance, open, max_open: maxOpen, reserved } = rows[0]!;
+      if (!hasProfile) throw new AppError('not_found', 'No profile for this user');
+      if (reasons.includes('settle')) throw new AppError('conflict', 'This request was already answered');
+      if (reasons.includes('reserve')) throw new AppError('conflict', 'This request is already being answered; resume it instead');
+      if (reserved !== null) return { requestId: input.requestId, userId: input.userId, reserved };
+      if (open >= maxOpen) throw new AppError('rate_limited', `At most ${maxOpen} answers at a time; wait for one to finish`);
+      throw new AppError('insufficient_credits', `Even a short answer needs ${minAmount} credits; your balance is ${balance}`);
     },
 
     /**
