@@ -18,6 +18,7 @@ import type { AnswerProgress } from '../credits/answers-in-flight';
 import type { Ledger } from '../credits/ledger';
 import type { Conversations } from '../conversations/conversations.store';
 import type { Tiers } from '../tiers/tiers';
+import { consumeOrRefuse } from '../limits/refusal';
 import { startStageClock, type StageClock } from './answer-timings';
 import type { MarketContextCache } from './market-context';
 
@@ -148,13 +149,6 @@ export function createChatService(deps: ChatServiceDeps) {
     return started;
   }
 
-  function consumePerMinute(userId: string, limit: number): Promise<unknown> {
-    return deps.perMinute(limit).consume(userId).catch((res: unknown) => {
-      if (res instanceof Error) throw res;
-      const seconds = Math.ceil(((res as { msBeforeNext?: number }).msBeforeNext ?? 60_000) / 1000);
-      throw new AppError('rate_limited', `Too many questions; try again in ${seconds} s`, { headers: { 'Retry-After': String(seconds) } });
-    });
-  }
 
   /**
    * The answer path, in stages (each timed, see answer-timings.ts):
@@ -185,7 +179,7 @@ export function createChatService(deps: ChatServiceDeps) {
     // The tier decides the limits (cached briefly per instance, see server/tiers).
     const limited = deps.tiers.forUser(user.userId).then(async (tier) => {
       if (input.voice && !tier.voiceAllowed) throw new AppError('forbidden', `Spoken answers are not included in the ${tier.tier} tier; ask without voice`);
-      await consumePerMinute(user.userId, tier.chatPerMinute);
+      await consumeOrRefuse(deps.perMinute(tier.chatPerMinute), user.userId, { what: 'questions' });
       clock.mark('limits');
       return tier;
     });
