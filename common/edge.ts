@@ -112,12 +112,12 @@ export function scoreInWords(score: number): string {
   return s === 0 ? 'score 0 · no call' : `score ${scoreWithMeaning(s)}, ${s} of 100 past calls like it closed in profit after fees`;
 }
 
-/** One window of a pair's track record as the server serves it (sql/trading/0005 track_record). Percentages throughout. */
-export interface TrackRecordSummary {
-  window: '7d' | '30d' | 'all';
-  fromTime: string;
-  toTime: string;
-  candles: number;
+/**
+ * What a walk-forward measured, percentages throughout: one shape for the
+ * pipeline's track record, the wire summary below and the backtest's `--json`,
+ * which differ only in how they name their window and times.
+ */
+export interface TrackRecordFigures {
   /** Independent trades: one position per run of identical calls. */
   trades: number;
   winRate: number | null;
@@ -130,8 +130,20 @@ export interface TrackRecordSummary {
   maxDrawdownPct: number;
   totalReturnPct: number;
   buyHoldReturnPct: number;
-  coinFlip: { draws: number; seed: number; medianExpectancyPct: number | null; p5: number | null; p95: number | null; percentile: number | null };
+  coinFlip: { medianExpectancyPct: number | null; p5: number | null; p95: number | null; percentile: number | null };
   edge: EdgeVerdict;
+}
+
+/** The coin-flip baseline of a stored window: its draws and fixed seed too (the same data gives the same baseline). */
+export type SeededCoinFlip = TrackRecordFigures['coinFlip'] & { draws: number; seed: number };
+
+/** One window of a pair's track record as the server serves it (sql/trading/0005 track_record). */
+export interface TrackRecordSummary extends TrackRecordFigures {
+  window: '7d' | '30d' | 'all';
+  fromTime: string;
+  toTime: string;
+  candles: number;
+  coinFlip: SeededCoinFlip;
   /** [open time ms, strategy equity, buy-and-hold equity], 1 = start. */
   equity: Array<[number, number, number]>;
 }

@@ -4,6 +4,7 @@
  * flips and the edge verdict. Pure; the CLI and (later) the pipeline's
  * rollups call it with their own candles and decisions.
  */
+import type { TrackRecordFigures } from '../../common/edge';
 import type { Candle } from '../domain';
 import { INDICATOR_WARMUP_CANDLES } from '../indicators/compute-indicators';
 import { coinFlipBaseline, edgeOf, type CoinFlipSummary, type Edge } from './coin-flip';
@@ -83,18 +84,7 @@ export function runBacktest(candles: readonly Candle[], decisions: readonly Trad
 }
 
 /** The `--json` summary: one flat object, the field names of issue 9. */
-export interface BacktestSummary {
-  trades: number;
-  winRate: number | null;
-  winRateLow: number | null;
-  winRateHigh: number | null;
-  profitFactor: number | null;
-  expectancyPct: number | null;
-  maxDrawdownPct: number;
-  totalReturnPct: number;
-  buyHoldReturnPct: number;
-  coinFlip: { medianExpectancyPct: number | null; p5: number | null; p95: number | null; percentile: number | null };
-  edge: Edge;
+export interface BacktestSummary extends TrackRecordFigures {
   /** Score → trades, win rate with its 95 % Wilson interval, expectancy (percentages). */
   reliability: ReliabilityRow[];
 }

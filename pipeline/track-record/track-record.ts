@@ -9,11 +9,10 @@
  * return, and over the same candles buy-and-hold, the seeded coin flip and
  * the edge verdict. Pure.
  */
-import { windowWords, type EdgeFacts } from '../../common/edge';
+import { windowWords, type EdgeFacts, type SeededCoinFlip, type TrackRecordFigures } from '../../common/edge';
 import type { Timeframe } from '../../common/symbols';
 import { runBacktest } from '../backtest/run-backtest';
 import type { TradeSignal } from '../backtest/simulate';
-import type { Edge } from '../backtest/coin-flip';
 import type { Candle } from '../domain';
 
 export type TrackWindow = '7d' | '30d' | 'all';
@@ -32,24 +31,14 @@ export interface TrackRecordSettings {
   seed: number;
 }
 
-export interface TrackRecord {
+export interface TrackRecord extends TrackRecordFigures {
   window: TrackWindow;
   /** Open time of the first candle allowed to signal, and of the newest candle. */
   fromTime: number;
   toTime: number;
   candles: number;
-  trades: number;
   wins: number;
-  winRate: number | null;
-  winRateLow: number | null;
-  winRateHigh: number | null;
-  profitFactor: number | null;
-  expectancyPct: number | null;
-  maxDrawdownPct: number;
-  totalReturnPct: number;
-  buyHoldReturnPct: number;
-  coinFlip: { draws: number; seed: number; medianExpectancyPct: number | null; p5: number | null; p95: number | null; percentile: number | null };
-  edge: Edge;
+  coinFlip: SeededCoinFlip;
   /** [openTime, strategy equity, buy-and-hold equity] (1 = start), at most EQUITY_POINTS points. */
   equity: Array<[number, number, number]>;
 }
