@@ -11,6 +11,13 @@
  * worker's own WORKER_BATCH_SIZE / WORKER_CONCURRENCY / PIPELINE_DB_POOL_MAX /
  * PGBOSS_POOL_MAX. Uses TRADING_DATABASE_URL + CHAT_DATABASE_URL when set
  * (bench rows are removed afterwards), else a throw-away embedded PostgreSQL.
+ * BENCH_CPU_PROFILE=/tmp/pipe writes the worker's CPU profile of each round
+ * (/tmp/pipe-backfill.cpuprofile …) and prints its top self times.
+ *
+ * Per round it also prints what a symbol-cycle costs the database: statements
+ * per symbol-cycle of the worker's pool and of pg-boss's (each is a round
+ * trip), the busiest statement kinds, the wait for a pooled connection, and
+ * the CPU the database's backends used.
  *
  * Two rounds: "backfill" (each watcher is new: 300 candles fetched, stored
  * and analysed) and "steady" (the clock moves one candle: one new candle
@@ -25,12 +32,15 @@ import { QUEUES } from '../pipeline/jobs/queues';
 import { startPipeline } from '../pipeline/main';
 import { createSimulatedMarket } from '../pipeline/market/simulated';
 import { openBenchDatabases, percentile } from './pipeline-databases';
+import { startCpuProfile, summarizeCpuProfile } from './lib/cpu-profile';
+import { processCpuSeconds, startPgCensus } from './lib/pg-census';
 
 const WATCHERS = Number(process.env.BENCH_WATCHERS ?? 1000);
 const TIMEOUT_MS = Number(process.env.BENCH_TIMEOUT_SECONDS ?? 180) * 1000;
 const HISTORY_CANDLES = process.env.BENCH_HISTORY_CANDLES ?? '0';
 const TIMEFRAME = '5m' as const;
 const SYMBOL_PREFIX = 'BZ';
+const CPU_PROFILE = process.env.BENCH_CPU_PROFILE;
 
 async function main() {
   const dbs = await openBenchDatabases();
@@ -72,8 +82,17 @@ async function main() {
   const signalsNow = async () =>
     (await admin.query<{ n: number }>(`select count(*)::int as n from public.signals where symbol like '${SYMBOL_PREFIX}%'`)).rows[0]!.n;
 
+  const census = startPgCensus();
+  // The database's backends serving this database (pools keep theirs open across a round).
+  const backendPids = async () =>
+    (await admin.query<{ pid: number }>('select pid from pg_stat_activity where datname = current_database()')).rows.map((r) => r.pid);
+
   async function round(name: string, expected: number) {
     lines.length = 0;
+    const pidsBefore = await backendPids();
+    const dbCpuBefore = new Map(pidsBefore.map((pid) => [pid, processCpuSeconds([pid])]));
+    const profile = CPU_PROFILE ? await startCpuProfile() : undefined;
+    census.reset();
     const cpuBefore = process.cpuUsage();
     const started = performance.now();
     await pipeline.boss.send(QUEUES.scheduleIngest, {});
@@ -91,6 +110,9 @@ async function main() {
     }
     const seconds = (performance.now() - started) / 1000;
     const cpu = process.cpuUsage(cpuBefore);
+    const counted = census.snapshot();
+    const pidsAfter = new Set([...pidsBefore, ...(await backendPids())]);
+    const dbCpu = [...pidsAfter].reduce((sum, pid) => sum + processCpuSeconds([pid]) - (dbCpuBefore.get(pid) ?? 0), 0);
     if (timedOut) {
       console.log(`${name.padEnd(8)} TIMED OUT after ${seconds.toFixed(0)} s: ${done}/${WATCHERS} symbol-cycles = ${(done / seconds).toFixed(1)} /s`);
       process.exitCode = 1;
@@ -106,7 +128,40 @@ async function main() {
         `  (worker CPU ${((cpu.user + cpu.system) / 1e6 / seconds).toFixed(2)} cores)`,
     );
     console.log(`         ingest_indicators: ${stats(QUEUES.ingest)}; compute_signals: ${stats(QUEUES.signals)}`);
-    console.log(`BENCH_RESULT ${JSON.stringify({ bench: 'pipeline', round: name, watchers: WATCHERS, historyCandles: Number(HISTORY_CANDLES), perSecond: Math.round(WATCHERS / seconds), workerCores: Number(((cpu.user + cpu.system) / 1e6 / seconds).toFixed(2)) })}`);
+    const perCycle = (n: number) => (n / WATCHERS).toFixed(2);
+    const apps = ['zmarty-pipeline', 'zmarty-pgboss'];
+    console.log(
+      '         statements per symbol-cycle: ' +
+        apps.map((a) => `${a} ${perCycle(counted.byApp.get(a)?.count ?? 0)} (${((counted.byApp.get(a)?.ms ?? 0) / WATCHERS).toFixed(1)} ms)`).join(', ') +
+        `; database backends CPU ${(dbCpu / seconds).toFixed(2)} cores`,
+    );
+    for (const a of apps) {
+      const waits = counted.poolWaits.get(a) ?? [];
+      console.log(`         ${a} pool wait: ${waits.length} checkouts, p50 ${percentile(waits, 50).toFixed(1)} p99 ${percentile(waits, 99).toFixed(1)} ms`);
+    }
+    const kinds = [...counted.byKind].filter(([k]) => apps.some((a) => k.startsWith(a))).sort((a, b) => b[1].ms - a[1].ms).slice(0, 8);
+    for (const [kind, t] of kinds) console.log(`           ${String(t.count).padStart(6)} × ${(t.ms / t.count).toFixed(1).padStart(6)} ms  ${kind}`);
+    if (profile) {
+      const file = `${CPU_PROFILE}-${name}.cpuprofile`;
+      const written = await profile.stop(file);
+      console.log(`         CPU profile ${file}:`);
+      for (const line of summarizeCpuProfile(written, 12)) console.log(`           ${line}`);
+    }
+    const ingestMs = jobs.filter((j) => j.queue === QUEUES.ingest).map((j) => j.job_ms ?? 0).sort((a, b) => a - b);
+    console.log(
+      `BENCH_RESULT ${JSON.stringify({
+        bench: 'pipeline',
+        round: name,
+        watchers: WATCHERS,
+        historyCandles: Number(HISTORY_CANDLES),
+        perSecond: Math.round(WATCHERS / seconds),
+        workerCores: Number(((cpu.user + cpu.system) / 1e6 / seconds).toFixed(2)),
+        databaseCores: Number((dbCpu / seconds).toFixed(2)),
+        statementsPerCycle: Object.fromEntries(apps.map((a) => [a, Number(perCycle(counted.byApp.get(a)?.count ?? 0))])),
+        ingestJobMsP50: percentile(ingestMs, 50),
+        loadAverage: os.loadavg().map((l) => Number(l.toFixed(2))),
+      })}`,
+    );
     return true;
   }
 
@@ -122,6 +177,7 @@ async function main() {
       await round('steady', 2 * WATCHERS);
     }
   } finally {
+    census.stop();
     await pipeline.stop();
     await cleanup().catch(() => undefined);
     await admin.end();
