@@ -17,7 +17,9 @@
  * Per round it also prints what a symbol-cycle costs the database: statements
  * per symbol-cycle of the worker's pool and of pg-boss's (each is a round
  * trip), the busiest statement kinds, the wait for a pooled connection, and
- * the CPU the database's backends used.
+ * the CPU the database's backends used. On a server with pg_stat_statements
+ * (TRADING_DATABASE_URL naming one where the extension is created), also the
+ * statements that took the most of the database's time.
  *
  * Two rounds: "backfill" (each watcher is new: 300 candles fetched, stored
  * and analysed) and "steady" (the clock moves one candle: one new candle
@@ -87,10 +89,15 @@ async function main() {
   const backendPids = async () =>
     (await admin.query<{ pid: number }>('select pid from pg_stat_activity where datname = current_database()')).rows.map((r) => r.pid);
 
+  const statementStats = (
+    await admin.query<{ n: number }>(`select count(*)::int as n from pg_extension where extname = 'pg_stat_statements'`)
+  ).rows[0]!.n > 0;
+
   async function round(name: string, expected: number) {
     lines.length = 0;
+    if (statementStats) await admin.query('select pg_stat_statements_reset()');
     const pidsBefore = await backendPids();
-    const dbCpuBefore = new Map(pidsBefore.map((pid) => [pid, processCpuSeconds([pid])]));
+    const dbCpuBefore = new Map(pidsBefore.map((pid) => [pid, processCpuSeconds(pid)]));
     const profile = CPU_PROFILE ? await startCpuProfile() : undefined;
     census.reset();
     const cpuBefore = process.cpuUsage();
@@ -112,7 +119,11 @@ async function main() {
     const cpu = process.cpuUsage(cpuBefore);
     const counted = census.snapshot();
     const pidsAfter = new Set([...pidsBefore, ...(await backendPids())]);
-    const dbCpu = [...pidsAfter].reduce((sum, pid) => sum + processCpuSeconds([pid]) - (dbCpuBefore.get(pid) ?? 0), 0);
+    // A backend that exited during the round is missed (its CPU is gone with it): a lower bound.
+    const dbCpu = [...pidsAfter].reduce((sum, pid) => {
+      const after = processCpuSeconds(pid);
+      return after === undefined ? sum : sum + after - (dbCpuBefore.get(pid) ?? 0);
+    }, 0);
     if (timedOut) {
       console.log(`${name.padEnd(8)} TIMED OUT after ${seconds.toFixed(0)} s: ${done}/${WATCHERS} symbol-cycles = ${(done / seconds).toFixed(1)} /s`);
       process.exitCode = 1;
@@ -141,6 +152,18 @@ async function main() {
     }
     const kinds = [...counted.byKind].filter(([k]) => apps.some((a) => k.startsWith(a))).sort((a, b) => b[1].ms - a[1].ms).slice(0, 8);
     for (const [kind, t] of kinds) console.log(`           ${String(t.count).padStart(6)} × ${(t.ms / t.count).toFixed(1).padStart(6)} ms  ${kind}`);
+    if (statementStats) {
+      const { rows } = await admin.query<{ calls: number; total: number; rows: number; query: string }>(
+        `select calls::int, total_exec_time::float8 as total, rows::int, regexp_replace(query, '\\s+', ' ', 'g') as query
+         from pg_stat_statements where dbid = (select oid from pg_database where datname = current_database())
+         order by total_exec_time desc limit 10`,
+      );
+      const all = (await admin.query<{ t: number }>('select sum(total_exec_time)::float8 as t from pg_stat_statements')).rows[0]!.t;
+      console.log(`         database time (pg_stat_statements): ${(all / WATCHERS).toFixed(2)} ms per symbol-cycle; the most:`);
+      for (const r of rows) {
+        console.log(`           ${String(r.calls).padStart(6)} × ${(r.total / r.calls).toFixed(2).padStart(7)} ms = ${(r.total / WATCHERS).toFixed(2)} ms/cycle  ${r.query.slice(0, 90)}`);
+      }
+    }
     if (profile) {
       const file = `${CPU_PROFILE}-${name}.cpuprofile`;
       const written = await profile.stop(file);

@@ -39,9 +39,18 @@ export function startPgCensus() {
       add(byApp, app, ms);
       add(byKind, `${app}: ${kindOf(text)}`, ms);
     };
+    // pg-pool's query() passes a callback (last argument) and gets no promise back: time that instead.
+    const last = args.length - 1;
+    if (typeof args[last] === 'function') {
+      const cb = args[last] as (...a: unknown[]) => void;
+      args[last] = (...cbArgs: unknown[]) => {
+        done();
+        cb(...cbArgs);
+      };
+    }
     const result = originalQuery.apply(this, args);
     if (result && typeof (result as Promise<unknown>).then === 'function') (result as Promise<unknown>).then(done, done);
-    else done();
+    else if (typeof args[last] !== 'function') done();
     return result;
   };
 
@@ -90,21 +99,16 @@ export function startPgCensus() {
 }
 
 /**
- * CPU seconds (user + system) used so far by the given server processes
- * (Linux /proc; 0 for a process that has exited or where /proc is absent).
+ * CPU seconds (user + system) a process has used so far (Linux /proc), or
+ * undefined when it has exited or /proc is absent.
  */
-export function processCpuSeconds(pids: readonly number[]): number {
-  const hz = 100; // USER_HZ: 100 on every Linux we run on
-  let ticks = 0;
-  for (const pid of pids) {
-    try {
-      const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-      // Fields after the command name (which may contain spaces): state is field 3, utime 14, stime 15.
-      const rest = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-      ticks += Number(rest[11]) + Number(rest[12]);
-    } catch {
-      // exited
-    }
+export function processCpuSeconds(pid: number): number | undefined {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    // Fields after the command name (which may contain spaces): utime is field 14, stime 15.
+    const rest = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return (Number(rest[11]) + Number(rest[12])) / 100; // USER_HZ is 100 on Linux
+  } catch {
+    return undefined;
   }
-  return ticks / hz;
 }

@@ -74,6 +74,16 @@ function candleColumns(candles: readonly Candle[]): Buffer[] {
 const unnestCandles = (first: number) =>
   `unnest(${[0, 1, 2, 3, 4, 5].map((k) => `$${first + k}::float8[]`).join(', ')}) as u(t, o, h, l, c, v)`;
 
+/**
+ * Whether a watcher's candle has its signal, as a primary-key probe. Not
+ * `exists (...)`: Postgres may run an EXISTS in a select list as a hashed
+ * subplan, reading the whole signals table once per statement, which grows
+ * with every candle ever signalled (seen in the plan of storeAndReadBackMany
+ * at 2,000 rows already). A scalar subquery with LIMIT cannot be hashed.
+ */
+export const signalledSql = (sym: string, tf: string, candleTime: string) =>
+  `coalesce((select true from public.signals s where s.symbol = ${sym} and s.timeframe = ${tf} and s.candle_time = ${candleTime} limit 1), false)`;
+
 /** One watcher's part of storeAndReadBackMany: the arguments of storeAndReadBack. */
 export interface StoreRequest {
   key: WatchKey;
@@ -148,7 +158,7 @@ export const candleStore = {
          (select (extract(epoch from max(open_time)) * 1000)::float8 from ins) as newest_inserted,
          (select (extract(epoch from max(candle_time)) * 1000)::float8 from public.indicators
            where symbol = $1 and timeframe = $2 and candle_time <= ${fromMs('$4')}) as last_analysed,
-         exists (select 1 from public.signals where symbol = $1 and timeframe = $2 and candle_time = ${fromMs('$4')}) as signalled,
+         ${signalledSql('$1', '$2', fromMs('$4'))} as signalled,
          ${CANDLE_ARRAY_SQL(`(select ${EPOCH_MS} as t, open, high, low, close, volume from public.candles
              where symbol = $1 and timeframe = $2 and open_time < ${fromMs('$5')} order by open_time desc limit $6)`)} as before,
          ${cachedCheckSql('$1', '$2', '$5', '$7', '$8', '$9')} as cached_valid`,
@@ -218,7 +228,7 @@ export const candleStore = {
        select coalesce(n.n, 0) as inserted, n.newest as newest_inserted,
          (select (extract(epoch from max(candle_time)) * 1000)::float8 from public.indicators
            where symbol = k.symbol and timeframe = k.timeframe and candle_time <= ${fromMs('k.newest')}) as last_analysed,
-         exists (select 1 from public.signals where symbol = k.symbol and timeframe = k.timeframe and candle_time = ${fromMs('k.newest')}) as signalled,
+         ${signalledSql('k.symbol', 'k.timeframe', fromMs('k.newest'))} as signalled,
          ${CANDLE_ARRAY_SQL(`(select ${EPOCH_MS} as t, open, high, low, close, volume from public.candles
              where symbol = k.symbol and timeframe = k.timeframe and open_time < ${fromMs('k.before')} order by open_time desc limit k.lim)`)} as before,
          ${cachedCheckSql('k.symbol', 'k.timeframe', 'k.before', 'k.cached_from', 'k.cached_count', 'k.cached_newest')} as cached_valid
