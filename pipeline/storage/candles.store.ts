@@ -212,16 +212,32 @@ export const candleStore = {
     let at = 0;
     items.forEach((it, i) => owner.fill(i, at, (at += it.candles.length)));
     const { rows } = await q.query<StoredRow>(
-      `with keys as (
-         select * from json_to_recordset($1::json) as k(i int, symbol text, timeframe text, source text, newest float8, before float8, lim int,
+      `with keys as materialized (
+         select k.*, (select max(c.open_time) from public.candles c where c.symbol = k.symbol and c.timeframe = k.timeframe) as stored
+         from json_to_recordset($1::json) as k(i int, symbol text, timeframe text, source text, newest float8, before float8, lim int,
            cached_from float8, cached_count int, cached_newest float8)
-       ), ins as (
-         insert into public.candles (symbol, timeframe, open_time, open, high, low, close, volume, source)
-         select k.symbol, k.timeframe, timestamptz 'epoch' + u.t * interval '1 millisecond', u.o, u.h, u.l, u.c, u.v, k.source
+       ), given as not materialized (
+         -- Read by both inserts below, each taking its part (not copied into a work table first).
+         select k.symbol, k.timeframe, timestamptz 'epoch' + u.t * interval '1 millisecond' as open_time, u.o, u.h, u.l, u.c, u.v, k.source, k.stored
          from unnest($2::int4[], $3::float8[], $4::float8[], $5::float8[], $6::float8[], $7::float8[], $8::float8[]) as u(i, t, o, h, l, c, v)
          join keys k on k.i = u.i
+       ), appended as (
+         -- After each watcher's newest stored candle: nothing to conflict with, so a plain insert, half
+         -- the cost of ON CONFLICT's speculative insertion per row (a first ingest stores ~1,000 per
+         -- watcher). Should another worker store the same candles meanwhile (the stately queue keeps
+         -- two off one watcher, bar an expired job), the unique key fails this statement and the
+         -- batcher stores each watcher alone with storeAndReadBack, which skips what is there.
+         insert into public.candles (symbol, timeframe, open_time, open, high, low, close, volume, source)
+         select symbol, timeframe, open_time, o, h, l, c, v, source from given where stored is null or open_time > stored
+         returning symbol, timeframe, open_time
+       ), gap_filled as (
+         -- At or before it (a re-fetch overlapping what is stored, or a gap filled): skip what exists.
+         insert into public.candles (symbol, timeframe, open_time, open, high, low, close, volume, source)
+         select symbol, timeframe, open_time, o, h, l, c, v, source from given where open_time <= stored
          on conflict (symbol, timeframe, open_time) do nothing
          returning symbol, timeframe, open_time
+       ), ins as (
+         select * from appended union all select * from gap_filled
        ), ins_per_key as (
          select symbol, timeframe, count(*)::int as n, (extract(epoch from max(open_time)) * 1000)::float8 as newest from ins group by symbol, timeframe
        )
