@@ -11,6 +11,11 @@
  * worker's own WORKER_BATCH_SIZE / WORKER_CONCURRENCY / PIPELINE_DB_POOL_MAX /
  * PGBOSS_POOL_MAX. Uses TRADING_DATABASE_URL + CHAT_DATABASE_URL when set
  * (bench rows are removed afterwards), else a throw-away embedded PostgreSQL.
+ * BENCH_WORKER_PROCESSES (1): run that many worker processes against the
+ * database (this one and N-1 children), as several `worker:` processes of the
+ * Procfile would: one Node process computes on one core. Worker CPU and job
+ * figures then sum over all of them; statements and pool waits count this
+ * process's only.
  * BENCH_CPU_PROFILE=/tmp/pipe writes the worker's CPU profile of each round
  * (/tmp/pipe-backfill.cpuprofile …) and prints its top self times.
  *
@@ -36,6 +41,7 @@ import { createSimulatedMarket } from '../pipeline/market/simulated';
 import { openBenchDatabases, percentile } from './pipeline-databases';
 import { startCpuProfile, summarizeCpuProfile } from './lib/cpu-profile';
 import { processCpuSeconds, startPgCensus } from './lib/pg-census';
+import { forkChild, type ChildRpc } from './lib/child';
 
 const WATCHERS = Number(process.env.BENCH_WATCHERS ?? 1000);
 const TIMEOUT_MS = Number(process.env.BENCH_TIMEOUT_SECONDS ?? 180) * 1000;
@@ -43,6 +49,7 @@ const HISTORY_CANDLES = process.env.BENCH_HISTORY_CANDLES ?? '0';
 const TIMEFRAME = '5m' as const;
 const SYMBOL_PREFIX = 'BZ';
 const CPU_PROFILE = process.env.BENCH_CPU_PROFILE;
+const WORKER_PROCESSES = Math.max(1, Number(process.env.BENCH_WORKER_PROCESSES ?? 1));
 
 async function main() {
   const dbs = await openBenchDatabases();
@@ -85,6 +92,12 @@ async function main() {
     schedules: false,
     catchUpOnStart: false,
   });
+  const others: ChildRpc[] = [];
+  for (let i = 1; i < WORKER_PROCESSES; i++) {
+    const child = await forkChild('bench/lib/pipeline-worker.process.ts');
+    others.push(child);
+    await child.call('start', { config, now });
+  }
 
   const signalsNow = async () =>
     (await admin.query<{ n: number }>(`select count(*)::int as n from public.signals where symbol like '${SYMBOL_PREFIX}%'`)).rows[0]!.n;
@@ -105,6 +118,8 @@ async function main() {
     const dbCpuBefore = new Map(pidsBefore.map((pid) => [pid, processCpuSeconds(pid)]));
     const profile = CPU_PROFILE ? await startCpuProfile() : undefined;
     census.reset();
+    await Promise.all(others.map((c) => c.call('setNow', { now })));
+    await Promise.all(others.map((c) => c.call('reset')));
     const cpuBefore = process.cpuUsage();
     const started = performance.now();
     await pipeline.boss.send(QUEUES.scheduleIngest, {});
@@ -121,7 +136,11 @@ async function main() {
       await new Promise((r) => setTimeout(r, 50));
     }
     const seconds = (performance.now() - started) / 1000;
-    const cpu = process.cpuUsage(cpuBefore);
+    const own = process.cpuUsage(cpuBefore);
+    const collected = await Promise.all(others.map((c) => c.call<{ cpuMicros: number; lines: string[] }>('collect')));
+    // Every worker process's CPU, as user time (the split is not reported across processes).
+    const cpu = { user: own.user + collected.reduce((sum, c) => sum + c.cpuMicros, 0), system: own.system };
+    for (const c of collected) lines.push(...c.lines);
     const counted = census.snapshot();
     const pidsAfter = new Set([...pidsBefore, ...(await backendPids())]);
     // A backend that exited during the round is missed (its CPU is gone with it): a lower bound.
@@ -147,7 +166,7 @@ async function main() {
     const perCycle = (n: number) => (n / WATCHERS).toFixed(2);
     const apps = ['zmarty-pipeline', 'zmarty-pgboss'];
     console.log(
-      '         statements per symbol-cycle: ' +
+      `         statements per symbol-cycle${WORKER_PROCESSES > 1 ? ' (this process)' : ''}: ` +
         apps.map((a) => `${a} ${perCycle(counted.byApp.get(a)?.count ?? 0)} (${((counted.byApp.get(a)?.ms ?? 0) / WATCHERS).toFixed(1)} ms)`).join(', ') +
         `; database backends CPU ${(dbCpu / seconds).toFixed(2)} cores = ${((dbCpu * 1000) / WATCHERS).toFixed(2)} ms per symbol-cycle`,
     );
@@ -181,6 +200,7 @@ async function main() {
         bench: 'pipeline',
         round: name,
         watchers: WATCHERS,
+        workerProcesses: WORKER_PROCESSES,
         historyCandles: Number(HISTORY_CANDLES),
         perSecond: Math.round(WATCHERS / seconds),
         workerCores: Number(((cpu.user + cpu.system) / 1e6 / seconds).toFixed(2)),
@@ -200,7 +220,7 @@ async function main() {
       `pipeline bench: ${WATCHERS} watchers (${TIMEFRAME}), ${os.cpus().length} CPUs, ${dbs.embedded ? 'embedded' : 'given'} PostgreSQL; ` +
         `batchSize ${config.WORKER_BATCH_SIZE}, localConcurrency ${config.WORKER_CONCURRENCY}, ` +
         `db pool ${config.PIPELINE_DB_POOL_MAX}, pg-boss pool ${config.PGBOSS_POOL_MAX}, lookback ${config.CANDLE_LOOKBACK}, ` +
-        `history ${config.TRACK_RECORD_HISTORY_CANDLES}`,
+        `history ${config.TRACK_RECORD_HISTORY_CANDLES}, worker processes ${WORKER_PROCESSES}`,
     );
     if (await round('backfill', WATCHERS)) {
       now += tf;
@@ -208,6 +228,7 @@ async function main() {
     }
   } finally {
     census.stop();
+    await Promise.all(others.map((c) => c.stop(40_000)));
     await pipeline.stop();
     await cleanup().catch(() => undefined);
     await admin.end();
