@@ -11,6 +11,20 @@
  * worker's own WORKER_BATCH_SIZE / WORKER_CONCURRENCY / PIPELINE_DB_POOL_MAX /
  * PGBOSS_POOL_MAX. Uses TRADING_DATABASE_URL + CHAT_DATABASE_URL when set
  * (bench rows are removed afterwards), else a throw-away embedded PostgreSQL.
+ * BENCH_WORKER_PROCESSES (1): run that many worker processes against the
+ * database (this one and N-1 children), as several `worker:` processes of the
+ * Procfile would: one Node process computes on one core. Worker CPU and job
+ * figures then sum over all of them; statements and pool waits count this
+ * process's only.
+ * BENCH_CPU_PROFILE=/tmp/pipe writes the worker's CPU profile of each round
+ * (/tmp/pipe-backfill.cpuprofile …) and prints its top self times.
+ *
+ * Per round it also prints what a symbol-cycle costs the database: statements
+ * per symbol-cycle of the worker's pool and of pg-boss's (each is a round
+ * trip), the busiest statement kinds, the wait for a pooled connection, and
+ * the CPU the database's backends used. On a server with pg_stat_statements
+ * (TRADING_DATABASE_URL naming one where the extension is created), also the
+ * statements that took the most of the database's time.
  *
  * Two rounds: "backfill" (each watcher is new: 300 candles fetched, stored
  * and analysed) and "steady" (the clock moves one candle: one new candle
@@ -25,12 +39,17 @@ import { QUEUES } from '../pipeline/jobs/queues';
 import { startPipeline } from '../pipeline/main';
 import { createSimulatedMarket } from '../pipeline/market/simulated';
 import { openBenchDatabases, percentile } from './pipeline-databases';
+import { startCpuProfile, summarizeCpuProfile } from './lib/cpu-profile';
+import { processCpuSeconds, startPgCensus } from './lib/pg-census';
+import { forkChild, type ChildRpc } from './lib/child';
 
 const WATCHERS = Number(process.env.BENCH_WATCHERS ?? 1000);
 const TIMEOUT_MS = Number(process.env.BENCH_TIMEOUT_SECONDS ?? 180) * 1000;
 const HISTORY_CANDLES = process.env.BENCH_HISTORY_CANDLES ?? '0';
 const TIMEFRAME = '5m' as const;
 const SYMBOL_PREFIX = 'BZ';
+const CPU_PROFILE = process.env.BENCH_CPU_PROFILE;
+const WORKER_PROCESSES = Math.max(1, Number(process.env.BENCH_WORKER_PROCESSES ?? 1));
 
 async function main() {
   const dbs = await openBenchDatabases();
@@ -45,6 +64,11 @@ async function main() {
     }
   };
   await cleanup();
+  // A given database may hold an earlier run's deleted rows: without this, the next run's inserts
+  // and probes wade through their dead index entries and measure the leftovers, not the pipeline.
+  for (const table of ['signals', 'history_decisions', 'track_record', 'liq_clusters', 'risk_metric', 'indicators', 'candles', 'watchers']) {
+    await admin.query(`vacuum (analyze) public.${table}`);
+  }
   // Watchers exist before the worker starts, so only the measured fan-out enqueues them.
   await admin.query(`insert into public.watchers (symbol, timeframe, subscribers) select s, $2, 1 from unnest($1::text[]) s`, [symbols, TIMEFRAME]);
 
@@ -68,12 +92,34 @@ async function main() {
     schedules: false,
     catchUpOnStart: false,
   });
+  const others: ChildRpc[] = [];
+  for (let i = 1; i < WORKER_PROCESSES; i++) {
+    const child = await forkChild('bench/lib/pipeline-worker.process.ts');
+    others.push(child);
+    await child.call('start', { config, now });
+  }
 
   const signalsNow = async () =>
     (await admin.query<{ n: number }>(`select count(*)::int as n from public.signals where symbol like '${SYMBOL_PREFIX}%'`)).rows[0]!.n;
 
+  const census = startPgCensus();
+  // The database's backends serving this database (pools keep theirs open across a round).
+  const backendPids = async () =>
+    (await admin.query<{ pid: number }>('select pid from pg_stat_activity where datname = current_database()')).rows.map((r) => r.pid);
+
+  const statementStats = (
+    await admin.query<{ n: number }>(`select count(*)::int as n from pg_extension where extname = 'pg_stat_statements'`)
+  ).rows[0]!.n > 0;
+
   async function round(name: string, expected: number) {
     lines.length = 0;
+    if (statementStats) await admin.query('select pg_stat_statements_reset()');
+    const pidsBefore = await backendPids();
+    const dbCpuBefore = new Map(pidsBefore.map((pid) => [pid, processCpuSeconds(pid)]));
+    const profile = CPU_PROFILE ? await startCpuProfile() : undefined;
+    census.reset();
+    await Promise.all(others.map((c) => c.call('setNow', { now })));
+    await Promise.all(others.map((c) => c.call('reset')));
     const cpuBefore = process.cpuUsage();
     const started = performance.now();
     await pipeline.boss.send(QUEUES.scheduleIngest, {});
@@ -90,7 +136,18 @@ async function main() {
       await new Promise((r) => setTimeout(r, 50));
     }
     const seconds = (performance.now() - started) / 1000;
-    const cpu = process.cpuUsage(cpuBefore);
+    const own = process.cpuUsage(cpuBefore);
+    const collected = await Promise.all(others.map((c) => c.call<{ cpuMicros: number; lines: string[] }>('collect')));
+    // Every worker process's CPU, as user time (the split is not reported across processes).
+    const cpu = { user: own.user + collected.reduce((sum, c) => sum + c.cpuMicros, 0), system: own.system };
+    for (const c of collected) lines.push(...c.lines);
+    const counted = census.snapshot();
+    const pidsAfter = new Set([...pidsBefore, ...(await backendPids())]);
+    // A backend that exited during the round is missed (its CPU is gone with it): a lower bound.
+    const dbCpu = [...pidsAfter].reduce((sum, pid) => {
+      const after = processCpuSeconds(pid);
+      return after === undefined ? sum : sum + after - (dbCpuBefore.get(pid) ?? 0);
+    }, 0);
     if (timedOut) {
       console.log(`${name.padEnd(8)} TIMED OUT after ${seconds.toFixed(0)} s: ${done}/${WATCHERS} symbol-cycles = ${(done / seconds).toFixed(1)} /s`);
       process.exitCode = 1;
@@ -103,10 +160,58 @@ async function main() {
     };
     console.log(
       `${name.padEnd(8)} ${WATCHERS} symbol-cycles in ${seconds.toFixed(2)} s = ${(WATCHERS / seconds).toFixed(0)} /s` +
-        `  (worker CPU ${((cpu.user + cpu.system) / 1e6 / seconds).toFixed(2)} cores)`,
+        `  (worker CPU ${((cpu.user + cpu.system) / 1e6 / seconds).toFixed(2)} cores = ${((cpu.user + cpu.system) / 1e3 / WATCHERS).toFixed(2)} ms per symbol-cycle)`,
     );
     console.log(`         ingest_indicators: ${stats(QUEUES.ingest)}; compute_signals: ${stats(QUEUES.signals)}`);
-    console.log(`BENCH_RESULT ${JSON.stringify({ bench: 'pipeline', round: name, watchers: WATCHERS, historyCandles: Number(HISTORY_CANDLES), perSecond: Math.round(WATCHERS / seconds), workerCores: Number(((cpu.user + cpu.system) / 1e6 / seconds).toFixed(2)) })}`);
+    const perCycle = (n: number) => (n / WATCHERS).toFixed(2);
+    const apps = ['zmarty-pipeline', 'zmarty-pgboss'];
+    console.log(
+      `         statements per symbol-cycle${WORKER_PROCESSES > 1 ? ' (this process)' : ''}: ` +
+        apps.map((a) => `${a} ${perCycle(counted.byApp.get(a)?.count ?? 0)} (${((counted.byApp.get(a)?.ms ?? 0) / WATCHERS).toFixed(1)} ms)`).join(', ') +
+        `; database backends CPU ${(dbCpu / seconds).toFixed(2)} cores = ${((dbCpu * 1000) / WATCHERS).toFixed(2)} ms per symbol-cycle`,
+    );
+    for (const a of apps) {
+      const waits = counted.poolWaits.get(a) ?? [];
+      console.log(`         ${a} pool wait: ${waits.length} checkouts, p50 ${percentile(waits, 50).toFixed(1)} p99 ${percentile(waits, 99).toFixed(1)} ms`);
+    }
+    const kinds = [...counted.byKind].filter(([k]) => apps.some((a) => k.startsWith(a))).sort((a, b) => b[1].ms - a[1].ms).slice(0, 8);
+    for (const [kind, t] of kinds) console.log(`           ${String(t.count).padStart(6)} × ${(t.ms / t.count).toFixed(1).padStart(6)} ms  ${kind}`);
+    if (statementStats) {
+      const { rows } = await admin.query<{ calls: number; total: number; rows: number; query: string }>(
+        `select calls::int, total_exec_time::float8 as total, rows::int, regexp_replace(query, '\\s+', ' ', 'g') as query
+         from pg_stat_statements where dbid = (select oid from pg_database where datname = current_database())
+         order by total_exec_time desc limit 10`,
+      );
+      const all = (await admin.query<{ t: number }>('select sum(total_exec_time)::float8 as t from pg_stat_statements')).rows[0]!.t;
+      console.log(`         database time (pg_stat_statements): ${(all / WATCHERS).toFixed(2)} ms per symbol-cycle; the most:`);
+      for (const r of rows) {
+        console.log(`           ${String(r.calls).padStart(6)} × ${(r.total / r.calls).toFixed(2).padStart(7)} ms = ${(r.total / WATCHERS).toFixed(2)} ms/cycle  ${r.query.slice(0, 90)}`);
+      }
+    }
+    if (profile) {
+      const file = `${CPU_PROFILE}-${name}.cpuprofile`;
+      const written = await profile.stop(file);
+      console.log(`         CPU profile ${file}:`);
+      for (const line of summarizeCpuProfile(written, 12)) console.log(`           ${line}`);
+    }
+    const ingestMs = jobs.filter((j) => j.queue === QUEUES.ingest).map((j) => j.job_ms ?? 0).sort((a, b) => a - b);
+    console.log(
+      `BENCH_RESULT ${JSON.stringify({
+        bench: 'pipeline',
+        round: name,
+        watchers: WATCHERS,
+        workerProcesses: WORKER_PROCESSES,
+        historyCandles: Number(HISTORY_CANDLES),
+        perSecond: Math.round(WATCHERS / seconds),
+        workerCores: Number(((cpu.user + cpu.system) / 1e6 / seconds).toFixed(2)),
+        databaseCores: Number((dbCpu / seconds).toFixed(2)),
+        workerCpuMsPerCycle: Number(((cpu.user + cpu.system) / 1e3 / WATCHERS).toFixed(2)),
+        databaseCpuMsPerCycle: Number(((dbCpu * 1000) / WATCHERS).toFixed(2)),
+        statementsPerCycle: Object.fromEntries(apps.map((a) => [a, Number(perCycle(counted.byApp.get(a)?.count ?? 0))])),
+        ingestJobMsP50: percentile(ingestMs, 50),
+        loadAverage: os.loadavg().map((l) => Number(l.toFixed(2))),
+      })}`,
+    );
     return true;
   }
 
@@ -115,13 +220,15 @@ async function main() {
       `pipeline bench: ${WATCHERS} watchers (${TIMEFRAME}), ${os.cpus().length} CPUs, ${dbs.embedded ? 'embedded' : 'given'} PostgreSQL; ` +
         `batchSize ${config.WORKER_BATCH_SIZE}, localConcurrency ${config.WORKER_CONCURRENCY}, ` +
         `db pool ${config.PIPELINE_DB_POOL_MAX}, pg-boss pool ${config.PGBOSS_POOL_MAX}, lookback ${config.CANDLE_LOOKBACK}, ` +
-        `history ${config.TRACK_RECORD_HISTORY_CANDLES}`,
+        `history ${config.TRACK_RECORD_HISTORY_CANDLES}, worker processes ${WORKER_PROCESSES}`,
     );
     if (await round('backfill', WATCHERS)) {
       now += tf;
       await round('steady', 2 * WATCHERS);
     }
   } finally {
+    census.stop();
+    await Promise.all(others.map((c) => c.stop(40_000)));
     await pipeline.stop();
     await cleanup().catch(() => undefined);
     await admin.end();

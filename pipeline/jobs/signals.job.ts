@@ -53,12 +53,15 @@ export function withheld(decision: SignalDecision, edge: EdgeFacts | null, key: 
 }
 
 /**
- * Candles handed to the strategy. decideSignal reads the newest candle (its
- * close is the entry) and the stored indicators, which were computed over
- * the full lookback at ingest; reading 300 candles back here cost ~1 ms a
- * signal for nothing.
+ * Candles handed to the strategy. decideSignal reads only the newest candle
+ * (its close is the entry: strategy.ts, `input.candles.at(-1)`) and the
+ * stored indicators, which were computed over the full lookback at ingest.
+ * Each candle read back is built into JSON by the database and parsed here:
+ * 50 of them were ~0.5 ms of the database's time per signal (EXPLAIN ANALYZE
+ * of loadSignalInputsMany) for 49 nobody read. Raise this if the strategy
+ * ever reads more than the newest.
  */
-export const STRATEGY_CANDLES = 50;
+export const STRATEGY_CANDLES = 1;
 
 /** Above the largest catch-up an ingest can analyse (CANDLE_LOOKBACK ≤ 1000). */
 const MAX_SIGNALS_PER_JOB = 1000;

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { captureLog } from './fixtures/loopback-server';
-import { sanitizeCandles, selectWindow } from './validate-candles';
+import { candleSchema, sanitizeCandles, selectWindow } from './validate-candles';
 
 const M = 60_000;
 const T = Date.UTC(2024, 0, 1, 12, 0);
@@ -53,6 +53,42 @@ describe('sanitizeCandles', () => {
     sanitizeCandles(Array.from({ length: 50 }, (_, i) => good(i, { close: -1 })), { source: 't', symbol: 'X/Y', timeframe: '1m', now: T + 100 * M, log });
     expect(log.entries).toHaveLength(4);
     expect(log.entries[3]!.obj).toMatchObject({ skipped: 50 });
+  });
+});
+
+describe('sanitizeCandles against its schema', () => {
+  // The oracle: every row judged by candleSchema alone, the later duplicate kept, ascending.
+  const bySchema = (rows: unknown[], now: number) => {
+    const byTime = new Map<number, unknown>();
+    for (const row of rows) {
+      const parsed = candleSchema.safeParse(row);
+      if (parsed.success && parsed.data.openTime % M === 0 && parsed.data.openTime + M <= now) byTime.set(parsed.data.openTime, parsed.data);
+    }
+    return [...byTime.values()].sort((a, b) => (a as { openTime: number }).openTime - (b as { openTime: number }).openTime);
+  };
+  const spoilers: Array<Record<string, unknown>> = [
+    { close: Number.NaN }, { volume: Number.POSITIVE_INFINITY }, { volume: -0 }, { volume: -1e-9 }, { low: 0 }, { open: -5 },
+    { high: 98 }, { close: 102 }, { open: 98.5 }, { open: '100' }, { volume: undefined }, { openTime: T + 0.5 }, { openTime: -M },
+    { openTime: 2 ** 53 }, { openTime: T + 1000 }, { extra: 'kept out' }, { high: 100.5, close: 100.5, open: 100.5, low: 100.5 },
+    { openTime: -0 }, { high: Number.MAX_VALUE }, { low: Number.MIN_VALUE },
+  ];
+
+  it('keeps exactly the candles the schema accepts, in order, for rows good, bad, shuffled and repeated', () => {
+    let seed = 7;
+    const random = () => ((seed = (seed * 1_103_515_245 + 12_345) % 2 ** 31) / 2 ** 31);
+    for (let round = 0; round < 200; round++) {
+      const rows: unknown[] = [];
+      for (let i = 0; i < 30; i++) {
+        const r = random();
+        const at = round % 2 ? i : Math.floor(random() * 25);
+        rows.push(r < 0.7 ? good(at, { close: 100 + random() }) : r < 0.95 ? good(at, spoilers[Math.floor(random() * spoilers.length)]) : [null, 'x', 1, []][i % 4]);
+      }
+      const now = T + Math.floor(random() * 30) * M;
+      const out = sanitizeCandles(rows, { source: 't', symbol: 'X/Y', timeframe: '1m', now });
+      expect(out).toEqual(bySchema(rows, now));
+      // Only the six fields, as the schema returns them.
+      for (const c of out) expect(Object.keys(c).sort()).toEqual(['close', 'high', 'low', 'open', 'openTime', 'volume']);
+    }
   });
 });
 

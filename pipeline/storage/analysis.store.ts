@@ -1,6 +1,6 @@
 import type { Queryable } from '../../common/db';
 import type { Candle, Direction, IndicatorValues, LiqCluster, RiskMetric, WatchKey } from '../domain';
-import { CANDLE_ARRAY_SQL, candlesFromArray } from './candles.store';
+import { CANDLE_ARRAY_SQL, candlesFromArray, signalledSql } from './candles.store';
 
 export interface Analysis {
   indicators: IndicatorValues;
@@ -54,7 +54,7 @@ const signalInputsSql = (sym: string, tf: string, lookback: string, openFor: str
          ) c order by rank limit 1
        )
        select (extract(epoch from l.candle_time) * 1000)::float8 as t, l.values,
-         exists (select 1 from public.signals s where s.symbol = ${sym} and s.timeframe = ${tf} and s.candle_time = l.candle_time) as signalled,
+         ${signalledSql(sym, tf, 'l.candle_time')} as signalled,
          (select row_to_json(r) from (select realized_vol, atr_pct, drawdown_pct, volume_z, regime from public.risk_metric
             where symbol = ${sym} and timeframe = ${tf} and candle_time = l.candle_time) r) as risk,
          (select coalesce(json_agg(json_build_object('source', c.source, 'side', c.side, 'priceLow', c.price_low,

@@ -1,5 +1,6 @@
 import type { Queryable } from '../../common/db';
 import type { Candle, WatchKey } from '../domain';
+import { float8ArrayParam, int4ArrayParam } from './binary-array';
 
 interface CandleRecord {
   t: number;
@@ -47,6 +48,41 @@ export interface StoredBatch {
 const cachedCheckSql = (sym: string, tf: string, before: string, from: string, count: string, newest: string) =>
   `case when ${from}::float8 is null then null else (select count(*) = ${count} and max(open_time) = ${fromMs(newest)} from public.candles
      where symbol = ${sym} and timeframe = ${tf} and open_time >= ${fromMs(from)} and open_time < ${fromMs(before)}) end`;
+
+/**
+ * Candles as six binary `float8[]` parameters (open time in ms, open, high,
+ * low, close, volume), for `unnest(...)` in SQL: a first ingest sends ~1,000
+ * candles per watcher, and formatting them as JSON cost more CPU than
+ * analysing them (see binary-array.ts).
+ */
+function candleColumns(candles: readonly Candle[]): Buffer[] {
+  const n = candles.length;
+  const cols = [new Float64Array(n), new Float64Array(n), new Float64Array(n), new Float64Array(n), new Float64Array(n), new Float64Array(n)] as const;
+  for (let i = 0; i < n; i++) {
+    const c = candles[i]!;
+    cols[0][i] = c.openTime;
+    cols[1][i] = c.open;
+    cols[2][i] = c.high;
+    cols[3][i] = c.low;
+    cols[4][i] = c.close;
+    cols[5][i] = c.volume;
+  }
+  return cols.map(float8ArrayParam);
+}
+
+/** `unnest` of candleColumns' six parameters starting at `$first`, as columns t, o, h, l, c, v. */
+const unnestCandles = (first: number) =>
+  `unnest(${[0, 1, 2, 3, 4, 5].map((k) => `$${first + k}::float8[]`).join(', ')}) as u(t, o, h, l, c, v)`;
+
+/**
+ * Whether a watcher's candle has its signal, as a primary-key probe. Not
+ * `exists (...)`: Postgres may run an EXISTS in a select list as a hashed
+ * subplan, reading the whole signals table once per statement, which grows
+ * with every candle ever signalled (seen in the plan of storeAndReadBackMany
+ * at 2,000 rows already). A scalar subquery with LIMIT cannot be hashed.
+ */
+export const signalledSql = (sym: string, tf: string, candleTime: string) =>
+  `coalesce((select true from public.signals s where s.symbol = ${sym} and s.timeframe = ${tf} and s.candle_time = ${candleTime} limit 1), false)`;
 
 /** One watcher's part of storeAndReadBackMany: the arguments of storeAndReadBack. */
 export interface StoreRequest {
@@ -113,30 +149,30 @@ export const candleStore = {
     const { rows } = await q.query<StoredRow>(
       `with ins as (
          insert into public.candles (symbol, timeframe, open_time, open, high, low, close, volume, source)
-         select $1, $2, timestamptz 'epoch' + u."openTime" * interval '1 millisecond', u.open, u.high, u.low, u.close, u.volume, $3
-         from json_to_recordset($4::json) as u("openTime" float8, open float8, high float8, low float8, close float8, volume float8)
+         select $1, $2, timestamptz 'epoch' + u.t * interval '1 millisecond', u.o, u.h, u.l, u.c, u.v, $3
+         from ${unnestCandles(10)}
          on conflict (symbol, timeframe, open_time) do nothing
          returning open_time
        )
        select (select count(*)::int from ins) as inserted,
          (select (extract(epoch from max(open_time)) * 1000)::float8 from ins) as newest_inserted,
          (select (extract(epoch from max(candle_time)) * 1000)::float8 from public.indicators
-           where symbol = $1 and timeframe = $2 and candle_time <= ${fromMs('$5')}) as last_analysed,
-         exists (select 1 from public.signals where symbol = $1 and timeframe = $2 and candle_time = ${fromMs('$5')}) as signalled,
+           where symbol = $1 and timeframe = $2 and candle_time <= ${fromMs('$4')}) as last_analysed,
+         ${signalledSql('$1', '$2', fromMs('$4'))} as signalled,
          ${CANDLE_ARRAY_SQL(`(select ${EPOCH_MS} as t, open, high, low, close, volume from public.candles
-             where symbol = $1 and timeframe = $2 and open_time < ${fromMs('$6')} order by open_time desc limit $7)`)} as before,
-         ${cachedCheckSql('$1', '$2', '$6', '$8', '$9', '$10')} as cached_valid`,
+             where symbol = $1 and timeframe = $2 and open_time < ${fromMs('$5')} order by open_time desc limit $6)`)} as before,
+         ${cachedCheckSql('$1', '$2', '$5', '$7', '$8', '$9')} as cached_valid`,
       [
         key.symbol,
         key.timeframe,
         source,
-        JSON.stringify(candles),
         newest,
         before,
         cached ? 0 : Math.max(0, beforeLimit),
         cached?.from ?? null,
         cached?.count ?? null,
         cached?.newest ?? null,
+        ...candleColumns(candles),
       ],
     );
     return storedBatchOf(rows[0]!);
@@ -171,31 +207,50 @@ export const candleStore = {
       cached_count: it.cached?.count,
       cached_newest: it.cached?.newest,
     }));
-    const candles = items.flatMap((it, i) => it.candles.map((c) => ({ i, t: c.openTime, o: c.open, h: c.high, l: c.low, c: c.close, v: c.volume })));
+    const all = items.flatMap((it) => it.candles);
+    const owner = new Int32Array(all.length);
+    let at = 0;
+    items.forEach((it, i) => owner.fill(i, at, (at += it.candles.length)));
     const { rows } = await q.query<StoredRow>(
-      `with keys as (
-         select * from json_to_recordset($1::json) as k(i int, symbol text, timeframe text, source text, newest float8, before float8, lim int,
+      `with keys as materialized (
+         select k.*, (select max(c.open_time) from public.candles c where c.symbol = k.symbol and c.timeframe = k.timeframe) as stored
+         from json_to_recordset($1::json) as k(i int, symbol text, timeframe text, source text, newest float8, before float8, lim int,
            cached_from float8, cached_count int, cached_newest float8)
-       ), ins as (
-         insert into public.candles (symbol, timeframe, open_time, open, high, low, close, volume, source)
-         select k.symbol, k.timeframe, timestamptz 'epoch' + u.t * interval '1 millisecond', u.o, u.h, u.l, u.c, u.v, k.source
-         from json_to_recordset($2::json) as u(i int, t float8, o float8, h float8, l float8, c float8, v float8)
+       ), given as not materialized (
+         -- Read by both inserts below, each taking its part (not copied into a work table first).
+         select k.symbol, k.timeframe, timestamptz 'epoch' + u.t * interval '1 millisecond' as open_time, u.o, u.h, u.l, u.c, u.v, k.source, k.stored
+         from unnest($2::int4[], $3::float8[], $4::float8[], $5::float8[], $6::float8[], $7::float8[], $8::float8[]) as u(i, t, o, h, l, c, v)
          join keys k on k.i = u.i
+       ), appended as (
+         -- After each watcher's newest stored candle: nothing to conflict with, so a plain insert, half
+         -- the cost of ON CONFLICT's speculative insertion per row (a first ingest stores ~1,000 per
+         -- watcher). Should another worker store the same candles meanwhile (the stately queue keeps
+         -- two off one watcher, bar an expired job), the unique key fails this statement and the
+         -- batcher stores each watcher alone with storeAndReadBack, which skips what is there.
+         insert into public.candles (symbol, timeframe, open_time, open, high, low, close, volume, source)
+         select symbol, timeframe, open_time, o, h, l, c, v, source from given where stored is null or open_time > stored
+         returning symbol, timeframe, open_time
+       ), gap_filled as (
+         -- At or before it (a re-fetch overlapping what is stored, or a gap filled): skip what exists.
+         insert into public.candles (symbol, timeframe, open_time, open, high, low, close, volume, source)
+         select symbol, timeframe, open_time, o, h, l, c, v, source from given where open_time <= stored
          on conflict (symbol, timeframe, open_time) do nothing
          returning symbol, timeframe, open_time
+       ), ins as (
+         select * from appended union all select * from gap_filled
        ), ins_per_key as (
          select symbol, timeframe, count(*)::int as n, (extract(epoch from max(open_time)) * 1000)::float8 as newest from ins group by symbol, timeframe
        )
        select coalesce(n.n, 0) as inserted, n.newest as newest_inserted,
          (select (extract(epoch from max(candle_time)) * 1000)::float8 from public.indicators
            where symbol = k.symbol and timeframe = k.timeframe and candle_time <= ${fromMs('k.newest')}) as last_analysed,
-         exists (select 1 from public.signals where symbol = k.symbol and timeframe = k.timeframe and candle_time = ${fromMs('k.newest')}) as signalled,
+         ${signalledSql('k.symbol', 'k.timeframe', fromMs('k.newest'))} as signalled,
          ${CANDLE_ARRAY_SQL(`(select ${EPOCH_MS} as t, open, high, low, close, volume from public.candles
              where symbol = k.symbol and timeframe = k.timeframe and open_time < ${fromMs('k.before')} order by open_time desc limit k.lim)`)} as before,
          ${cachedCheckSql('k.symbol', 'k.timeframe', 'k.before', 'k.cached_from', 'k.cached_count', 'k.cached_newest')} as cached_valid
        from keys k left join ins_per_key n on n.symbol = k.symbol and n.timeframe = k.timeframe
        order by k.i`,
-      [JSON.stringify(keys), JSON.stringify(candles)],
+      [JSON.stringify(keys), int4ArrayParam(owner), ...candleColumns(all)],
     );
     return rows.map(storedBatchOf);
   },
