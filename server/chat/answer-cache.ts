@@ -79,15 +79,24 @@ export function createAnswerCache(options: AnswerCacheOptions) {
          on conflict (key) do nothing`,
         [key, answer.text, answer.provider, answer.model, answer.outputTokens, ttlMs],
       );
-      // Expired rows go in passing, at most once a minute per instance (several instances doing it at once is harmless).
-      if (Date.now() - lastSweep > 60_000) {
-        lastSweep = Date.now();
-        await chatDb
-          .query('delete from zmarty_private.answer_cache where expires_at < now()')
-          .catch((err: unknown) => log.warn({ err: (err as Error).message }, 'answer cache: deleting expired entries failed'));
-      }
+      await sweep();
     },
+
+    /** How long an entry is served (the chat service stores entries with its settlement, see answer-path.queries.ts). */
+    ttlMs,
+
+    /** Deletes expired entries, at most once a minute per instance; call after storing. */
+    sweep,
   };
+
+  // Expired rows go in passing, at most once a minute per instance (several instances doing it at once is harmless).
+  async function sweep(): Promise<void> {
+    if (Date.now() - lastSweep <= 60_000) return;
+    lastSweep = Date.now();
+    await chatDb
+      .query('delete from zmarty_private.answer_cache where expires_at < now()')
+      .catch((err: unknown) => log.warn({ err: (err as Error).message }, 'answer cache: deleting expired entries failed'));
+  }
 }
 
 export type AnswerCache = ReturnType<typeof createAnswerCache>;
