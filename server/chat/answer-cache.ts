@@ -58,7 +58,8 @@ export interface AnswerCacheOptions {
  */
 export function createAnswerCache(options: AnswerCacheOptions) {
   const { chatDb, log, ttlMs } = options;
-  let lastSweep = 0;
+  // The first sweep a minute after start, like every later one: it is housekeeping, never on an answer's path.
+  let lastSweep = Date.now();
 
   return {
     async lookup(key: string): Promise<CachedAnswer | undefined> {
