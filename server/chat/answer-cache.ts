@@ -53,8 +53,11 @@ export interface AnswerCacheOptions {
 /**
  * Answers shared by every instance, in zmarty_private.answer_cache
  * (sql/chat/0013): one primary-key read per cacheable question, one insert
- * per complete answer. The key changes with the context, so a new candle
- * makes earlier entries unreachable; they are deleted once expired.
+ * per complete answer. The chat service does both inside the answer's own
+ * calls (begin_answer and finish_answer, sql/chat/0017: no round trip of
+ * their own); `lookup` and `store` are the same reads and writes on their own.
+ * The key changes with the context, so a new candle makes earlier entries
+ * unreachable; they are deleted once expired.
  */
 export function createAnswerCache(options: AnswerCacheOptions) {
   const { chatDb, log, ttlMs } = options;
