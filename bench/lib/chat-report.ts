@@ -74,7 +74,7 @@ const errorCount = (r: NResult) =>
   [r.baseline.errors, r.zmarty.errors, r.cached?.phase.errors ?? {}].flatMap((e) => Object.values(e)).reduce((s, v) => s + v, 0);
 
 /** The order of the answer path's stages in the breakdown. */
-const STAGE_ORDER = ['limits', 'context', 'cacheLookup', 'prompt', 'reservation', 'accepted', 'providerFirstToken', 'firstEmit'];
+const STAGE_ORDER = ['limits', 'facts', 'context', 'cacheLookup', 'prompt', 'reservation', 'accepted', 'providerFirstToken', 'firstEmit'];
 
 export function printReport(results: NResult[], info: RunInfo): void {
   console.log(`\nMock: first token after ${info.firstTokenMs} ms, then 1 token / ${info.tokenMs} ms, ${info.replyTokens} tokens per answer.`);

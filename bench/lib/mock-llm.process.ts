@@ -13,7 +13,10 @@ let mock: MockOpenAI | undefined;
 
 serveChild({
   async start(payload: { reply: MockReply }) {
-    mock = await startMockOpenAI({ reply: payload.reply });
+    // A hosted provider keeps idle connections open far longer than the tests' 1 s. With 1 s, a loaded machine
+    // whose gap between a stream's answers nears 1 s hits the keep-alive race (the server closes the socket as the
+    // next request goes out: UND_ERR_SOCKET), the router counts a connection failure and its breaker opens for everyone.
+    mock = await startMockOpenAI({ reply: payload.reply, keepAliveTimeoutMs: 60_000 });
     return { url: mock.url };
   },
   lastRequestBody() {

@@ -17,7 +17,7 @@ export interface UserFacts {
  * trip, not one per fact). Runs inside `chatDb.asUser`: RLS limits every row
  * to the caller. Bounded: the ledger is indexed by (user_id, id) and only the
  * last day and the last few settled answers are read. An answer counts once
- * settled (reserve + settle = its charge); one still running is not spend yet.
+ * settled (reserve + extend + settle = its charge); one still running is not spend yet.
  */
 export async function loadUserFacts(q: Queryable): Promise<UserFacts> {
   const { rows } = await q.query<{
@@ -31,7 +31,7 @@ export async function loadUserFacts(q: Queryable): Promise<UserFacts> {
        select request_id, max(id) as last_id, min(created_at) as started, (-sum(delta))::int as credits,
               max(provider) as provider, coalesce(max(voice_characters), 0) > 0 as voice
        from public.credits_ledger
-       where reason in ('reserve', 'settle') and created_at > now() - interval '24 hours'
+       where reason in ('reserve', 'extend', 'settle') and created_at > now() - interval '24 hours'
        group by request_id having bool_or(reason = 'settle'))
      select (select coalesce(json_agg(json_build_object('symbol', symbol, 'timeframe', timeframe) order by created_at, id), '[]')
                from public.user_symbols) as symbols,

@@ -53,12 +53,16 @@ export interface AnswerCacheOptions {
 /**
  * Answers shared by every instance, in zmarty_private.answer_cache
  * (sql/chat/0013): one primary-key read per cacheable question, one insert
- * per complete answer. The key changes with the context, so a new candle
- * makes earlier entries unreachable; they are deleted once expired.
+ * per complete answer. The chat service does both inside the answer's own
+ * calls (begin_answer and finish_answer, sql/chat/0017: no round trip of
+ * their own); `lookup` and `store` are the same reads and writes on their own.
+ * The key changes with the context, so a new candle makes earlier entries
+ * unreachable; they are deleted once expired.
  */
 export function createAnswerCache(options: AnswerCacheOptions) {
   const { chatDb, log, ttlMs } = options;
-  let lastSweep = 0;
+  // The first sweep a minute after start, like every later one: it is housekeeping, never on an answer's path.
+  let lastSweep = Date.now();
 
   return {
     async lookup(key: string): Promise<CachedAnswer | undefined> {
@@ -79,15 +83,24 @@ export function createAnswerCache(options: AnswerCacheOptions) {
          on conflict (key) do nothing`,
         [key, answer.text, answer.provider, answer.model, answer.outputTokens, ttlMs],
       );
-      // Expired rows go in passing, at most once a minute per instance (several instances doing it at once is harmless).
-      if (Date.now() - lastSweep > 60_000) {
-        lastSweep = Date.now();
-        await chatDb
-          .query('delete from zmarty_private.answer_cache where expires_at < now()')
-          .catch((err: unknown) => log.warn({ err: (err as Error).message }, 'answer cache: deleting expired entries failed'));
-      }
+      await sweep();
     },
+
+    /** How long an entry is served (the chat service stores entries with its settlement, see answer-path.queries.ts). */
+    ttlMs,
+
+    /** Deletes expired entries, at most once a minute per instance; call after storing. */
+    sweep,
   };
+
+  // Expired rows go in passing, at most once a minute per instance (several instances doing it at once is harmless).
+  async function sweep(): Promise<void> {
+    if (Date.now() - lastSweep <= 60_000) return;
+    lastSweep = Date.now();
+    await chatDb
+      .query('delete from zmarty_private.answer_cache where expires_at < now()')
+      .catch((err: unknown) => log.warn({ err: (err as Error).message }, 'answer cache: deleting expired entries failed'));
+  }
 }
 
 export type AnswerCache = ReturnType<typeof createAnswerCache>;

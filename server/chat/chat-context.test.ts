@@ -3,6 +3,7 @@ import { createLogger } from '../../common/logger';
 import { ask, connectSocket } from '../../test/socket-client';
 import { startTestServer, type TestServer } from '../../test/test-server';
 import { createLedger } from '../credits/ledger';
+import { createAnswerPath } from './answer-path.queries';
 import { gatherContext } from './chat-context';
 
 /**
@@ -83,6 +84,31 @@ describe('chat context: 24 h change, clusters near price, balance and spend', ()
       [12, 'xai', true],
       [3, 'xai', false],
     ]);
+  });
+
+  it("the answer path's facts (begin_answer, one call) are the ones read under the user's RLS, an extended answer's charge included", async () => {
+    const user = await server.signUp();
+    await server.chatDb.query(`insert into public.user_symbols (user_id, symbol, timeframe) values ($1, 'ETH/USDT', '4h')`, [user.userId]);
+    const ledger = createLedger({ chatDb: server.chatDb });
+    const settle = (requestId: string, cost: number) =>
+      ledger.settle({ userId: user.userId, requestId, cost, provider: 'anthropic', model: 'claude', inputTokens: 5, outputTokens: 5, voiceCharacters: 0, estimated: false });
+    await ledger.reserve({ userId: user.userId, requestId: 'x1', amount: 20, instanceId: 'test' });
+    await ledger.extend({ userId: user.userId, requestId: 'x1', amount: 30 }); // a fallback to a pricier provider
+    await settle('x1', 41);
+    await ledger.reserve({ userId: user.userId, requestId: 'x2', amount: 10, instanceId: 'test' });
+    await settle('x2', 4);
+
+    const verified = { userId: user.userId, role: 'authenticated', expiresAt: 0, claims: { sub: user.userId, role: 'authenticated' } };
+    const underRls = await gatherContext({ chatDb: server.chatDb, tradingDb: server.tradingDb, log: createLogger({ level: 'silent' }) }, verified);
+    const begun = await createAnswerPath({ chatDb: server.chatDb }).begin({
+      userId: user.userId, requestId: 'x3', instanceId: 'test', limitKey: null, perMinute: 40, windowMs: 60_000, nowMs: Date.now(),
+      historyMessages: 16, watchHash: null, amount: 0, minAmount: 0, preview: '', message: '', title: '',
+    });
+    expect(begun.outcome).toBe('facts');
+    if (begun.outcome !== 'facts') return;
+    expect(underRls.account).toMatchObject({ balance: 1000 - 41 - 4, spent24h: 45, answers24h: 2 });
+    expect(begun.facts.account).toEqual(underRls.account);
+    expect(begun.facts.symbols).toEqual(underRls.symbols);
   });
 
   it('the offline analyst answers with those facts over the socket', async () => {

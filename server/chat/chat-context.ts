@@ -31,20 +31,33 @@ export async function gatherContext(
   user: VerifiedUser,
 ): Promise<GatheredContext> {
   const { symbols, account } = await deps.chatDb.asUser(user.claims, loadUserFacts);
+  return { symbols, account, ...(await marketFor(deps, symbols, user.userId)) };
+}
+
+/**
+ * The market part of the context for a watchlist: from the per-candle cache
+ * when there is one (no database), else read. A trading database that is
+ * down yields 'unavailable'.
+ */
+export async function marketFor(
+  deps: { tradingDb: Db; log: Logger; marketContext?: MarketContextCache },
+  symbols: GatheredContext['symbols'],
+  userId: string,
+): Promise<Pick<GatheredContext, 'market' | 'fingerprint'>> {
   try {
     if (deps.marketContext) {
       const { entries, fingerprint } = await deps.marketContext.contextFor(symbols);
-      return { symbols, market: entries, account, fingerprint };
+      return { market: entries, fingerprint };
     }
     const [snapshots, extras] = await Promise.all([loadMarketSnapshots(deps.tradingDb, symbols), loadMarketExtras(deps.tradingDb, symbols)]);
     const market = snapshots.map<MarketEntry>((s) => {
       const more = extras.find((e) => e.symbol === s.symbol && e.timeframe === s.timeframe);
       return { ...s, change24hPct: more?.change24hPct ?? null, clusters: more?.clusters ?? [] };
     });
-    return { symbols, market, account };
+    return { market };
   } catch (err) {
-    deps.log.warn({ err: (err as Error).message, userId: user.userId }, 'chat: trading database unavailable; answering without market data');
-    return { symbols, market: 'unavailable', account };
+    deps.log.warn({ err: (err as Error).message, userId }, 'chat: trading database unavailable; answering without market data');
+    return { market: 'unavailable' };
   }
 }
 

@@ -1,10 +1,11 @@
-import type { RateLimiterAbstract } from 'rate-limiter-flexible';
+import { LRUCache } from 'lru-cache';
+import { RateLimiterRes, type RateLimiterAbstract } from 'rate-limiter-flexible';
 import type { Db } from '../../common/db';
 import { AppError } from '../../common/errors';
 import type { ChatDoneEvent } from '../../common/events';
 import type { Logger } from '../../common/logger';
 import type { VerifiedUser } from '../auth/token-verifier';
-import { buildPrompt, type Prompt } from '../context';
+import { buildPrompt, HISTORY_TURNS, type Prompt } from '../context';
 import { MIN_ANSWER_OUTPUT_TOKENS, VOICE_CHARACTERS_PER_TOKEN, type AnswerShape, type Pricer } from '../credits/pricing';
 import type { Metrics } from '../metrics/metrics';
 import { estimatePromptTokens, estimateTokens, TOOL_SPECS, type ModelRouter, type ProviderName, type StreamResult } from '../router';
@@ -12,13 +13,14 @@ import { answerCacheKey, isCacheableQuestion, type AnswerCache, type CachedAnswe
 import { createTokenRelay, playCachedAnswer, type DeltaHandler, type DeltaSource, type TokenRelay } from './answer-source';
 import type { VoiceService, VoiceStreamer } from '../voice';
 import type { AnswerRegistry, ChatSink, LiveAnswer } from './answer-registry';
-import { createToolExecutors, gatherContext } from './chat-context';
+import { createToolExecutors, marketFor } from './chat-context';
+import { createAnswerPath, type AnswerFacts, type BeginInput, type BeginOutcome, type FinishInput } from './answer-path.queries';
 import type { ToolExecutors } from '../router';
 import type { AnswerProgress } from '../credits/answers-in-flight';
-import type { Ledger } from '../credits/ledger';
-import type { Conversations } from '../conversations/conversations.store';
+import { reservationRefusal, type Ledger } from '../credits/ledger';
+import { titleFromQuestion, turnsForPrompt, type Conversations } from '../conversations/conversations.store';
 import type { Tiers } from '../tiers/tiers';
-import { consumeOrRefuse } from '../limits/refusal';
+import { refusal } from '../limits/refusal';
 import { startStageClock, type StageClock } from './answer-timings';
 import type { MarketContextCache } from './market-context';
 
@@ -140,6 +142,10 @@ export function createChatService(deps: ChatServiceDeps) {
   // Accepted requests still gathering context or reserving: a drain waits for them to become answers.
   const starting = new Set<Promise<unknown>>();
   let accepting = true;
+  const answerPath = createAnswerPath({ chatDb: deps.chatDb });
+  // The watchlist each user's last prompt was built from, and its hash: never trusted, only named to begin_answer,
+  // which checks it against the stored one in the same call (a change made on any instance is seen at once).
+  const watchlists = new LRUCache<string, { symbols: AnswerFacts['symbols']; hash: string }>({ max: 50_000 });
 
   function start(input: StartChatInput): Promise<StartedAnswer> {
     if (!accepting) return Promise.reject(new AppError('unavailable', 'Zmarty is restarting; ask again in a moment'));
@@ -151,21 +157,23 @@ export function createChatService(deps: ChatServiceDeps) {
 
 
   /**
-   * The answer path, in stages (each timed, see answer-timings.ts):
-   * 1. limits ‖ context: the per-minute limit and the context (watchlist and
-   *    account in one statement, market from the per-candle cache, history)
-   *    are read at once; a refusal wins over a context error.
-   * 2. prompt: built and sized for the route the router will try first.
-   * 3. reservation ‖ cacheLookup: one transaction decides (id unused, under
-   *    the cap, paid for), so a provider is only ever called for an answer
-   *    that is granted; a cacheable question on an available market context
-   *    is looked up in the answer cache meanwhile, and a hit is played (no
-   *    provider) and settled at the cache price.
-   * 4. provider call ‖ question record: the call starts as soon as the credits
-   *    are held and the question is stored while it waits for its first token;
-   *    its deltas are held until the question is stored (should that fail, the
-   *    call is aborted, nothing was sent and the reservation is released).
-   * 5. run: deltas reach the client (coalesced), then settlement and storage.
+   * The answer path, in stages (each timed, see answer-timings.ts), with one
+   * database round trip before the provider is called in the common case:
+   * 1. tier (cached per instance, see server/tiers): voice allowed, limits.
+   * 2. context: the watchlist this instance remembers for the user, the market
+   *    from the per-candle cache; a follow-up or a question answered with the
+   *    user's account facts (or a watchlist not remembered) reads the facts
+   *    first (`facts`: one call, which also consumes the per-minute limit and
+   *    checks the conversation is the user's).
+   * 3. prompt: built and sized for the route the router will try first.
+   * 4. begin (sql/chat/0017 begin_answer), one call: the per-minute limit, the
+   *    watchlist checked against the one the prompt was built from (changed:
+   *    its facts come back and the prompt is rebuilt), the answer cache lookup,
+   *    the reservation (id unused, under the cap, paid for: a provider is only
+   *    ever called for an answer that is granted) and the question stored.
+   *    A hit is played (no provider) and settled at the cache price.
+   * 5. provider call; run: deltas reach the client (coalesced), then the
+   *    settlement, the answer and the cache entry in one call (finish_answer).
    */
   async function begin(input: StartChatInput): Promise<StartedAnswer> {
     const { user, id } = input;
@@ -177,82 +185,118 @@ export function createChatService(deps: ChatServiceDeps) {
       throw new AppError('conflict', existing.finished ? 'This request was already answered' : 'This request is already being answered; resume it instead');
     }
     // The tier decides the limits (cached briefly per instance, see server/tiers).
-    const limited = deps.tiers.forUser(user.userId).then(async (tier) => {
-      if (input.voice && !tier.voiceAllowed) throw new AppError('forbidden', `Spoken answers are not included in the ${tier.tier} tier; ask without voice`);
-      await consumeOrRefuse(deps.perMinute(tier.chatPerMinute), user.userId, { what: 'questions' });
-      clock.mark('limits');
-      return tier;
-    });
-    // Earlier turns come from the database (never from the client); a conversation that is not the user's is not_found here, before any charge.
-    const gathered = Promise.all([
-      gatherContext(deps, user),
-      input.conversationId === undefined ? [] : deps.conversations.history(user, input.conversationId),
-    ]);
-    const [limit, context] = await Promise.allSettled([limited, gathered]);
-    if (limit.status === 'rejected') throw limit.reason;
-    if (context.status === 'rejected') throw context.reason;
-    const [gatheredContext, history] = context.value;
-    const maxOutputTokens = limit.value.maxOutputTokens;
-    clock.mark('context');
+    const tier = await deps.tiers.forUser(user.userId);
+    if (input.voice && !tier.voiceAllowed) throw new AppError('forbidden', `Spoken answers are not included in the ${tier.tier} tier; ask without voice`);
+    const limiter = deps.perMinute(tier.chatPerMinute);
+    const maxOutputTokens = tier.maxOutputTokens;
+    clock.mark('limits');
 
     const wantsVoice = input.voice && deps.voice.available;
     const voiceModel = wantsVoice ? deps.voice.modelId : undefined;
     const delivery: Delivery = { userId: user.userId, requestId: id, inputTokens: 0, voiceModel, text: '', reserved: 0, maxOutputTokens };
     const base = { input, delivery, clock, receivedAt };
+    // A cacheable question is asked without the user's account facts (so that its answer can be shared), and a
+    // first question has no history: it needs nothing from the database but the watchlist, checked in `begin`.
+    const cacheable = deps.answerCache !== undefined && isCacheableQuestion(input);
+    let watch = cacheable ? watchlists.get(user.userId) : undefined;
+    let facts: AnswerFacts | undefined;
+    // The per-minute limit is consumed by the first call of this answer that reaches the database.
+    let limitKey: string | null = limiter.getKey(user.userId);
+    const call = async (request: Partial<BeginInput>): Promise<BeginOutcome> => {
+      const outcome = await answerPath.begin({
+        userId: user.userId,
+        requestId: id,
+        instanceId: deps.instanceId,
+        limitKey,
+        perMinute: limiter.points,
+        windowMs: limiter.duration * 1000,
+        nowMs: Date.now(),
+        conversationId: input.conversationId,
+        historyMessages: HISTORY_TURNS * 2,
+        watchHash: null,
+        amount: 0,
+        minAmount: 0,
+        preview: questionPreview(input.message),
+        message: input.message,
+        title: titleFromQuestion(input.message),
+        ...request,
+      });
+      if (outcome.outcome === 'rate_limited') throw refusal(new RateLimiterRes(0, outcome.retryMs, limiter.points + 1, false), 'questions');
+      limitKey = null;
+      if (outcome.outcome === 'not_found') throw new AppError('not_found', 'No such conversation');
+      if (outcome.outcome === 'facts') {
+        facts = outcome.facts;
+        watch = { symbols: facts.symbols, hash: facts.watchHash };
+        watchlists.set(user.userId, watch);
+        clock.mark('facts');
+      }
+      return outcome;
+    };
 
-    const cacheKey =
-      deps.answerCache && gatheredContext.fingerprint !== undefined && isCacheableQuestion(input) ? answerCacheKey(input.message, gatheredContext.fingerprint) : undefined;
-    // Looked up beside the reservation (never rejects: a failed lookup is a miss).
-    const lookup = cacheKey === undefined ? Promise.resolve(undefined) : lookupCached(cacheKey, id).finally(() => clock.mark('cacheLookup'));
+    for (let attempt = 1; ; attempt++) {
+      if (!watch) await call({});
+      const { symbols, hash } = watch!;
+      const market = await marketFor(deps, symbols, user.userId);
+      const cacheKey = cacheable && market.fingerprint !== undefined ? answerCacheKey(input.message, market.fingerprint) : undefined;
+      // Asked with the account facts (the market is unavailable, so not from the cache): read them first.
+      if (cacheKey === undefined && !facts) {
+        watch = undefined;
+        continue;
+      }
+      clock.mark('context');
+      const history = facts?.history ? turnsForPrompt(facts.history, HISTORY_TURNS) : [];
+      const prompt = buildPrompt({
+        userMessage: input.message,
+        symbols,
+        market: market.market,
+        account: cacheKey === undefined ? facts!.account : null,
+        now: now(),
+        toolsAvailable: true,
+        history,
+      });
+      delivery.inputTokens = estimatePromptTokens({ system: prompt.system, messages: prompt.messages, tools: TOOL_SPECS });
+      const tools = createToolExecutors(deps, user);
+      // Sized for the provider that will be tried first, not the priciest one: a fallback extends it (see budgetFor).
+      // A balance short of the full budget still buys a shorter answer; only one below a minimal answer is refused.
+      const planned = deps.router.plan({ prompt, tools });
+      const sizing = deps.pricer.reservationFor({ route: planned, inputTokens: delivery.inputTokens, voiceModel }, maxOutputTokens);
+      clock.mark('prompt');
 
-    // A cacheable question is asked without the user's account facts, so that its answer can be shared.
-    const prompt = buildPrompt({
-      userMessage: input.message,
-      symbols: gatheredContext.symbols,
-      market: gatheredContext.market,
-      account: cacheKey === undefined ? gatheredContext.account : null,
-      now: now(),
-      toolsAvailable: true,
-      history,
-    });
-    delivery.inputTokens = estimatePromptTokens({ system: prompt.system, messages: prompt.messages, tools: TOOL_SPECS });
-    const tools = createToolExecutors(deps, user);
-    // Sized for the provider that will be tried first, not the priciest one: a fallback extends it (see budgetFor).
-    // A balance short of the full budget still buys a shorter answer; only one below a minimal answer is refused.
-    const planned = deps.router.plan({ prompt, tools });
-    const sizing = deps.pricer.reservationFor({ route: planned, inputTokens: delivery.inputTokens, voiceModel }, maxOutputTokens);
-    clock.mark('prompt');
-
-    // The reservation covers the provider's answer and a cached one alike (a hit is settled at the cache price, the
-    // rest returned). A hit the reservation cannot pay for (a balance below the cache price) is asked of the provider;
-    // a balance too small for the provider but enough for the cached answer reserves exactly that instead.
-    const cacheCost = (text?: string) =>
-      deps.pricer.cachedAnswerCost(voiceModel ? (text?.length ?? maxOutputTokens * VOICE_CHARACTERS_PER_TOKEN) : 0, voiceModel);
-    const amount = cacheKey === undefined ? sizing.amount : Math.max(sizing.amount, cacheCost());
-    const [refusal, found] = await Promise.all([
-      reserve(input, delivery, clock, { amount, minAmount: sizing.minAmount }).then(() => undefined, (err: unknown) => err),
-      lookup,
-    ]);
-    if (refusal !== undefined) {
-      if (!(found && refusal instanceof AppError && refusal.code === 'insufficient_credits')) throw refusal;
-      await reserve(input, delivery, clock, { amount: cacheCost(found.text), minAmount: cacheCost(found.text) });
+      // The reservation covers the provider's answer and a cached one alike (a hit is settled at the cache price, the
+      // rest returned). A hit the reservation cannot pay for (a balance below the cache price) is asked of the provider;
+      // a balance too small for the provider but enough for the cached answer reserves exactly that instead.
+      const cacheCost = (text?: string) =>
+        deps.pricer.cachedAnswerCost(voiceModel ? (text?.length ?? maxOutputTokens * VOICE_CHARACTERS_PER_TOKEN) : 0, voiceModel);
+      const amount = cacheKey === undefined ? sizing.amount : Math.max(sizing.amount, cacheCost());
+      const begun = await call({ watchHash: hash, amount, minAmount: sizing.minAmount, cacheKey });
+      if (begun.outcome === 'facts') {
+        // The watchlist changed since this instance saw it: the prompt is rebuilt on the stored one.
+        if (attempt >= 3) throw new AppError('unavailable', 'Your watchlist is changing; ask again in a moment');
+        continue;
+      }
+      if (cacheKey !== undefined) clock.mark('cacheLookup');
+      const found = begun.outcome === 'refused' || begun.outcome === 'reserved' ? begun.cached : undefined;
+      let conversationId: string;
+      if (begun.outcome === 'reserved') {
+        delivery.reserved = begun.reserved;
+        conversationId = begun.conversationId;
+        clock.mark('reservation');
+        clock.mark('accepted');
+      } else {
+        const refused = reservationRefusal((begun as Extract<BeginOutcome, { outcome: 'refused' }>).reservation, sizing.minAmount);
+        if (!(found && refused.code === 'insufficient_credits')) throw refused;
+        // Too little for the provider, maybe enough for the cached answer: reserve exactly that, then store the question.
+        await reserve(input, delivery, clock, { amount: cacheCost(found.text), minAmount: cacheCost(found.text) });
+        conversationId = await recordQuestion(input, clock);
+      }
+      const cached = found && delivery.reserved >= cacheCost(found.text) ? found : undefined;
+      if (cached) {
+        delivery.inputTokens = 0;
+        return launch({ ...base, conversationId, source: { kind: 'cache', answer: cached } });
+      }
+      const stream = startStream({ prompt, tools, delivery });
+      return launch({ ...base, conversationId, source: { kind: 'provider', stream, cacheKey } });
     }
-    const cached = found && delivery.reserved >= cacheCost(found.text) ? found : undefined;
-    if (cached) {
-      delivery.inputTokens = 0;
-      const conversationId = await recordQuestion(input, clock);
-      return launch({ ...base, conversationId, source: { kind: 'cache', answer: cached } });
-    }
-
-    const stream = startStream({ prompt, tools, delivery });
-    let conversationId: string;
-    try {
-      conversationId = await recordQuestion(input, clock);
-    } catch (err) {
-      await stream.cancel();
-      throw err;
-    }
-    return launch({ ...base, conversationId, source: { kind: 'provider', stream, cacheKey } });
   }
 
   /** Reserves the answer's credits; refuses (conflict, rate_limited, insufficient_credits) before anything is called. */
@@ -284,16 +328,6 @@ export function createChatService(deps: ChatServiceDeps) {
       });
     clock.mark('accepted');
     return conversationId;
-  }
-
-  /** A cache lookup that fails is a miss: the cache must never cost an answer. */
-  async function lookupCached(key: string, requestId: string): Promise<CachedAnswer | undefined> {
-    try {
-      return await deps.answerCache!.lookup(key);
-    } catch (err) {
-      deps.log.warn({ err: (err as Error).message, requestId }, 'chat: answer cache lookup failed; asking the provider');
-      return undefined;
-    }
   }
 
   /** Starts the provider call of a reserved answer; its deltas wait in the relay until the answer runs. */
@@ -429,6 +463,7 @@ export function createChatService(deps: ChatServiceDeps) {
     };
 
     let result: Outcome | undefined;
+    let cacheEntry: FinishInput['cache'];
     try {
       if (source.kind === 'cache') {
         const played = playCachedAnswer(source.answer, onDelta, abort.signal);
@@ -442,12 +477,7 @@ export function createChatService(deps: ChatServiceDeps) {
         source.stream.relay.attach(onDelta);
         const streamed = await source.stream.result;
         result = streamed;
-        if (source.cacheKey !== undefined && isWorthCaching(streamed)) {
-          const stored = { text: streamed.text, provider: streamed.provider, model: streamed.model, outputTokens: streamed.usage.outputTokens };
-          void deps.answerCache!.store(source.cacheKey, stored).catch((err: unknown) =>
-            deps.log.warn({ err: (err as Error).message, requestId: id }, 'chat: storing the answer in the cache failed'),
-          );
-        }
+        if (source.cacheKey !== undefined && isWorthCaching(streamed)) cacheEntry = { key: source.cacheKey, text: streamed.text, ttlMs: deps.answerCache!.ttlMs };
       }
     } catch (err) {
       const code = err instanceof AppError ? err.code : 'internal';
@@ -477,14 +507,17 @@ export function createChatService(deps: ChatServiceDeps) {
     };
     const cost = priceOf(usage.voiceCharacters);
     const textCost = priceOf(0);
-    const settlement = await settleWithRetry({ userId: user.userId, requestId: id, cost, textCost, provider, model, ...usage });
     const status = result?.status ?? (abort.signal.aborted ? 'aborted' : 'incomplete');
     if (abort.signal.reason === SHUTDOWN) sink.error({ id, code: 'unavailable', message: 'Zmarty is restarting: this answer was stopped, and you pay only for what you received' });
-    // Stored before chat:done goes out, so a client that reloads the conversation on done finds the answer.
-    await deps.conversations
-      .recordAnswer({ userId: user.userId, requestId: id, text: delivery.text, provider, model, status, ...usage, credits: settlement.charged })
-      .catch((err: unknown) => deps.log.error({ err, requestId: id, userId: user.userId }, 'chat: storing the answer failed'));
-    const done: ChatDoneEvent = { id, provider, model, usage, credits: settlement, status, conversationId };
+    // One call: the settlement, the answer beside its question (stored before chat:done goes out, so a client that
+    // reloads the conversation on done finds it) and the cache entry.
+    const settlement = await withRetry(id, () =>
+      answerPath.finish({ userId: user.userId, requestId: id, cost, textCost, provider, model, ...usage, text: delivery.text, status, cache: cacheEntry }),
+    );
+    if (settlement.answerFailure) deps.log.error({ err: settlement.answerFailure, requestId: id, userId: user.userId }, 'chat: storing the answer failed');
+    if (settlement.cacheFailure) deps.log.warn({ err: settlement.cacheFailure, requestId: id }, 'chat: storing the answer in the cache failed');
+    if (cacheEntry && !settlement.cacheFailure) void deps.answerCache!.sweep();
+    const done: ChatDoneEvent = { id, provider, model, usage, credits: { charged: settlement.charged, balance: settlement.balance }, status, conversationId };
     deps.metrics?.chatRequests.inc({ provider, status });
     deps.metrics?.creditsCharged.inc({ provider }, settlement.charged);
     deps.log.info(
@@ -497,17 +530,19 @@ export function createChatService(deps: ChatServiceDeps) {
   }
 
   // The reservation already holds the money; settling must not be lost to a passing database hiccup.
-  async function settleWithRetry(input: Parameters<Ledger['settle']>[0]) {
+  async function withRetry<T>(requestId: string, settle: () => Promise<T>): Promise<T> {
     for (let attempt = 1; ; attempt++) {
       try {
-        return await deps.ledger.settle(input);
+        return await settle();
       } catch (err) {
         if (attempt >= 5) throw err;
-        deps.log.warn({ err: (err as Error).message, requestId: input.requestId, attempt }, 'chat: settle failed; retrying');
+        deps.log.warn({ err: (err as Error).message, requestId, attempt }, 'chat: settle failed; retrying');
         await new Promise((r) => setTimeout(r, 200 * 2 ** attempt));
       }
     }
   }
+
+  const settleWithRetry = (input: Parameters<Ledger['settle']>[0]) => withRetry(input.requestId, () => deps.ledger.settle(input));
 
   return {
     start,

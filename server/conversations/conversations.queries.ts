@@ -1,21 +1,7 @@
 import type { Queryable } from '../../common/db';
 import type { Conversation, StoredMessage } from '../../common/conversations';
-import type { ChatStatus } from '../../common/events';
 
 export type { Conversation, StoredMessage };
-
-export interface AnswerRecord {
-  userId: string;
-  requestId: string;
-  text: string;
-  provider: string;
-  model: string;
-  status: ChatStatus;
-  inputTokens: number;
-  outputTokens: number;
-  voiceCharacters: number;
-  credits: number;
-}
 
 const iso = (column: string) => `to_char(${column} at time zone 'utc', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"')`;
 const conversationColumns = `id, title, ${iso('created_at')} as "createdAt", ${iso('updated_at')} as "updatedAt"`;
@@ -45,25 +31,6 @@ export const userConversationQueries = {
       .rows[0],
 
   remove: async (q: Queryable, id: string) => ((await q.query('delete from public.conversations where id = $1', [id])).rowCount ?? 0) > 0,
-
-  /**
-   * The newest `limit` messages for the prompt, in one statement with the
-   * ownership check: no row at all means the conversation is not the user's
-   * (or does not exist); one row with a null role means it has no message yet.
-   */
-  recent: async (q: Queryable, id: string, limit: number) =>
-    (
-      await q.query<{ requestId: string | null; role: 'user' | 'assistant' | null; content: string | null; id: number | null }>(
-        `select m.id, m.request_id as "requestId", m.role, m.content
-           from public.conversations c
-           left join lateral (
-             select id, request_id, role, content from public.messages where conversation_id = c.id order by id desc limit $2
-           ) m on true
-          where c.id = $1
-          order by m.id`,
-        [id, limit],
-      )
-    ).rows,
 };
 
 /** What the server writes, as the service role. */
@@ -96,25 +63,4 @@ export const serverConversationQueries = {
         [input.conversationId, input.userId, input.requestId, input.text],
       )
     ).rows[0]?.conversationId,
-
-  /**
-   * The answer beside its question (found by request id). Nothing is written
-   * when the conversation was deleted while the answer ran, and a second
-   * write of the same answer is a no-op.
-   */
-  recordAnswer: async (q: Queryable, a: AnswerRecord) =>
-    (
-      await q.query(
-        `with answer as (
-           insert into public.messages (conversation_id, user_id, request_id, role, content, provider, model, status,
-                                        input_tokens, output_tokens, voice_characters, credits, completed_at)
-           select conversation_id, user_id, request_id, 'assistant', $3, $4, $5, $6, $7, $8, $9, $10, now()
-             from public.messages where user_id = $1 and request_id = $2 and role = 'user'
-           on conflict (user_id, request_id, role) do nothing
-           returning conversation_id
-         )
-         update public.conversations set updated_at = now() where id in (select conversation_id from answer)`,
-        [a.userId, a.requestId, a.text, a.provider, a.model, a.status, a.inputTokens, a.outputTokens, a.voiceCharacters, a.credits],
-      )
-    ).rowCount ?? 0,
 };

@@ -1,8 +1,7 @@
 import type { Db } from '../../common/db';
 import { AppError } from '../../common/errors';
-import type { VerifiedUser } from '../auth/token-verifier';
-import { HISTORY_TURNS, type ChatMessage } from '../context';
-import { serverConversationQueries, userConversationQueries, type AnswerRecord } from './conversations.queries';
+import type { ChatMessage } from '../context';
+import { serverConversationQueries } from './conversations.queries';
 
 export const TITLE_MAX_CHARS = 120;
 const TITLE_FROM_QUESTION_CHARS = 60;
@@ -34,23 +33,14 @@ export function turnsForPrompt(rows: Array<{ requestId: string | null; role: 'us
 }
 
 /**
- * The chat service's side of conversations: the prompt's history (read as the
- * user, under RLS), the question when an answer is accepted and the answer
- * when it is settled (written as the service role).
+ * The chat service's side of conversations outside an answer's own calls:
+ * the question of an answer reserved on its own (a cached answer re-reserved
+ * at the cache price). The prompt's history, the usual question and the
+ * answer are read and written inside begin_answer / finish_answer
+ * (server/chat/answer-path.queries.ts).
  */
-export function createConversations(deps: { chatDb: Db; historyMessages?: number }) {
-  // The prompt keeps the last HISTORY_TURNS messages; reading more would only be thrown away.
-  const historyMessages = deps.historyMessages ?? HISTORY_TURNS;
-
+export function createConversations(deps: { chatDb: Db }) {
   return {
-    /** The conversation's recent turns; `not_found` when it is not the user's. */
-    async history(user: VerifiedUser, conversationId: string): Promise<ChatMessage[]> {
-      // Twice the messages: unanswered questions are dropped before the bound applies.
-      const rows = await deps.chatDb.asUser(user.claims, (q) => userConversationQueries.recent(q, conversationId, historyMessages * 2));
-      if (rows.length === 0) throw new AppError('not_found', 'No such conversation');
-      return turnsForPrompt(rows, historyMessages);
-    },
-
     /** Writes the question of an accepted answer: into a new conversation, or appended to the user's own. */
     async recordQuestion(input: { userId: string; conversationId?: string; requestId: string; text: string }): Promise<string> {
       const { conversationId } = input;
@@ -60,11 +50,6 @@ export function createConversations(deps: { chatDb: Db; historyMessages?: number
       const appended = await deps.chatDb.asServiceRole((q) => serverConversationQueries.appendQuestion(q, { ...input, conversationId }));
       if (!appended) throw new AppError('not_found', 'No such conversation (was it deleted?)');
       return appended;
-    },
-
-    /** Writes the answer, whole or as far as it got (aborted, incomplete). */
-    async recordAnswer(answer: AnswerRecord): Promise<void> {
-      await deps.chatDb.asServiceRole((q) => serverConversationQueries.recordAnswer(q, answer));
     },
   };
 }

@@ -172,4 +172,34 @@ describe('credits ledger', () => {
     const rows = await db.query(`select 1 from public.credits_ledger where request_id = 'race-base' and reason = 'extend'`);
     expect(rows).toHaveLength(1);
   });
+  it('keeps the maintained balance equal to the sum of the ledger through concurrent reserves, extensions, settlements and grants', async () => {
+    const users = [await newUser(), await newUser(), await newUser('pro')];
+    // Concurrent activity on every user: answers reserved, some extended, all settled; operator-style grants inserted directly.
+    await Promise.all(
+      users.flatMap((user, u) =>
+        Array.from({ length: 12 }, async (_, i) => {
+          const id = `bal-${u}-${i}`;
+          try {
+            await reserve(user, id, 40 + i, 50);
+          } catch {
+            return; // refused (balance): nothing to settle
+          }
+          if (i % 3 === 0) await ledger.extend({ userId: user, requestId: id, amount: 25, minAmount: 1 });
+          if (i % 4 === 0) await db.query(`insert into public.credits_ledger (user_id, delta, reason, request_id) values ($1, 7, 'grant', $2)`, [user, `g-${id}`]);
+          await ledger.settle(settleInput(user, id, (i * 7) % 60));
+        }),
+      ),
+    );
+    const rows = await db.query<{ user_id: string; maintained: number; summed: number }>(
+      `select u.id as user_id, coalesce(b.balance, 0)::int as maintained, (select coalesce(sum(delta), 0) from public.credits_ledger l where l.user_id = u.id)::int as summed
+         from auth.users u left join zmarty_private.credit_balances b on b.user_id = u.id where u.id = any($1::uuid[])`,
+      [users],
+    );
+    expect(rows).toHaveLength(3);
+    for (const row of rows) expect(row.maintained).toBe(row.summed);
+    // And the readers' view is unchanged: credit_balance still sums the ledger, and agrees.
+    const view = await db.query<{ balance: number }>('select balance from public.credit_balance where user_id = $1', [users[0]]);
+    expect(view[0]!.balance).toBe(rows.find((r) => r.user_id === users[0])!.maintained);
+    expect(await ledger.balance(users[2]!)).toBe(rows.find((r) => r.user_id === users[2])!.summed);
+  });
 });

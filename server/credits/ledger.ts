@@ -84,15 +84,35 @@ export interface Settlement {
 }
 
 async function balanceOf(q: Queryable, userId: string): Promise<number> {
-  const { rows } = await q.query<{ balance: number }>('select coalesce(sum(delta), 0)::bigint as balance from public.credits_ledger where user_id = $1', [userId]);
+  // The maintained balance (sql/chat/0016): equal to the sum of the user's ledger, without reading it all.
+  const { rows } = await q.query<{ balance: number }>('select coalesce((select balance from zmarty_private.credit_balances where user_id = $1), 0)::bigint as balance', [userId]);
   return rows[0]?.balance ?? 0;
+}
+
+/** What reserve_answer's row says when it reserved nothing: the refusal, as the ledger's callers see it. */
+export function reservationRefusal(
+  row: { has_profile: boolean; reasons: string[]; balance: number; open: number; max_open: number },
+  minAmount: number,
+): AppError {
+  if (!row.has_profile) return new AppError('not_found', 'No profile for this user');
+  if (row.reasons.includes('settle')) return new AppError('conflict', 'This request was already answered');
+  if (row.reasons.includes('reserve')) return new AppError('conflict', 'This request is already being answered; resume it instead');
+  if (row.open >= row.max_open) return new AppError('rate_limited', `At most ${row.max_open} answers at a time; wait for one to finish`);
+  return new AppError('insufficient_credits', `Even a short answer needs ${minAmount} credits; your balance is ${row.balance}`);
+}
+
+/** A settlement's values as settle_answer takes them: whole credits, rounded up, never negative. */
+export function settlementValues(input: SettleInput): unknown[] {
+  const cost = Math.max(0, Math.ceil(input.cost));
+  const textCost = input.textCost === undefined ? null : Math.max(0, Math.ceil(input.textCost));
+  return [input.userId, input.requestId, cost, textCost, input.provider, input.model, input.inputTokens, input.outputTokens, input.voiceCharacters, input.estimated];
 }
 
 const lockProfile = (q: Queryable, userId: string) => q.query('select 1 from public.profiles where user_id = $1 for update', [userId]);
 
 export function createLedger(deps: { chatDb: Db }) {
   return {
-    balance: (userId: string) => deps.chatDb.asServiceRole((q) => balanceOf(q, userId)),
+    balance: (userId: string) => balanceOf(deps.chatDb.pool, userId),
 
     /**
      * Reserves `amount` credits for a new request. Refuses with `conflict` when
@@ -110,13 +130,9 @@ export function createLedger(deps: { chatDb: Db }) {
         'select * from zmarty_private.reserve_answer($1, $2, $3, $4, $5, $6, $7)',
         [input.userId, input.requestId, input.amount, input.instanceId, input.maxOpen ?? null, minAmount, input.question ?? null],
       );
-      const { has_profile: hasProfile, reasons, balance, open, max_open: maxOpen, reserved } = rows[0]!;
-      if (!hasProfile) throw new AppError('not_found', 'No profile for this user');
-      if (reasons.includes('settle')) throw new AppError('conflict', 'This request was already answered');
-      if (reasons.includes('reserve')) throw new AppError('conflict', 'This request is already being answered; resume it instead');
-      if (reserved !== null) return { requestId: input.requestId, userId: input.userId, reserved };
-      if (open >= maxOpen) throw new AppError('rate_limited', `At most ${maxOpen} answers at a time; wait for one to finish`);
-      throw new AppError('insufficient_credits', `Even a short answer needs ${minAmount} credits; your balance is ${balance}`);
+      const row = rows[0]!;
+      if (row.reserved !== null) return { requestId: input.requestId, userId: input.userId, reserved: row.reserved };
+      throw reservationRefusal(row, minAmount);
     },
 
     /**
@@ -137,7 +153,7 @@ export function createLedger(deps: { chatDb: Db }) {
           `with flight as (
              select reserved from zmarty_private.answers_in_flight where user_id = $1 and request_id = $2
            ), current as (
-             select coalesce(sum(delta), 0)::bigint as balance from public.credits_ledger where user_id = $1
+             select coalesce((select balance from zmarty_private.credit_balances where user_id = $1), 0)::bigint as balance
            ), inserted as (
              insert into public.credits_ledger (user_id, delta, reason, request_id)
              select $1::uuid, -least(current.balance, $3::integer), 'extend', $2::text from current, flight
@@ -162,52 +178,22 @@ export function createLedger(deps: { chatDb: Db }) {
       });
     },
 
-    /** Settles a reservation: refunds what was not used and closes it. Idempotent; a second call returns the first result. */
-    settle: (input: SettleInput): Promise<Settlement> => deps.chatDb.asServiceRole((q) => settleOn(q, input)),
+    /**
+     * Settles a reservation: refunds what was not used and closes it, in one
+     * call (sql/chat/0016 settle_answer). Idempotent; a second call returns the first result.
+     */
+    settle: (input: SettleInput): Promise<Settlement> => settleOn(deps.chatDb.pool, input),
 
-    /** `settle` inside a transaction of the caller's (the sweeper settles many in one, on one connection), as the service role. */
+    /** `settle` inside a transaction of the caller's (the sweeper settles many in one, on one connection). */
     settleOn,
   };
 
   async function settleOn(q: Queryable, input: SettleInput): Promise<Settlement> {
-    await lockProfile(q, input.userId);
-    const { rows } = await q.query<{ reason: string; delta: number }>(
-      `select reason, delta from public.credits_ledger where request_id = $1 and user_id = $2 and reason in ('reserve', 'extend', 'settle')`,
-      [input.requestId, input.userId],
-    );
-    const reserve = rows.find((r) => r.reason === 'reserve');
-    if (!reserve) throw new Error(`no reservation for request ${input.requestId}`);
-    // The reservation and every extension made for a fallback.
-    const reserved = -rows.filter((r) => r.reason === 'reserve' || r.reason === 'extend').reduce((sum, r) => sum + r.delta, 0);
-    const previous = rows.find((r) => r.reason === 'settle');
-    if (previous) return { charged: reserved - previous.delta, balance: await balanceOf(q, input.userId) };
-    const charged = Math.min(Math.max(0, Math.ceil(input.cost)), reserved);
-    // The new balance in the same round trip: the statement's snapshot predates its own insert, so add the row's delta.
-    const settled = await q.query<{ balance: number }>(
-      `with inserted as (
-         insert into public.credits_ledger
-           (user_id, delta, reason, provider, model, input_tokens, output_tokens, voice_characters, estimated, request_id, voice_credits)
-         values ($1, $2, 'settle', $3, $4, $5, $6, $7, $8, $9, $10)
-         returning delta
-       ), closed as (
-         delete from zmarty_private.answers_in_flight where user_id = $1 and request_id = $9
-       )
-       select ((select coalesce(sum(delta), 0) from public.credits_ledger where user_id = $1) + (select delta from inserted))::bigint as balance`,
-      [
-        input.userId,
-        reserved - charged,
-        input.provider,
-        input.model,
-        input.inputTokens,
-        input.outputTokens,
-        input.voiceCharacters,
-        input.estimated,
-        input.requestId,
-        charged - Math.min(charged, Math.max(0, Math.ceil(input.textCost ?? charged))),
-      ],
-    );
-    return { charged, balance: settled.rows[0]!.balance };
+    const { rows } = await q.query<{ charged: number; balance: number }>(SETTLE_SQL, settlementValues(input));
+    return { charged: rows[0]!.charged, balance: rows[0]!.balance };
   }
 }
+
+const SETTLE_SQL = 'select charged, balance from zmarty_private.settle_answer($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)';
 
 export type Ledger = ReturnType<typeof createLedger>;

@@ -76,6 +76,38 @@ describe('tier table', () => {
     await expect(fresh.forUser('00000000-0000-0000-0000-000000000000')).rejects.toMatchObject({ code: 'not_found' });
   });
 
+  it('reads a tier past half its cache time again in the background: the caller never waits, and a change is seen within the cache time', async () => {
+    const user = await newUser('pro');
+    let reads = 0;
+    const counting: Db = { ...db, query: (text, values) => (reads++, db.query(text, values)) };
+    let clock = 1_000_000;
+    const tiers = createTiers({ chatDb: counting, cacheMs: 1000, now: () => clock });
+    const waitForReads = async (n: number) => {
+      for (let i = 0; i < 100 && reads < n; i++) await new Promise((r) => setTimeout(r, 10));
+    };
+
+    expect(await tiers.forUser(user.sub)).toMatchObject({ tier: 'pro' });
+    expect(reads).toBe(1);
+    clock += 400; // young: served, nothing read
+    expect(await tiers.forUser(user.sub)).toMatchObject({ tier: 'pro' });
+    expect(reads).toBe(1);
+
+    await db.query(`update public.profiles set tier = 'free' where user_id = $1`, [user.sub]);
+    clock += 200; // past half: still served at once (the old tier, within the documented time), read again meanwhile
+    expect(await tiers.forUser(user.sub)).toMatchObject({ tier: 'pro' });
+    await waitForReads(2);
+    await new Promise((r) => setTimeout(r, 20));
+    clock += 100;
+    expect(await tiers.forUser(user.sub)).toMatchObject({ tier: 'free' });
+    expect(reads).toBe(2);
+
+    // Never served past the cache time: an entry that old is read before answering.
+    clock += 1_000;
+    await db.query(`update public.profiles set tier = 'pro' where user_id = $1`, [user.sub]);
+    expect(await tiers.forUser(user.sub)).toMatchObject({ tier: 'pro' });
+    expect(reads).toBe(3);
+  });
+
   it('applies only the seeds that are set, leaving the rest of the row as the operator left it', async () => {
     await db.query(`update public.tier_grants set voice_allowed = false, max_concurrent = 7 where tier = 'free'`);
     await applyTierSeeds(db, { free: { chatPerMinute: 9, maxOutputTokens: 512 }, pro: { startingCredits: 30000 } });

@@ -22,29 +22,41 @@ export interface TiersDeps {
  * same for every instance, and changed without a restart (`npm run admin --
  * tier EMAIL pro`, or an UPDATE of public.tier_grants).
  */
-export function createTiers({ chatDb, cacheMs = 5000 }: TiersDeps) {
-  const cache = cacheMs > 0 ? new LRUCache<string, Tier>({ max: 50_000, ttl: cacheMs }) : undefined;
+export function createTiers({ chatDb, cacheMs = 5000, now = Date.now }: TiersDeps & { now?: () => number }) {
+  const cache = cacheMs > 0 ? new LRUCache<string, { tier: Tier; readAt: number }>({ max: 50_000, ttl: cacheMs, ttlResolution: 0, perf: { now } }) : undefined;
   // Concurrent first questions of one user share one read.
   const reading = new Map<string, Promise<Tier>>();
 
-  async function read(userId: string): Promise<Tier> {
-    const [row] = await chatDb.query<Tier>(userTierSql, [userId]);
-    if (!row) throw new AppError('not_found', 'No profile for this user');
-    cache?.set(userId, row);
-    return row;
+  function read(userId: string): Promise<Tier> {
+    let pending = reading.get(userId);
+    if (!pending) {
+      // Stamped with the time the read was sent: an entry is never served more than cacheMs after the row was read.
+      const readAt = now();
+      pending = chatDb
+        .query<Tier>(userTierSql, [userId])
+        .then(([row]) => {
+          if (!row) throw new AppError('not_found', 'No profile for this user');
+          cache?.set(userId, { tier: row, readAt }, { ttl: Math.max(1, cacheMs - (now() - readAt)) });
+          return row;
+        })
+        .finally(() => reading.delete(userId));
+      reading.set(userId, pending);
+    }
+    return pending;
   }
 
   return {
-    /** The tier of a user (from the cache when read less than `cacheMs` ago). */
+    /**
+     * The tier of a user: from the cache when read less than `cacheMs` ago.
+     * An entry past half its time is read again in the background while it is
+     * still served (refresh-ahead), so a user who keeps asking never waits for
+     * the read on an answer's path, and a change is still seen within `cacheMs`.
+     */
     forUser(userId: string): Promise<Tier> {
       const cached = cache?.get(userId);
-      if (cached) return Promise.resolve(cached);
-      let pending = reading.get(userId);
-      if (!pending) {
-        pending = read(userId).finally(() => reading.delete(userId));
-        reading.set(userId, pending);
-      }
-      return pending;
+      if (!cached) return read(userId);
+      if (now() - cached.readAt > cacheMs / 2) void read(userId).catch(() => undefined);
+      return Promise.resolve(cached.tier);
     },
     /** Every tier with its number of users. */
     list: () => chatDb.query<Tier & { users: number }>(listTiersSql),

@@ -81,6 +81,8 @@ export interface StartOptions<R> {
   precheck?: (ctx: ResponseContext) => boolean;
   urlSuffix?: string;
   notFound?: (ctx: ResponseContext) => void;
+  /** How long an idle keep-alive connection is kept (default 1000 ms). */
+  keepAliveTimeoutMs?: number;
 }
 
 export async function startMockHttp<R>(options: StartOptions<R>): Promise<MockControl<R>> {
@@ -185,7 +187,7 @@ export async function startMockHttp<R>(options: StartOptions<R>): Promise<MockCo
   });
   // Streams must not be closed by the server's own idle timers while a test drips tokens.
   server.requestTimeout = 0;
-  server.keepAliveTimeout = 1000;
+  server.keepAliveTimeout = options.keepAliveTimeoutMs ?? 1000;
 
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const { port } = server.address() as AddressInfo;

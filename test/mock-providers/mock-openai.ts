@@ -19,6 +19,7 @@ export type MockOpenAI = MockControl<MockReply>;
 export function startMockOpenAI(options: MockLlmOptions = {}): Promise<MockOpenAI> {
   return startMockHttp<MockReply>({
     urlSuffix: '/v1',
+    keepAliveTimeoutMs: options.keepAliveTimeoutMs,
     match: (method, path) => method === 'POST' && path === '/v1/chat/completions',
     defaultReply: options.reply ?? { text: 'Hello from the mock.' },
     notFound: (ctx) => ctx.json(404, errorBody('Unknown request URL', 'invalid_request_error', 'unknown_url')),

@@ -52,6 +52,8 @@ export interface MockLlmOptions {
   firstTokenDelayMs?: number;
   /** When set, requests must carry this key (else 401 in the provider's format). */
   apiKey?: string;
+  /** How long the server keeps an idle keep-alive connection (default 1000 ms). */
+  keepAliveTimeoutMs?: number;
 }
 
 /** Shorthands for scripting faults. */
