@@ -54,7 +54,8 @@ export const LONGEST_INDICATOR_PERIOD = 200;
  * (1 − 2/(period+1))^(n − period) of that seed after n candles; at 3× the
  * period that is e^−4 ≈ 1.8 % of the seed's error (EMA200 then within 0.4 %
  * of a full-history value on the shared real candles; the live window,
- * CANDLE_LOOKBACK = 1000, brings it below 0.02 %). The backtest starts
+ * 901–1,000 candles at CANDLE_LOOKBACK = 1000 (indicator-window.ts), brings
+ * it below 0.05 %). The backtest starts
  * trading here. Every shorter indicator has forgotten its seed long before.
  */
 export const INDICATOR_WARMUP_CANDLES = 3 * LONGEST_INDICATOR_PERIOD;
