@@ -53,24 +53,26 @@ export function estimateLiquidationClusters(candles: readonly Candle[], options:
   const minStrength = options.minStrength ?? 0.05;
   if (!(width > 0)) return [];
 
-  // Lowest low / highest high strictly after each candle: "was this level crossed later?" in O(1).
-  const minLowAfter = new Float64Array(n + 1).fill(Number.POSITIVE_INFINITY);
-  const maxHighAfter = new Float64Array(n + 1).fill(Number.NEGATIVE_INFINITY);
-  for (let i = n - 1; i >= 0; i--) {
+  const start = Math.max(0, n - lookback);
+  // Lowest low / highest high strictly after each entry candle: "was this level crossed later?" in O(1).
+  // Only the entries (the last `lookback` candles) are asked, so only their suffix is scanned.
+  const minLowAfter = new Float64Array(n + 1 - start).fill(Number.POSITIVE_INFINITY);
+  const maxHighAfter = new Float64Array(n + 1 - start).fill(Number.NEGATIVE_INFINITY);
+  for (let i = n - 1; i >= start; i--) {
     const c = candles[i]!;
-    minLowAfter[i] = Math.min(minLowAfter[i + 1]!, c.low);
-    maxHighAfter[i] = Math.max(maxHighAfter[i + 1]!, c.high);
+    minLowAfter[i - start] = Math.min(minLowAfter[i + 1 - start]!, c.low);
+    maxHighAfter[i - start] = Math.max(maxHighAfter[i + 1 - start]!, c.high);
   }
 
-  const start = Math.max(0, n - lookback);
   // Zero-volume feeds would erase every level; weigh entries equally instead.
   let anyVolume = false;
   for (let i = start; i < n; i++) if (candles[i]!.volume > 0) anyVolume = true;
 
-  const bands = new Map<string, { side: 'long' | 'short'; band: number; weight: number }>();
+  // Keyed by a number (band and side), not a string built per level: a Map keeps insertion order either way.
+  const bands = new Map<number, { side: 'long' | 'short'; band: number; weight: number }>();
   const add = (side: 'long' | 'short', level: number, weight: number) => {
     const band = Math.floor(level / width);
-    const key = `${side}:${band}`;
+    const key = side === 'long' ? 2 * band : 2 * band + 1;
     const b = bands.get(key);
     if (b) b.weight += weight;
     else bands.set(key, { side, band, weight });
@@ -85,8 +87,8 @@ export function estimateLiquidationClusters(candles: readonly Candle[], options:
       const longLiq = entry * (1 - 1 / leverage + mmr);
       const shortLiq = entry * (1 + 1 / leverage - mmr);
       // Filled once a later candle traded through it; it must also still be on its side of the price.
-      if (minLowAfter[i + 1]! > longLiq && longLiq < last.close) add('long', longLiq, volume * weight);
-      if (maxHighAfter[i + 1]! < shortLiq && shortLiq > last.close) add('short', shortLiq, volume * weight);
+      if (minLowAfter[i + 1 - start]! > longLiq && longLiq < last.close) add('long', longLiq, volume * weight);
+      if (maxHighAfter[i + 1 - start]! < shortLiq && shortLiq > last.close) add('short', shortLiq, volume * weight);
     }
   }
 
