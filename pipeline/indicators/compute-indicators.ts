@@ -24,7 +24,7 @@
  *   psar           Parabolic SAR (0.02, 0.2) per Wilder, price units (own implementation, see psar.ts)
  *   ao             Awesome Oscillator, SMA 5 − SMA 34 of the median price, price units
  */
-import { INDICATOR_NAMES, type Candle, type IndicatorValues } from '../domain';
+import type { Candle, IndicatorValues } from '../domain';
 import { average, createEma, createSma, createTrueRange, createWsma, highestOf, lowestOf, pushWindow } from './indicator-parts';
 import { createPsar } from './psar';
 
@@ -258,7 +258,7 @@ export function createIndicatorEngine(): IndicatorEngine {
     },
 
     values() {
-      const out = Object.fromEntries(INDICATOR_NAMES.map((n) => [n, null])) as IndicatorValues;
+      const out = noValues();
       if (!last || count === 0) return out;
       const close = last.close;
 
@@ -299,6 +299,33 @@ export function createIndicatorEngine(): IndicatorEngine {
       out.ao = finite(ao);
       return out;
     },
+  };
+}
+
+/** All 21 null, in INDICATOR_NAMES order (a literal: built once a candle in a walk-forward). */
+function noValues(): IndicatorValues {
+  return {
+    rsi14: null,
+    macd: null,
+    macd_signal: null,
+    macd_hist: null,
+    ema20: null,
+    ema50: null,
+    ema200: null,
+    sma20: null,
+    bb_percent_b: null,
+    bb_width: null,
+    atr14: null,
+    adx14: null,
+    stoch_k: null,
+    stoch_rsi: null,
+    cci20: null,
+    mfi14: null,
+    obv_slope: null,
+    williams_r: null,
+    roc12: null,
+    psar: null,
+    ao: null,
   };
 }
 
