@@ -12,6 +12,10 @@
  * PGBOSS_POOL_MAX. Uses TRADING_DATABASE_URL + CHAT_DATABASE_URL when set
  * (bench rows are removed afterwards), else a throw-away embedded PostgreSQL.
  *
+ * Diagnostics: BENCH_CPU_PROFILE=/path/prefix writes a CPU profile of each
+ * round (this process: the worker's jobs) to <prefix>-pipeline-<round>.cpuprofile
+ * and prints its top functions and packages.
+ *
  * Two rounds: "backfill" (each watcher is new: 300 candles fetched, stored
  * and analysed) and "steady" (the clock moves one candle: one new candle
  * each, the recurring INGEST_CRON case).
@@ -24,6 +28,7 @@ import { parsePipelineConfig } from '../pipeline/config';
 import { QUEUES } from '../pipeline/jobs/queues';
 import { startPipeline } from '../pipeline/main';
 import { createSimulatedMarket } from '../pipeline/market/simulated';
+import { startCpuProfile, summarizeCpuProfile } from './lib/cpu-profile';
 import { openBenchDatabases, percentile } from './pipeline-databases';
 
 const WATCHERS = Number(process.env.BENCH_WATCHERS ?? 1000);
@@ -74,6 +79,7 @@ async function main() {
 
   async function round(name: string, expected: number) {
     lines.length = 0;
+    const profiler = process.env.BENCH_CPU_PROFILE ? await startCpuProfile() : undefined;
     const cpuBefore = process.cpuUsage();
     const started = performance.now();
     await pipeline.boss.send(QUEUES.scheduleIngest, {});
@@ -91,6 +97,11 @@ async function main() {
     }
     const seconds = (performance.now() - started) / 1000;
     const cpu = process.cpuUsage(cpuBefore);
+    if (profiler) {
+      const file = `${process.env.BENCH_CPU_PROFILE}-pipeline-${name}.cpuprofile`;
+      const top = summarizeCpuProfile(await profiler.stop(file), 15);
+      console.log(`${name}: worker CPU profile written to ${file}\n${top.join('\n')}`);
+    }
     if (timedOut) {
       console.log(`${name.padEnd(8)} TIMED OUT after ${seconds.toFixed(0)} s: ${done}/${WATCHERS} symbol-cycles = ${(done / seconds).toFixed(1)} /s`);
       process.exitCode = 1;

@@ -28,7 +28,7 @@ function ownerOf(url: string): string {
   const pkg = /node_modules\/((?:@[^/]+\/)?[^/]+)/.exec(url);
   if (pkg) return pkg[1]!;
   if (url.startsWith('node:')) return url;
-  const ours = /\/((?:server|common|bench|test)\/.+)$/.exec(url);
+  const ours = /\/((?:server|common|bench|test|pipeline)\/.+)$/.exec(url);
   return ours ? ours[1]! : url;
 }
 
