@@ -86,7 +86,7 @@ describe('incremental indicators (createIndicatorCache)', () => {
     for (const w of workers) expect(w.stats().hits).toBeGreaterThan(w.stats().misses * 5);
   });
 
-  it('rebuilds rather than reuse an engine fed other candles: a gap filled since, or a different close', () => {
+  it('rebuilds rather than reuse an engine fed other candles: a gap filled since, or a different price or volume', () => {
     const { key, candles, lookback } = cases[1]!;
     // A candle whose anchor is its predecessor's, so only the candles fed can tell the two apart.
     let n = 700;
@@ -102,12 +102,14 @@ describe('incremental indicators (createIndicatorCache)', () => {
     expect(gap.valuesAt(key, window, lookback)).toStrictEqual(expected);
     expect(gap.stats()).toMatchObject({ hits: 0, misses: 2 });
 
-    // A process that saw a different close for one candle.
-    const changed = createIndicatorCache();
-    const altered = window.slice(0, -1).map((c, i) => (i === start + 20 ? { ...c, close: c.close * 1.01 } : c));
-    changed.valuesAt(key, altered, lookback);
-    expect(changed.valuesAt(key, window, lookback)).toStrictEqual(expected);
-    expect(changed.stats()).toMatchObject({ hits: 0, misses: 2 });
+    // A process that saw one candle with a different close, high, low or volume.
+    for (const field of ['close', 'high', 'low', 'volume'] as const) {
+      const changed = createIndicatorCache();
+      const altered = window.slice(0, -1).map((c, i) => (i === start + 20 ? { ...c, [field]: c[field] * 1.001 } : c));
+      changed.valuesAt(key, altered, lookback);
+      expect(changed.valuesAt(key, window, lookback), field).toStrictEqual(expected);
+      expect(changed.stats(), field).toMatchObject({ hits: 0, misses: 2 });
+    }
 
     // The same candles: advanced, not rebuilt.
     const same = createIndicatorCache();

@@ -71,19 +71,53 @@ export function indicatorWindow(key: WatchKey, candles: readonly Candle[], lookb
 interface Entry {
   anchor: number;
   engine: IndicatorEngine;
-  /** Candles fed since the anchor, and a checksum of their times and closes in order. */
+  /** Candles fed since the anchor, and a hash of them in order. */
   count: number;
-  checksum: number;
+  checksum: Checksum;
 }
 
-/** Order-sensitive checksum of the candles' open times and closes (exact: the same inputs give the same bits). */
-function checksumOf(candles: readonly Candle[], from: number, to: number, seed = 0): number {
-  let sum = seed;
+// The bits of a double, as two 32-bit words, for hashing.
+const f64 = new Float64Array(1);
+const u32 = new Uint32Array(f64.buffer);
+
+/** A 64-bit hash (two 32-bit lanes) of a sequence of candles, folded left so it can be extended. */
+interface Checksum {
+  a: number;
+  b: number;
+}
+
+/**
+ * Order-sensitive hash of the bits of every field the indicators read: the
+ * same candles in the same order give the same hash; any other sequence a
+ * different one but with probability ~2^-64 (a plain float sum would lose a
+ * small change in its rounding).
+ */
+function checksumOf(candles: readonly Candle[], from: number, to: number, seed: Checksum = { a: 0x9e3779b9, b: 0x85ebca6b }): Checksum {
+  laneA = seed.a;
+  laneB = seed.b;
   for (let i = from; i < to; i++) {
     const c = candles[i]!;
-    sum = (sum * 31 + c.openTime + c.close) % 9.007199254740881e15;
+    hashDouble(c.openTime);
+    hashDouble(c.open);
+    hashDouble(c.high);
+    hashDouble(c.low);
+    hashDouble(c.close);
+    hashDouble(c.volume);
   }
-  return sum;
+  return { a: laneA, b: laneB };
+}
+
+let laneA = 0;
+let laneB = 0;
+function hashDouble(x: number): void {
+  f64[0] = x;
+  for (let w = 0; w < 2; w++) {
+    const word = u32[w]!;
+    laneA = Math.imul(laneA ^ word, 0x01000193);
+    laneA = (laneA << 13) | (laneA >>> 19);
+    laneB = Math.imul(laneB ^ word, 0xcc9e2d51);
+    laneB = Math.imul((laneB << 15) | (laneB >>> 17), 0x1b873593);
+  }
 }
 
 export interface IndicatorCache {
@@ -101,8 +135,8 @@ export interface IndicatorCache {
 /**
  * Per-process memory of each watcher's indicator engine. A verified cache:
  * an engine is reused only when its anchor is the window's and the candles
- * it was fed are, by count and by an order-sensitive checksum of their times
- * and closes, the window's first candles (a candle stored by another worker
+ * it was fed are, by count and by an order-sensitive checksum of their
+ * fields, the window's first candles (a candle stored by another worker
  * since, or a gap filled, fails the check); then only the candles after them
  * are fed. Anything else rebuilds from the window, which gives the same
  * values, so two workers sharing a queue (each with its own cache, each
@@ -124,7 +158,8 @@ export function createIndicatorCache(maxEntries = 2_000): IndicatorCache {
       let entry = map.get(id);
       map.delete(id);
       const fed = entry && entry.anchor === anchor && entry.count <= candles.length - from ? entry.count : -1;
-      if (entry && fed >= 0 && checksumOf(candles, from, from + fed) === entry.checksum) {
+      const prefix = entry && fed >= 0 ? checksumOf(candles, from, from + fed) : null;
+      if (entry && prefix && prefix.a === entry.checksum.a && prefix.b === entry.checksum.b) {
         hits++;
         for (let i = from + fed; i < candles.length; i++) entry.engine.push(candles[i]!);
         entry.checksum = checksumOf(candles, from + fed, candles.length, entry.checksum);
