@@ -1,5 +1,7 @@
 /**
- * The 21 indicator values of a candle series, computed with `trading-signals`
+ * The 21 indicator values of a candle series, as `trading-signals` 8.3
+ * computes them (its definitions and arithmetic, see indicator-parts.ts; the
+ * library itself is the reference in compute-indicators.library.test.ts)
  * (incremental: each candle is fed once, in order, so a value at candle i can
  * only depend on candles 0..i — no look-ahead by construction).
  *
