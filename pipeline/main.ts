@@ -5,6 +5,7 @@ import { ConfigError, readEnvSource } from '../common/env';
 import { createLogger, type Logger } from '../common/logger';
 import { migrate } from '../common/migrate';
 import { doublingConfigOf, marketOptionsOf, parsePipelineConfig, type PipelineConfig } from './config';
+import { createIndicatorCache } from './indicators/indicator-window';
 import { createLatestCache, createWindowCache, runIngest } from './jobs/ingest.job';
 import { ensureQueues, enqueueIngest, enqueueMany, QUEUES, signalJobSchema, watchJobSchema } from './jobs/queues';
 import { createDepthSampler, registerWorker } from './jobs/run-worker';
@@ -133,6 +134,7 @@ export async function startPipeline(options: PipelineOptions = {}): Promise<Runn
       catchUp: config.INGEST_CATCH_UP_CANDLES,
       latest,
       windows: createWindowCache(),
+      indicators: createIndicatorCache(),
       stores,
     };
     await registerWorker(

@@ -40,8 +40,19 @@ export function decideSeries(candles: readonly Candle[], options: SignalSeriesOp
     if (i + 1 < INDICATOR_WARMUP_CANDLES) return FLAT;
     const window = candles.slice(Math.max(0, i + 1 - lookback), i + 1);
     const risk: RiskMetric = computeRisk(window, options.timeframe);
-    const clusters: LiqCluster[] = estimateLiquidationClusters(window);
-    const d = decide({ candles: window, indicators: series[i]!, risk, clusters, timeframe: options.timeframe });
+    // Estimated on first read: the strategy reads clusters only for a call's take-profit, and most
+    // candles are flat, so a new watcher's walk-forward skips most of its costliest step.
+    let clusters: LiqCluster[] | undefined;
+    const input = {
+      candles: window,
+      indicators: series[i]!,
+      risk,
+      get clusters(): LiqCluster[] {
+        return (clusters ??= estimateLiquidationClusters(window));
+      },
+      timeframe: options.timeframe,
+    };
+    const d = decide(input);
     return { direction: d.direction, score: d.score, vote: d.vote ?? d.score, stop: d.stop, takeProfit: d.takeProfit };
   });
 }

@@ -4,6 +4,7 @@ import { createDb, type Db, type Queryable } from '../../common/db';
 import { TIMEFRAME_MS } from '../../common/symbols';
 import { createMigratedDatabases } from '../../test/databases';
 import type { WatchKey } from '../domain';
+import { createIndicatorCache } from '../indicators/indicator-window';
 import type { MarketSource } from '../market/market-source';
 import { createSimulatedMarket } from '../market/simulated';
 import { batchedStores, directStores, type PipelineStores } from '../storage/stores';
@@ -32,7 +33,7 @@ function depsFor(
   stores: PipelineStores,
   now: () => number,
   market: MarketSource = createSimulatedMarket({ now }),
-  caches: Pick<IngestDeps, 'latest' | 'windows'> = {},
+  caches: Pick<IngestDeps, 'latest' | 'windows' | 'indicators'> = {},
 ) {
   const ingest: IngestDeps = { sql: db.pool, stores, market, log: silent, now, lookback: LOOKBACK, historyCandles: HISTORY, catchUp: 60, ...caches };
   const track: TrackRecordDeps = {
@@ -104,7 +105,7 @@ describe('several symbols per job', () => {
     // The reference reads everything from the database; the batched side runs as the worker does, with its caches.
     const windows = createWindowCache();
     const a = depsFor(dbA, directStores(dbA.pool), clock);
-    const b = depsFor(dbB, batchedStores(counted), clock, undefined, { latest: createLatestCache(), windows });
+    const b = depsFor(dbB, batchedStores(counted), clock, undefined, { latest: createLatestCache(), windows, indicators: createIndicatorCache() });
 
     // First ingest (history walk-forward included), one candle later, an outage of five minutes (catch-up), one more.
     for (const step of [0, 1, 5, 6]) {

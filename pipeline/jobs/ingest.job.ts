@@ -4,6 +4,7 @@ import { TIMEFRAME_MS } from '../../common/symbols';
 import type { Candle, LiqCluster, WatchKey } from '../domain';
 import { fetchHistory } from '../backtest/history';
 import { computeIndicators } from '../indicators/compute-indicators';
+import { indicatorWindow, type IndicatorCache } from '../indicators/indicator-window';
 import { estimateLiquidationClusters } from '../liquidations/estimate-clusters';
 import type { MarketSource } from '../market/market-source';
 import { sanitizeCandles } from '../market/validate-candles';
@@ -30,6 +31,8 @@ export interface IngestDeps {
   latest?: LatestCache;
   /** Optional per-process copy of each watcher's last window, checked against the database before use (see createWindowCache). */
   windows?: WindowCache;
+  /** Optional per-process indicator engines, advanced by the new candles instead of recomputed (see createIndicatorCache). */
+  indicators?: IndicatorCache;
   /** The database calls (default: one statement each, on `sql`; the worker coalesces them across jobs, see batchedStores). */
   stores?: PipelineStores;
 }
@@ -176,7 +179,8 @@ export async function runIngest(deps: IngestDeps, key: WatchKey): Promise<Ingest
   for (let i = first; i < candles.length; i++) {
     // No look-ahead: each candle is analysed from the lookback candles up to it, as if ingested on time.
     window = candles.slice(Math.max(0, i + 1 - lookback), i + 1);
-    const indicators = computeIndicators(window);
+    // Over the candle's anchored indicator window (indicator-window.ts): the cache's values are the full computation's.
+    const indicators = deps.indicators ? deps.indicators.valuesAt(key, window, lookback) : computeIndicators(indicatorWindow(key, window, lookback));
     risk = computeRisk(window, key.timeframe);
     // A provider's liquidation map is today's: right for the newest candle only.
     const clusters = i === candles.length - 1 ? await clustersFor(deps, key, window) : estimateLiquidationClusters(window);

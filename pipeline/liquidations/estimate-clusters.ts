@@ -53,44 +53,55 @@ export function estimateLiquidationClusters(candles: readonly Candle[], options:
   const minStrength = options.minStrength ?? 0.05;
   if (!(width > 0)) return [];
 
-  // Lowest low / highest high strictly after each candle: "was this level crossed later?" in O(1).
-  const minLowAfter = new Float64Array(n + 1).fill(Number.POSITIVE_INFINITY);
-  const maxHighAfter = new Float64Array(n + 1).fill(Number.NEGATIVE_INFINITY);
-  for (let i = n - 1; i >= 0; i--) {
+  const start = Math.max(0, n - lookback);
+  // Lowest low / highest high strictly after each entry candle: "was this level crossed later?" in O(1).
+  // Only the entries (the last `lookback` candles) are asked, so only their suffix is scanned.
+  const minLowAfter = new Float64Array(n + 1 - start).fill(Number.POSITIVE_INFINITY);
+  const maxHighAfter = new Float64Array(n + 1 - start).fill(Number.NEGATIVE_INFINITY);
+  for (let i = n - 1; i >= start; i--) {
     const c = candles[i]!;
-    minLowAfter[i] = Math.min(minLowAfter[i + 1]!, c.low);
-    maxHighAfter[i] = Math.max(maxHighAfter[i + 1]!, c.high);
+    minLowAfter[i - start] = Math.min(minLowAfter[i + 1 - start]!, c.low);
+    maxHighAfter[i - start] = Math.max(maxHighAfter[i + 1 - start]!, c.high);
   }
 
-  const start = Math.max(0, n - lookback);
   // Zero-volume feeds would erase every level; weigh entries equally instead.
   let anyVolume = false;
   for (let i = start; i < n; i++) if (candles[i]!.volume > 0) anyVolume = true;
 
-  const bands = new Map<string, { side: 'long' | 'short'; band: number; weight: number }>();
-  const add = (side: 'long' | 'short', level: number, weight: number) => {
-    const band = Math.floor(level / width);
-    const key = `${side}:${band}`;
-    const b = bands.get(key);
-    if (b) b.weight += weight;
-    else bands.set(key, { side, band, weight });
-  };
+  // Weight per band, keyed by a number (2·band for longs, 2·band + 1 for shorts) rather than an object
+  // or a string per level: this runs for every candle of a new watcher's history walk-forward. A Map
+  // keeps insertion order, which the stable sort below relies on for equal strengths.
+  const bands = new Map<number, number>();
+  const longFactors = tiers.map(({ leverage }) => 1 - 1 / leverage + mmr);
+  const shortFactors = tiers.map(({ leverage }) => 1 + 1 / leverage - mmr);
 
   for (let i = start; i < n; i++) {
     const c = candles[i]!;
     const entry = (c.high + c.low + c.close) / 3;
     const volume = anyVolume ? c.volume : 1;
     if (!(volume > 0)) continue;
-    for (const { leverage, weight } of tiers) {
-      const longLiq = entry * (1 - 1 / leverage + mmr);
-      const shortLiq = entry * (1 + 1 / leverage - mmr);
+    const lowAfter = minLowAfter[i + 1 - start]!;
+    const highAfter = maxHighAfter[i + 1 - start]!;
+    for (let t = 0; t < tiers.length; t++) {
+      const weight = volume * tiers[t]!.weight;
+      const longLiq = entry * longFactors[t]!;
+      const shortLiq = entry * shortFactors[t]!;
       // Filled once a later candle traded through it; it must also still be on its side of the price.
-      if (minLowAfter[i + 1]! > longLiq && longLiq < last.close) add('long', longLiq, volume * weight);
-      if (maxHighAfter[i + 1]! < shortLiq && shortLiq > last.close) add('short', shortLiq, volume * weight);
+      if (lowAfter > longLiq && longLiq < last.close) {
+        const key = 2 * Math.floor(longLiq / width);
+        bands.set(key, (bands.get(key) ?? 0) + weight);
+      }
+      if (highAfter < shortLiq && shortLiq > last.close) {
+        const key = 2 * Math.floor(shortLiq / width) + 1;
+        bands.set(key, (bands.get(key) ?? 0) + weight);
+      }
     }
   }
 
-  const all = [...bands.values()];
+  const all = [...bands].map(([key, weight]) => {
+    const short = (key & 1) === 1;
+    return { side: short ? ('short' as const) : ('long' as const), band: short ? (key - 1) / 2 : key / 2, weight };
+  });
   const heaviest = all.reduce((m, b) => Math.max(m, b.weight), 0);
   if (heaviest <= 0) return [];
   return all

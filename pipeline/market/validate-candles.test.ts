@@ -104,3 +104,21 @@ describe('selectWindow', () => {
     expect(selectWindow(candles, opts).map((c) => (c.openTime - T) / M)).toEqual(idx);
   });
 });
+
+describe('the plain checks beside the schema', () => {
+  it('keep exactly the rows the schema keeps, as the schema returns them', () => {
+    const odd = [0, -0, -1, 1e-300, 0.5, 99, 100, 101, 1e308, Number.NaN, Infinity, -Infinity, '100', null, undefined, 2 ** 53, T + 0.5];
+    const rows: unknown[] = [good(0, { extra: 'dropped' }), Object.create({ inherited: 1 })];
+    for (const field of ['openTime', 'open', 'high', 'low', 'close', 'volume']) for (const v of odd) rows.push(good(0, { [field]: v }));
+    for (const [high, low] of [[100, 100], [100.5, 100], [101, 100.5], [100.5, 99]]) rows.push(good(0, { high, low }));
+    let kept = 0;
+    for (const row of rows) {
+      const parsed = candleSchema.safeParse(row);
+      const out = sanitizeCandles([row], { source: 't', symbol: 'X/Y', timeframe: '1m', now: Number.MAX_SAFE_INTEGER });
+      const expected = parsed.success && parsed.data.openTime % M === 0 ? [parsed.data] : [];
+      expect(out, JSON.stringify(row)).toStrictEqual(expected);
+      kept += out.length;
+    }
+    expect(kept).toBeGreaterThan(10);
+  });
+});
