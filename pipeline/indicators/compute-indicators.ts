@@ -1,7 +1,5 @@
 /**
- * The 21 indicator values of a candle series, as `trading-signals` 8.3
- * computes them (its definitions and arithmetic, see indicator-parts.ts; the
- * library itself is the reference in compute-indicators.library.test.ts)
+ * The 21 indicator values of a candle series, computed with `trading-signals`
  * (incremental: each candle is fed once, in order, so a value at candle i can
  * only depend on candles 0..i — no look-ahead by construction).
  *
@@ -26,8 +24,24 @@
  *   psar           Parabolic SAR (0.02, 0.2) per Wilder, price units (own implementation, see psar.ts)
  *   ao             Awesome Oscillator, SMA 5 − SMA 34 of the median price, price units
  */
-import type { Candle, IndicatorValues } from '../domain';
-import { average, createEma, createSma, createTrueRange, createWsma, highestOf, lowestOf, pushWindow } from './indicator-parts';
+import {
+  ADX,
+  AO,
+  ATR,
+  BollingerBands,
+  CCI,
+  EMA,
+  MACD,
+  MFI,
+  OBV,
+  ROC,
+  RSI,
+  SMA,
+  StochasticOscillator,
+  StochasticRSI,
+  WilliamsR,
+} from 'trading-signals';
+import { INDICATOR_NAMES, type Candle, type IndicatorValues } from '../domain';
 import { createPsar } from './psar';
 
 const OBV_WINDOW = 14;
@@ -53,281 +67,109 @@ export interface IndicatorEngine {
   values(): IndicatorValues;
 }
 
-/**
- * The 21 indicators, incremental. Each is `trading-signals`' own definition
- * with the library's arithmetic (see indicator-parts.ts; the library is the
- * reference in compute-indicators.library.test.ts, equal to the bit): RSI,
- * MACD, EMA, SMA, BollingerBands, ATR, ADX, StochasticOscillator,
- * StochasticRSI, CCI, MFI, OBV, WilliamsR, ROC and AO with the parameters
- * documented above; PSAR is ours (psar.ts).
- */
 export function createIndicatorEngine(): IndicatorEngine {
-  // RSI(14), Wilder smoothing; the stochastic RSI reads the same RSI (the library runs a second, identical one).
-  const avgGain = createWsma(14);
-  const avgLoss = createWsma(14);
-  let previousClose: number | null = null;
-  let rsi: number | null = null;
-  // MACD(12, 26, 9): the signal EMA starts with the 26th candle's MACD.
-  const ema12 = createEma(12);
-  const ema26 = createEma(26);
-  const macdSignal = createEma(9);
-  // Scalars, not a result object per candle: the engine runs ~1,000 candles a new watcher.
-  let macd: number | null = null;
-  let macdSignalValue: number | null = null;
-  const ema20 = createEma(20);
-  const ema50 = createEma(50);
-  const ema200 = createEma(200);
-  // SMA20 and the Bollinger middle are the same mean of the same 20 closes.
-  const sma20 = createSma(20);
-  let bandLower: number | null = null;
-  let bandMiddle = 0;
-  let bandUpper = 0;
-  const trueRange = createTrueRange();
-  const atr = createWsma(14);
-  // ADX(14): the directional moves smoothed like the ATR, both fed from the first candle (the first moves are 0).
-  const movesUp = createWsma(14);
-  const movesDown = createWsma(14);
-  const adx = createWsma(14);
-  let previous: Candle | null = null;
-  // Slow stochastic (14, 3, 3): reported once its %D has a value, as the library does.
-  // The stochastic and Williams %R look at the same last 14 candles.
-  const rangeCandles: Candle[] = [];
-  const stochK = createSma(3);
-  const stochD = createSma(3);
-  let slowK: number | null = null;
-  const rsiWindow: number[] = [];
-  let stochRsi: number | null = null;
-  // Typical prices of the last 20 candles (CCI), the last 15 of them with their volumes for the MFI.
-  const typicalPrices: number[] = [];
-  const flowVolumes: number[] = [];
-  const cciMean = createSma(20);
-  let cci: number | null = null;
-  let mfi: number | null = null;
-  let obv: number | null = null;
-  let willr: number | null = null;
-  const rocCloses: number[] = [];
-  let roc: number | null = null;
-  const aoShort = createSma(5);
-  const aoLong = createSma(34);
-  let ao: number | null = null;
+  const rsi = new RSI(14);
+  const macdSignal = new EMA(9);
+  const macd = new MACD(new EMA(12), new EMA(26), macdSignal);
+  const ema20 = new EMA(20);
+  const ema50 = new EMA(50);
+  const ema200 = new EMA(200);
+  const sma20 = new SMA(20);
+  const bb = new BollingerBands(20, 2);
+  const atr = new ATR(14);
+  const adx = new ADX(14);
+  const stoch = new StochasticOscillator({ kPeriod: 14, kSlowingPeriod: 3, dPeriod: 3 });
+  const stochRsi = new StochasticRSI(14);
+  const cci = new CCI(20);
+  const mfi = new MFI(14);
+  const obv = new OBV(2);
+  const willr = new WilliamsR(14);
+  const roc = new ROC(12);
   const psar = createPsar(0.02, 0.2); // Wilder's rules, see psar.ts
+  const ao = new AO(5, 34);
   // Ring buffers for the OBV slope: the last OBV_WINDOW + 1 OBV values and OBV_WINDOW volumes.
   const obvHistory: number[] = [];
   const volumes: number[] = [];
   let last: Candle | null = null;
   let count = 0;
 
-  function pushRsi(close: number) {
-    if (previousClose !== null) {
-      const gain = close > previousClose ? close - previousClose : 0;
-      const loss = close > previousClose ? 0 : previousClose - close;
-      avgLoss.update(loss);
-      avgGain.update(gain);
-      if (avgGain.result !== null) {
-        const l = avgLoss.result!;
-        rsi = l === 0 ? 100 : 100 - 100 / (avgGain.result / l + 1);
-        // The library's stochastic RSI skips a falsy RSI (exactly 0): so do we, to give its values.
-        if (rsi) {
-          pushWindow(rsiWindow, rsi, 14);
-          if (rsiWindow.length === 14) {
-            const min = lowestOf(rsiWindow);
-            const max = highestOf(rsiWindow);
-            stochRsi = max - min === 0 ? 100 : (rsi - min) / (max - min);
-          }
-        }
-      }
-    }
-    previousClose = close;
-  }
-
-  function pushTrend(c: Candle) {
-    const tr = trueRange.update(c);
-    atr.update(tr);
-    let up = 0;
-    let down = 0;
-    if (previous) {
-      const higherHigh = c.high - previous.high;
-      const lowerLow = previous.low - c.low;
-      up = higherHigh < 0 || higherHigh < lowerLow ? 0 : higherHigh;
-      down = lowerLow < 0 || lowerLow < higherHigh ? 0 : lowerLow;
-    }
-    movesUp.update(up);
-    movesDown.update(down);
-    if (previous && movesUp.result !== null) {
-      const pdi = movesUp.result / atr.result!;
-      const mdi = movesDown.result! / atr.result!;
-      const sum = pdi + mdi;
-      adx.update(sum === 0 ? 0 : (Math.abs(pdi - mdi) / sum) * 100);
-    }
-    previous = c;
-  }
-
-  function pushRanges(c: Candle) {
-    pushWindow(rangeCandles, c, 14);
-    if (rangeCandles.length === 14) {
-      // Stochastic: Math.max/min over the window, as the library's Math.max(...highs).
-      let highest = -Infinity;
-      let lowest = Infinity;
-      for (let i = 0; i < 14; i++) {
-        highest = Math.max(highest, rangeCandles[i]!.high);
-        lowest = Math.min(lowest, rangeCandles[i]!.low);
-      }
-      let divisor = highest - lowest;
-      const fastK = ((c.close - lowest) * 100) / (divisor === 0 ? 1 : divisor);
-      const k = stochK.update(fastK);
-      if (k !== null && stochD.update(k) !== null) slowK = k;
-      // Williams %R: the library's own comparisons (they differ from Math.max only for NaN, never stored).
-      highest = rangeCandles[0]!.high;
-      lowest = rangeCandles[0]!.low;
-      for (let i = 1; i < 14; i++) {
-        if (rangeCandles[i]!.high > highest) highest = rangeCandles[i]!.high;
-        if (rangeCandles[i]!.low < lowest) lowest = rangeCandles[i]!.low;
-      }
-      divisor = highest - lowest;
-      willr = divisor === 0 ? -100 : ((highest - c.close) / divisor) * -100;
-    }
-  }
-
-  function pushFlows(c: Candle) {
-    const typical = (c.high + c.low + c.close) / 3;
-    pushWindow(typicalPrices, typical, 20);
-    const mean = cciMean.update(typical);
-    if (mean !== null) {
-      const m = mean || average(typicalPrices);
-      let deviation = 0;
-      for (let i = 0; i < typicalPrices.length; i++) deviation += Math.abs(typicalPrices[i]! - m);
-      cci = (typical - mean) / (0.015 * (deviation / typicalPrices.length));
-    }
-    pushWindow(flowVolumes, c.volume, 15);
-    if (flowVolumes.length === 15) {
-      let positive = 0;
-      let negative = 0;
-      const first = typicalPrices.length - 15;
-      for (let i = 1; i < 15; i++) {
-        const tp = typicalPrices[first + i]!;
-        const before = typicalPrices[first + i - 1]!;
-        const flow = tp * flowVolumes[i]!;
-        if (tp > before) positive += flow;
-        else if (tp < before) negative += flow;
-      }
-      const total = positive + negative;
-      mfi = total === 0 ? 50 : (100 * positive) / total;
-    }
-    if (last) {
-      obv = (obv ?? 0) + (c.close > last.close ? c.volume : c.close < last.close ? -c.volume : 0);
-      obvHistory.push(obv);
-      if (obvHistory.length > OBV_WINDOW + 1) obvHistory.shift();
-    }
-    volumes.push(c.volume);
-    if (volumes.length > OBV_WINDOW) volumes.shift();
-  }
-
   return {
     push(c) {
       count++;
-      const close = c.close;
-      pushRsi(close);
-      const short = ema12.update(close);
-      const long = ema26.update(close);
-      if (count >= 26) {
-        macd = short - long;
-        macdSignalValue = macdSignal.update(macd);
-      }
-      ema20.update(close);
-      ema50.update(close);
-      ema200.update(close);
-      const middle = sma20.update(close);
-      if (middle !== null) {
-        const m = middle || average(sma20.values);
-        let squares = 0;
-        for (const v of sma20.values) squares += (v - m) * (v - m);
-        const sd = Math.sqrt(squares / sma20.values.length);
-        bandLower = middle - sd * 2;
-        bandMiddle = middle;
-        bandUpper = middle + sd * 2;
-      }
-      pushWindow(rocCloses, close, 13);
-      if (rocCloses.length === 13) roc = (close - rocCloses[0]!) / rocCloses[0]!;
-      pushTrend(c);
-      pushRanges(c);
-      pushFlows(c);
-      psar.add(c);
-      const median = (c.low + c.high) / 2;
-      const s = aoShort.update(median);
-      const l = aoLong.update(median);
-      if (l !== null) ao = s! - l;
       last = c;
+      rsi.add(c.close);
+      macd.add(c.close);
+      ema20.add(c.close);
+      ema50.add(c.close);
+      ema200.add(c.close);
+      sma20.add(c.close);
+      bb.add(c.close);
+      stochRsi.add(c.close);
+      roc.add(c.close);
+      atr.add(c);
+      adx.add(c);
+      stoch.add(c);
+      cci.add(c);
+      mfi.add(c);
+      willr.add(c);
+      psar.add(c);
+      ao.add(c);
+      const o = obv.add(c);
+      if (o !== null) {
+        obvHistory.push(o);
+        if (obvHistory.length > OBV_WINDOW + 1) obvHistory.shift();
+      }
+      volumes.push(c.volume);
+      if (volumes.length > OBV_WINDOW) volumes.shift();
     },
 
     values() {
-      const out = noValues();
+      const out = Object.fromEntries(INDICATOR_NAMES.map((n) => [n, null])) as IndicatorValues;
       if (!last || count === 0) return out;
       const close = last.close;
+      const m = macd.getResult();
+      const bands = bb.getResult();
+      const st = stoch.getResult();
 
-      out.rsi14 = finite(rsi);
-      out.macd = finite(macd);
-      // The signal EMA starts with the first MACD value; until it has seen
+      out.rsi14 = finite(rsi.getResult());
+      out.macd = finite(m?.macd);
+      // The library starts the signal EMA with the first MACD value; until it has seen
       // 9 of them (candle 34) it is not a 9-period EMA yet, so report it as warming up.
       if (macdSignal.isStable) {
-        out.macd_signal = finite(macdSignalValue);
-        out.macd_hist = macd === null || macdSignalValue === null ? null : finite(macd - macdSignalValue);
+        out.macd_signal = finite(m?.signal);
+        out.macd_hist = finite(m?.histogram);
       }
-      out.ema20 = finite(ema20.result);
-      out.ema50 = finite(ema50.result);
-      out.ema200 = finite(ema200.result);
-      out.sma20 = finite(sma20.result);
-      if (bandLower !== null) {
-        const width = bandUpper - bandLower;
+      out.ema20 = finite(ema20.getResult());
+      out.ema50 = finite(ema50.getResult());
+      out.ema200 = finite(ema200.getResult());
+      out.sma20 = finite(sma20.getResult());
+      if (bands) {
+        const width = bands.upper - bands.lower;
         // Flat prices collapse the bands: the close sits exactly on the middle.
-        out.bb_percent_b = width > 0 ? finite((close - bandLower) / width) : 0.5;
-        out.bb_width = bandMiddle > 0 ? finite(width / bandMiddle) : null;
+        out.bb_percent_b = width > 0 ? finite((close - bands.lower) / width) : 0.5;
+        out.bb_width = bands.middle > 0 ? finite(width / bands.middle) : null;
       }
-      out.atr14 = finite(atr.result);
-      out.adx14 = finite(adx.result);
-      out.stoch_k = finite(slowK);
+      out.atr14 = finite(atr.getResult());
+      out.adx14 = finite(adx.getResult());
+      out.stoch_k = finite(st?.stochK);
       // The library reports 100 (on its 0..1 scale) when the RSI was flat over the window;
       // there is no position within a zero range, so call it neutral.
-      out.stoch_rsi = stochRsi === null ? null : stochRsi > 1 ? 0.5 : finite(stochRsi);
-      out.cci20 = finite(cci);
-      out.mfi14 = finite(mfi);
+      const sr = stochRsi.getResult();
+      out.stoch_rsi = sr === null ? null : sr > 1 ? 0.5 : finite(sr);
+      out.cci20 = finite(cci.getResult());
+      out.mfi14 = finite(mfi.getResult());
       if (obvHistory.length === OBV_WINDOW + 1 && volumes.length === OBV_WINDOW) {
         const totalVolume = volumes.reduce((a, v) => a + v, 0);
         const delta = (obvHistory[OBV_WINDOW] ?? 0) - (obvHistory[0] ?? 0);
         out.obv_slope = totalVolume > 0 ? finite(delta / totalVolume) : 0;
       }
-      out.williams_r = finite(willr);
-      out.roc12 = roc === null ? null : finite(roc * 100);
+      out.williams_r = finite(willr.getResult());
+      const r = roc.getResult();
+      out.roc12 = r === null ? null : finite(r * 100);
       out.psar = finite(psar.getResult());
-      out.ao = finite(ao);
+      out.ao = finite(ao.getResult());
       return out;
     },
-  };
-}
-
-/** All 21 null, in INDICATOR_NAMES order (a literal: built once a candle in a walk-forward). */
-function noValues(): IndicatorValues {
-  return {
-    rsi14: null,
-    macd: null,
-    macd_signal: null,
-    macd_hist: null,
-    ema20: null,
-    ema50: null,
-    ema200: null,
-    sma20: null,
-    bb_percent_b: null,
-    bb_width: null,
-    atr14: null,
-    adx14: null,
-    stoch_k: null,
-    stoch_rsi: null,
-    cci20: null,
-    mfi14: null,
-    obv_slope: null,
-    williams_r: null,
-    roc12: null,
-    psar: null,
-    ao: null,
   };
 }
 

@@ -141,8 +141,8 @@ export interface IndicatorCache {
  * are fed. Anything else rebuilds from the window, which gives the same
  * values, so two workers sharing a queue (each with its own cache, each
  * missing the cycles the other ran) store identical rows; a miss costs only
- * the full computation. Bounded, least recently used first out (~12 KB an
- * engine: 2,000 watchers ≈ 25 MB).
+ * the full computation. Bounded, least recently used first out (~40 KB an
+ * engine: 2,000 watchers ≈ 80 MB).
  */
 export function createIndicatorCache(maxEntries = 2_000): IndicatorCache {
   const map = new Map<string, Entry>();

@@ -1,10 +1,8 @@
-import { ATR } from 'trading-signals';
 import { describe, expect, it } from 'vitest';
 import { AppError } from '../../common/errors';
 import { TIMEFRAME_MS } from '../../common/symbols';
-import { sharedDataSlices } from '../backtest/fixtures/real-candles';
 import type { Candle } from '../domain';
-import { computeRisk, regimeOf, wilderAtr } from './compute-risk';
+import { computeRisk, regimeOf } from './compute-risk';
 
 const H = TIMEFRAME_MS['1h'];
 function series(closes: number[], opts: { spacing?: number; range?: number; volume?: (i: number) => number } = {}): Candle[] {
@@ -82,16 +80,4 @@ describe('computeRisk', () => {
     expect(computeRisk(series(zigzag(31, 0.03)), '1h').regime).toBe('extreme'); // ≈ 2.9 annualised
     expect(computeRisk(series(zigzag(31, 0.005)), '1h').regime).toBe('normal'); // ≈ 0.48
   });
-
-  it.each(sharedDataSlices().map((s) => [s.name, s.candles] as const))(
-    'ATR(14) is trading-signals\' ATR to the bit at every candle of %s',
-    (_name, candles) => {
-      const library = new ATR(14);
-      for (let i = 0; i < candles.length; i++) {
-        library.add(candles[i]!);
-        // Each prefix once, as computeRisk sees a window ending at that candle.
-        if (i < 60 || i % 97 === 0 || i === candles.length - 1) expect(wilderAtr(candles.slice(0, i + 1), 14), `candle ${i}`).toBe(library.getResult());
-      }
-    },
-  );
 });
