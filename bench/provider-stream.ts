@@ -6,8 +6,13 @@
  * share — what the chat bench's "CPU/1k tok" owes to reading the provider's
  * stream, without the database, the sockets or the other clients.
  *
- *   npx tsx bench/provider-stream.ts [--n=50] [--answers=1000] [--tokens=100] [--token-ms=1]
+ *   npx tsx bench/provider-stream.ts [--n=50] [--answers=1000] [--tokens=100] [--token-ms=1] [--count-promises]
+ *
+ * --count-promises also counts the promises created per token (an async_hooks
+ * init hook: it slows the run, so CPU figures of that run are not comparable);
+ * unlike CPU time on a shared machine, that count is exact and repeatable.
  */
+import { createHook } from 'node:async_hooks';
 import { PerformanceObserver } from 'node:perf_hooks';
 import os from 'node:os';
 import { createOpenAIStyleProvider } from '../server/router/openai.provider';
@@ -61,6 +66,14 @@ async function main() {
       for (const e of list.getEntries()) gcMs += e.duration;
     });
     gc.observe({ entryTypes: ['gc'] });
+    let promises = 0;
+    const hook = process.argv.includes('--count-promises')
+      ? createHook({
+          init: (_id, type) => {
+            if (type === 'PROMISE') promises++;
+          },
+        }).enable()
+      : undefined;
     let left = answers;
     const cpu0 = process.cpuUsage();
     const t0 = performance.now();
@@ -72,11 +85,12 @@ async function main() {
     const cpu = process.cpuUsage(cpu0);
     const wall = performance.now() - t0;
     gc.disconnect();
+    hook?.disable();
     const cpuMs = (cpu.user + cpu.system) / 1000;
     console.log(
       `[provider-stream] N=${n}, ${answers} answers × ${tokens} tokens (${relayed} relayed) in ${(wall / 1000).toFixed(1)} s; ` +
         `CPU ${((cpuMs / relayed) * 1000).toFixed(1)} ms / 1,000 tokens (user ${((cpu.user / 1000 / relayed) * 1000).toFixed(1)}, system ${((cpu.system / 1000 / relayed) * 1000).toFixed(1)}); ` +
-        `GC ${((gcMs / relayed) * 1000).toFixed(1)} ms / 1,000 tokens; ${reconnects} reconnects; load ${os.loadavg()[0]!.toFixed(2)}`,
+        `GC ${((gcMs / relayed) * 1000).toFixed(1)} ms / 1,000 tokens; ${hook ? `${(promises / relayed).toFixed(2)} promises / token; ` : ''}${reconnects} reconnects; load ${os.loadavg()[0]!.toFixed(2)}`,
     );
   } finally {
     await mock.stop();
