@@ -24,6 +24,8 @@ import OpenAI from 'openai';
 
 export type ChatCompletionChunk = OpenAI.Chat.Completions.ChatCompletionChunk;
 
+const STREAMING = { stream: true } as const;
+
 export async function readChatCompletionStream(response: Response, onChunk: (chunk: ChatCompletionChunk) => void): Promise<void> {
   if (!response.body) throw new OpenAI.OpenAIError('Attempted to iterate over a response with no body');
   const reader = response.body.getReader();
@@ -58,7 +60,7 @@ export async function readChatCompletionStream(response: Response, onChunk: (chu
         parser.feed(decoder.decode() + '\n\n');
         return;
       }
-      parser.feed(decoder.decode(read.value, { stream: true }));
+      parser.feed(decoder.decode(read.value, STREAMING));
     }
   } finally {
     // Left early ([DONE], an error event, a throwing onChunk): the rest of the body is not wanted.
