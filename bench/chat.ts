@@ -29,7 +29,7 @@
  * Diagnostics: BENCH_CPU_PROFILE=/path/prefix writes a CPU profile of the
  * server during each zmarty phase and prints its top functions;
  * BENCH_DB_TIMING=1 prints the server's database time per call.
- * BENCH_SERVER_LOG=warn (or info, …) lets the server log at that level (errors of a phase: why).
+ * BENCH_LOG_LEVEL=warn (or info, debug) lets the server's own log lines through (silent by default).
  * DATABASE_POOL_MAX is honoured; CHAT_/TRADING_DATABASE_URL select the
  * database servers. The server runs in this process (the embedded PostgreSQL
  * in its own); the mock and the clients each in a child process. They all

@@ -21,6 +21,7 @@ const serverOnlySchema = z.object({
   /** How long an instance trusts a user's tier before reading it again (0 = read on every answer). */
   TIER_CACHE_MS: z.coerce.number().int().min(0).max(300_000).default(5000),
   CHAT_TOKEN_COALESCE_MS: z.coerce.number().int().min(0).max(200).default(16),
+  CHAT_TOKEN_EVENTS_PER_SECOND: z.coerce.number().int().min(0).max(1_000_000).default(2000),
   CHAT_ANSWER_CACHE_TTL_SECONDS: z.coerce.number().int().min(0).max(86_400).default(900),
   CHAT_CONTEXT_MAX_AGE_SECONDS: z.coerce.number().int().min(1).max(3600).default(60),
   SHUTDOWN_DRAIN_MS: z.coerce.number().int().min(0).max(600_000).default(20_000),
@@ -42,6 +43,8 @@ export interface ServerConfig {
   priceTable: PriceTable;
   chat: {
     tokenCoalesceMs: number;
+    /** Token events per second the process aims to stay under (0 = the window is always tokenCoalesceMs). */
+    tokenEventsPerSecond: number;
     /** How long a cached answer is served at most (0 = no answer cache). */
     answerCacheTtlMs: number;
     /** How long a pair's market context is trusted without a new-signal notification. */
@@ -92,6 +95,7 @@ export function parseServerConfig(source: Record<string, string | undefined>): S
     priceTable,
     chat: {
       tokenCoalesceMs: e.CHAT_TOKEN_COALESCE_MS,
+      tokenEventsPerSecond: e.CHAT_TOKEN_EVENTS_PER_SECOND,
       answerCacheTtlMs: e.CHAT_ANSWER_CACHE_TTL_SECONDS * 1000,
       contextMaxAgeMs: e.CHAT_CONTEXT_MAX_AGE_SECONDS * 1000,
     },

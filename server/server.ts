@@ -185,6 +185,7 @@ export function createServer(options: ServerDeps): ZmartyServer {
     tiers,
     perMinute: limits.chatPerMinute,
     tokenCoalesceMs: config.chat.tokenCoalesceMs,
+    tokenEventsPerSecond: config.chat.tokenEventsPerSecond,
     onBalance: (userId, balance) => io?.to(userRoom(userId)).emit('credits:balance', { balance }),
   });
 

@@ -90,7 +90,7 @@ export async function startChatBench(options: {
       startServer({
         env,
         config,
-        log: createLogger({ level: (process.env.BENCH_SERVER_LOG as 'warn' | undefined) ?? 'silent' }),
+        log: createLogger({ level: process.env.BENCH_LOG_LEVEL ?? 'silent' }),
         chatUrl: databases.chatUrl,
         tradingUrl: databases.tradingUrl,
         embeddedAuth: { jwtSecret, anonKey },

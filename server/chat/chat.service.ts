@@ -23,6 +23,7 @@ import type { Tiers } from '../tiers/tiers';
 import { refusal } from '../limits/refusal';
 import { startStageClock, type StageClock } from './answer-timings';
 import type { MarketContextCache } from './market-context';
+import { coalesceWindowMs } from './token-coalescing';
 
 export interface ChatServiceDeps {
   chatDb: Db;
@@ -54,6 +55,8 @@ export interface ChatServiceDeps {
   perMinute: (limit: number) => RateLimiterAbstract;
   /** Tokens after the first are batched for this long into one chat:token (0 = one event per provider token). */
   tokenCoalesceMs?: number;
+  /** Token events per second this process aims to stay under by widening the window when many answers stream (0 = fixed window; see token-coalescing.ts). */
+  tokenEventsPerSecond?: number;
   now?: () => Date;
 }
 
@@ -137,6 +140,7 @@ const SHUTDOWN = new Error('the server is shutting down');
 export function createChatService(deps: ChatServiceDeps) {
   const now = deps.now ?? (() => new Date());
   const coalesceMs = deps.tokenCoalesceMs ?? 16;
+  const coalescing = { minMs: coalesceMs, eventsPerSecond: deps.tokenEventsPerSecond ?? 0 };
   const deliveries = new Map<LiveAnswer, Delivery>();
   const running = new Set<Promise<ChatDoneEvent>>();
   // Accepted requests still gathering context or reserving: a drain waits for them to become answers.
@@ -430,8 +434,9 @@ export function createChatService(deps: ChatServiceDeps) {
     }
 
     // The first token goes out at once (it is what the user waits for); later ones
-    // arriving within one frame are sent as one event. At hundreds of concurrent
-    // streams a socket write per provider token is what saturates the CPU.
+    // arriving within one window are sent as one event. At hundreds of concurrent
+    // streams a socket write per provider token is what saturates the CPU, so the
+    // window widens with the answers this process is streaming (token-coalescing.ts).
     let pending = '';
     let flushTimer: NodeJS.Timeout | undefined;
     const flush = () => {
@@ -449,7 +454,7 @@ export function createChatService(deps: ChatServiceDeps) {
         return;
       }
       pending += delta;
-      flushTimer ??= setTimeout(flush, coalesceMs);
+      flushTimer ??= setTimeout(flush, coalesceWindowMs(deliveries.size, coalescing));
     };
     const onDelta: DeltaHandler = (delta, from) => {
       clock.mark('providerFirstToken');

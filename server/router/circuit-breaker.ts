@@ -50,12 +50,29 @@ export function createCircuitBreaker(options: BreakerOptions = {}): CircuitBreak
   let openedAt = 0;
   let consecutive = 0;
   let probeInFlight = false;
+  // The window's calls, oldest first, from `head` on; `failed` counts the failures among them.
+  // snapshot() runs for every answer (the router's plan), so pruning and counting are O(1) amortized, not a scan of the window.
   let calls: Array<{ at: number; ok: boolean }> = [];
+  let head = 0;
+  let failed = 0;
 
   const prune = () => {
     const since = now() - windowMs;
-    if (calls.length > 0 && calls[0]!.at < since) calls = calls.filter((c) => c.at >= since);
+    while (head < calls.length && calls[head]!.at < since) {
+      if (!calls[head]!.ok) failed--;
+      head++;
+    }
+    if (head > 1024 && head * 2 > calls.length) {
+      calls = calls.slice(head);
+      head = 0;
+    }
   };
+  const record = (ok: boolean) => {
+    calls.push({ at: now(), ok });
+    if (!ok) failed++;
+    prune();
+  };
+  const inWindow = () => calls.length - head;
   const open = () => {
     state = 'open';
     openedAt = now();
@@ -82,29 +99,28 @@ export function createCircuitBreaker(options: BreakerOptions = {}): CircuitBreak
         state = 'closed';
         probeInFlight = false;
         calls = [];
+        head = 0;
+        failed = 0;
       }
-      calls.push({ at: now(), ok: true });
+      record(true);
     },
     failure: () => {
       consecutive += 1;
-      calls.push({ at: now(), ok: false });
-      prune();
+      record(false);
       if (state === 'half-open') return open();
-      const failed = calls.filter((c) => !c.ok).length;
-      if (consecutive >= threshold || (calls.length >= minCalls && failed / calls.length > ratio)) open();
+      if (consecutive >= threshold || (inWindow() >= minCalls && failed / inWindow() > ratio)) open();
     },
     release: () => {
       probeInFlight = false;
     },
     snapshot: () => {
       prune();
-      const failed = calls.filter((c) => !c.ok).length;
       const reported: BreakerState = state === 'open' && cooled() ? 'half-open' : state;
       return {
         state: reported,
         consecutiveFailures: consecutive,
-        failureRatio: calls.length === 0 ? 0 : failed / calls.length,
-        callsInWindow: calls.length,
+        failureRatio: inWindow() === 0 ? 0 : failed / inWindow(),
+        callsInWindow: inWindow(),
         ...(state === 'open' && !cooled() ? { retryInMs: cooldownMs - (now() - openedAt) } : {}),
       };
     },

@@ -11,6 +11,7 @@ import type { ProviderAdapter, ProviderOutcome, ProviderTurn } from './router.ty
 import { runToolCall, toolSpecsFor, type ToolCallReport } from './tools';
 import { createUsageMeter, estimatePromptTokens } from './usage-meter';
 import { TruncatedStream } from './retry-policy';
+import { readChatCompletionStream, type ChatCompletionChunk } from './openai.sse';
 
 export interface OpenAIStyleOptions {
   name: 'xai' | 'openai';
@@ -49,30 +50,35 @@ export function createOpenAIStyleProvider(options: OpenAIStyleOptions): Provider
       try {
         for (let round = 0; ; round++) {
           const lastRound = round >= turn.maxToolRounds;
-          meter.startRound(estimatePromptTokens({ messages, tools: tools.length > 0 ? tools : undefined }));
+          // Counted only if the provider does not report the input (an aborted stream): the snapshot is this round's messages.
+          const sent = messages.slice();
+          meter.startRound(() => estimatePromptTokens({ messages: sent, tools: tools.length > 0 ? tools : undefined }));
           turn.onRequestStart();
-          const stream = await client.chat.completions.create(
-            {
-              model: options.model,
-              messages,
-              stream: true,
-              stream_options: { include_usage: true },
-              [maxTokensKey]: turn.maxOutputTokens,
-              ...(tools.length > 0 ? { tools, tool_choice: lastRound ? ('none' as const) : ('auto' as const) } : {}),
-            },
-            { signal: turn.signal },
-          );
+          // The SDK makes the request and maps a failed status to its APIError; the body is read by readChatCompletionStream (why: see openai.sse.ts).
+          const response = await client.chat.completions
+            .create(
+              {
+                model: options.model,
+                messages,
+                stream: true,
+                stream_options: { include_usage: true },
+                [maxTokensKey]: turn.maxOutputTokens,
+                ...(tools.length > 0 ? { tools, tool_choice: lastRound ? ('none' as const) : ('auto' as const) } : {}),
+              },
+              { signal: turn.signal },
+            )
+            .asResponse();
           const calls = new Map<number, { id: string; name: string; args: string }>();
           let roundText = '';
           let finish: string | null = null;
-          for await (const chunk of stream) {
+          const onChunk = (chunk: ChatCompletionChunk) => {
             if (chunk.usage) {
               meter.reportInput(chunk.usage.prompt_tokens);
               meter.reportOutput(chunk.usage.completion_tokens);
             }
-            const choice = chunk.choices[0];
-            if (!choice) continue;
-            const content = choice.delta.content;
+            const choice = chunk.choices?.[0];
+            if (!choice) return;
+            const content = choice.delta?.content;
             if (content) {
               turn.onActivity();
               meter.addOutput(content);
@@ -80,18 +86,26 @@ export function createOpenAIStyleProvider(options: OpenAIStyleOptions): Provider
               text += content;
               turn.onToken(content);
             }
-            for (const d of choice.delta.tool_calls ?? []) {
-              turn.onActivity();
-              const call = calls.get(d.index) ?? { id: '', name: '', args: '' };
-              if (d.id) call.id = d.id;
-              if (d.function?.name) call.name += d.function.name;
-              if (d.function?.arguments) call.args += d.function.arguments;
-              meter.addOutput((d.function?.name ?? '') + (d.function?.arguments ?? ''));
-              calls.set(d.index, call);
+            const deltas = choice.delta?.tool_calls;
+            if (deltas) {
+              for (const d of deltas) {
+                turn.onActivity();
+                const call = calls.get(d.index) ?? { id: '', name: '', args: '' };
+                if (d.id) call.id = d.id;
+                if (d.function?.name) call.name += d.function.name;
+                if (d.function?.arguments) call.args += d.function.arguments;
+                meter.addOutput((d.function?.name ?? '') + (d.function?.arguments ?? ''));
+                calls.set(d.index, call);
+              }
             }
             if (choice.finish_reason) finish = choice.finish_reason;
+          };
+          try {
+            await readChatCompletionStream(response, onChunk);
+          } catch (err) {
+            // An abort (the caller, or the router's timers) ends the round quietly; the router reads the signal's reason.
+            if (!turn.signal.aborted) throw err;
           }
-          // The SDK ends iteration quietly on abort; the router reads the signal's reason.
           if (turn.signal.aborted) return outcome(false);
           if (finish === null) return outcome(false, new TruncatedStream());
           if (finish !== 'tool_calls' || calls.size === 0 || lastRound) return outcome(true);

@@ -81,4 +81,33 @@ describe('circuit breaker', () => {
     c.failure();
     expect(c.snapshot()).toMatchObject({ state: 'closed', callsInWindow: 2 });
   });
+
+  it('keeps the window exact as thousands of calls slide out of it (counted, not rescanned)', () => {
+    let t = 0;
+    const b = createCircuitBreaker({ failureThreshold: 1_000, failureRatio: 0.5, minCalls: 4, windowMs: 1_000, now: () => t });
+    const record: Array<{ at: number; ok: boolean }> = [];
+    // What the window holds, by a plain scan of every call: the calls at or after now − windowMs.
+    const expected = () => {
+      const inWindow = record.filter((c) => c.at >= t - 1_000);
+      const failed = inWindow.filter((c) => !c.ok).length;
+      return { callsInWindow: inWindow.length, failureRatio: inWindow.length === 0 ? 0 : failed / inWindow.length };
+    };
+    // 5,000 calls, one per ms, every fourth a failure.
+    for (let i = 0; i < 5_000; i++) {
+      t = i;
+      const ok = i % 4 !== 3;
+      record.push({ at: t, ok });
+      if (ok) b.success();
+      else b.failure();
+      if (i % 499 === 0) expect(b.snapshot()).toMatchObject({ state: 'closed', ...expected() });
+    }
+    expect(b.snapshot()).toMatchObject({ callsInWindow: 1_001, failureRatio: 251 / 1_001 });
+    t = 5_500; // half of them left the window
+    expect(b.snapshot()).toMatchObject({ callsInWindow: 500, failureRatio: 0.25 });
+    t = 10_000;
+    expect(b.snapshot()).toMatchObject({ callsInWindow: 0, failureRatio: 0 });
+    // Failures after an empty window are judged on their own: 4 of 4 failed opens the breaker.
+    for (let i = 0; i < 4; i++) b.failure();
+    expect(b.snapshot().state).toBe('open');
+  });
 });

@@ -152,6 +152,7 @@ export function createModelRouter(options: RouterOptions = {}): ModelRouter {
         signal,
         onRequestStart: () => {
           clearTimeout(idle);
+          idle = undefined;
           clearTimeout(ttft);
           ttft = setTimeout(() => fire('first_token_timeout'), firstTokenTimeoutMs);
         },
@@ -161,8 +162,9 @@ export function createModelRouter(options: RouterOptions = {}): ModelRouter {
             ttft = undefined;
             firstTokenMs ??= Math.round(performance.now() - started);
           }
-          clearTimeout(idle);
-          idle = setTimeout(() => fire('stalled'), idleTimeoutMs);
+          // Called for every chunk: one timer per attempt, re-armed in place (no timer object per token).
+          if (idle === undefined) idle = setTimeout(() => fire('stalled'), idleTimeoutMs);
+          else idle.refresh();
         },
         onToken: (delta) => {
           // Nothing reaches the caller once this attempt is being torn down.

@@ -36,15 +36,20 @@ function toolTokens(tools: unknown): number {
 }
 
 interface Round {
-  estimatedInput: number;
+  /** The request's input as counted here, or how to count it: only a round the provider does not report is ever counted. */
+  estimatedInput: number | (() => number);
   reportedInput?: number;
   reportedOutput?: number;
   outputText: string;
 }
 
 export interface UsageMeter {
-  /** A request went out whose input is estimated at `estimatedInput`. */
-  startRound(estimatedInput: number): void;
+  /**
+   * A request went out whose input is estimated at `estimatedInput`. A function is
+   * called only if the provider never reports the input (tokenizing a prompt costs
+   * more CPU than relaying its whole answer; the usage chunk almost always comes).
+   */
+  startRound(estimatedInput: number | (() => number)): void;
   reportInput(tokens: number): void;
   /** Output so far as the provider counts it (Anthropic's message_delta is a running total). */
   reportOutput(tokens: number): void;
@@ -81,6 +86,7 @@ export function createUsageMeter(): UsageMeter {
       for (const r of rounds) {
         if (r.reportedInput !== undefined) inputTokens += r.reportedInput;
         else {
+          if (typeof r.estimatedInput === 'function') r.estimatedInput = r.estimatedInput();
           inputTokens += r.estimatedInput;
           estimated = true;
         }
