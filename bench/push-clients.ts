@@ -22,7 +22,7 @@ export type ParentMessage = { type: 'report' };
 export type ChildMessage =
   | { type: 'ready' }
   | { type: 'progress'; received: number }
-  | { type: 'report'; receipts: Array<[string, number]>; duplicates: number }
+  | { type: 'report'; receipts: Array<[string, number]>; duplicates: number; cpu: Array<[string, number]> }
   | { type: 'error'; message: string };
 
 type Client = Socket<ServerToClientEvents, ClientToServerEvents>;
@@ -33,6 +33,8 @@ const send = (message: ChildMessage, then?: () => void) => process.send!(message
 async function run(spec: ClientGroupSpec) {
   const receipts: Array<[string, number]> = [];
   let duplicates = 0;
+  // Cumulative CPU (user + system, ms) of this process at each signal's first receipt: its per-signal cost.
+  const cpu = new Map<string, number>();
   const clients: Client[] = [];
   for (let i = 0; i < spec.count; i++) {
     const n = spec.offset + i;
@@ -48,6 +50,10 @@ async function run(spec: ClientGroupSpec) {
       if (seen.has(row.id)) duplicates++;
       seen.add(row.id);
       receipts.push([row.candleTime, at]);
+      if (!cpu.has(row.candleTime)) {
+        const u = process.cpuUsage();
+        cpu.set(row.candleTime, (u.user + u.system) / 1000);
+      }
     });
     clients.push(socket);
   }
@@ -66,10 +72,13 @@ async function run(spec: ClientGroupSpec) {
     clearInterval(progress);
     for (const c of clients) c.disconnect();
     // Disconnect only once the (large) report has been handed to the channel.
-    send({ type: 'report', receipts, duplicates }, () => process.disconnect());
+    send({ type: 'report', receipts, duplicates, cpu: [...cpu] }, () => process.disconnect());
   });
   send({ type: 'ready' });
 }
+
+// A CPU profile (BENCH_CPU_PROF) is written only on a normal exit.
+process.once('SIGTERM', () => process.exit(0));
 
 run(JSON.parse(process.env.PUSH_CLIENTS_SPEC!) as ClientGroupSpec).catch((err: unknown) => {
   send({ type: 'error', message: err instanceof Error ? err.message : String(err) });

@@ -29,14 +29,20 @@ io.use((socket, next) => {
 // Bench-only instrumentation: when each `signal:new` broadcast starts and ends on this server (wall clock,
 // comparable with the clients' receipts), printed at exit so bench/push.ts can split the latency.
 const wallNow = () => performance.timeOrigin + performance.now();
-const broadcasts: Array<[string, number, number]> = [];
+const broadcasts: Array<[string, number, number, number]> = [];
+// Cumulative CPU (user + system, ms) at each broadcast start: per-signal CPU of this process, whatever else shares the cores.
+const cpuMs = () => {
+  const u = process.cpuUsage();
+  return (u.user + u.system) / 1000;
+};
 const adapter = io.of('/').adapter;
 const broadcast = adapter.broadcast.bind(adapter);
 adapter.broadcast = (packet, opts) => {
   const start = wallNow();
+  const cpu = cpuMs();
   broadcast(packet, opts);
   const data = packet.data as [string, { candleTime?: string }] | undefined;
-  if (data?.[0] === 'signal:new' && data[1]?.candleTime) broadcasts.push([data[1].candleTime, start, wallNow()]);
+  if (data?.[0] === 'signal:new' && data[1]?.candleTime) broadcasts.push([data[1].candleTime, start, wallNow(), cpu]);
 };
 const push = registerSignalPush({ io, tradingDb, log });
 io.on('connection', (socket) => registerSignalHandlers(socket, { push, chatDb, log }));
