@@ -4,6 +4,7 @@ import type { Db } from '../../common/db';
 import type { ClientToServerEvents, ServerToClientEvents, SignalRow, SocketData } from '../../common/events';
 import type { Logger } from '../../common/logger';
 import { createPgListener } from '../../common/pg-listener';
+import { emitToLocalRoom } from '../realtime/local-broadcast';
 import { signalQueries, signalRowFromJson } from './signals.queries';
 
 /** The channel the `signals` insert trigger (sql/trading/0003) notifies, payload `{"id":…,"symbol":…}`. */
@@ -98,8 +99,8 @@ export function registerSignalPush<I extends AnyEvents>(deps: SignalPushDeps<I>)
       except.add(p.socketId);
     }
     // Every instance hears the NOTIFY and serves its own sockets: local, or the adapter would deliver N copies.
-    const target = io.local.to(signalRoom(row.symbol));
-    (except.size ? target.except([...except]) : target).emit('signal:new', row);
+    // One frame written to every idle WebSocket (see emitToLocalRoom): the per-socket cost of a broadcast.
+    emitToLocalRoom(io, signalRoom(row.symbol), 'signal:new', row, except);
   }
 
   /**
