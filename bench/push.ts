@@ -45,6 +45,8 @@ const profileArgs = CPU_PROF ? ['--cpu-prof', `--cpu-prof-dir=${CPU_PROF}`] : []
  */
 type ServerTiming = [start: number, end: number, cpuMs: number];
 const serverTimings: Array<Promise<Map<string, ServerTiming>>> = [];
+/** Per server: sockets written the direct way (one shared frame) vs through socket.emit, over the whole run. */
+const serverWrites: string[] = [];
 
 async function startServer(env: NodeJS.ProcessEnv): Promise<{ child: ChildProcess; port: number }> {
   const child = spawn(process.execPath, [...profileArgs, '--import', 'tsx', path.join(import.meta.dirname, 'push-server.ts')], {
@@ -70,6 +72,8 @@ async function startServer(env: NodeJS.ProcessEnv): Promise<{ child: ChildProces
     new Promise((resolve) =>
       child.once('exit', () => {
         const line = all.split('\n').find((l) => l.startsWith('TIMING '));
+        const writes = all.split('\n').find((l) => l.startsWith('WRITES '));
+        if (writes) serverWrites.push(writes.slice('WRITES '.length));
         const rows = line ? (JSON.parse(line.slice('TIMING '.length)) as Array<[string, number, number, number]>) : [];
         resolve(new Map(rows.map(([t, start, end, cpu]) => [t, [start, end, cpu]])));
       }),
@@ -157,6 +161,7 @@ function printBreakdown(sentAt: Map<string, number>, reports: Report[], servers:
   const clientCpu = reports.map((r) => cpuPerSignal(sentAt, r.cpu));
   const list = (xs: number[]) => xs.map((x) => x.toFixed(2)).join(' + ');
   console.log(`  CPU per signal: servers ${list(serverCpu)} ms, client processes ${list(clientCpu)} ms`);
+  if (serverWrites.length) console.log(`  socket writes per server (whole run): ${serverWrites.join(', ')}`);
 }
 
 let breakdown: { sentAt: Map<string, number>; reports: Report[] } | undefined;

@@ -4,7 +4,7 @@ import type { Db } from '../../common/db';
 import type { ClientToServerEvents, ServerToClientEvents, SignalRow, SocketData } from '../../common/events';
 import type { Logger } from '../../common/logger';
 import { createPgListener } from '../../common/pg-listener';
-import { emitToLocalRoom } from '../realtime/local-broadcast';
+import { emitToLocalRoom, type LocalBroadcastResult } from '../realtime/local-broadcast';
 import { signalQueries, signalRowFromJson } from './signals.queries';
 
 /** The channel the `signals` insert trigger (sql/trading/0003) notifies, payload `{"id":…,"symbol":…}`. */
@@ -26,6 +26,11 @@ export interface SignalPushOptions {
   reconnectDelayMs?: number;
   /** Liveness query on the LISTEN connection, so a silently dropped connection is noticed. */
   pingIntervalMs?: number;
+  /**
+   * Called after each live broadcast with how its sockets were written and when it ran (`performance.now()`
+   * at start and end): for metrics and bench/push.ts's latency split.
+   */
+  onBroadcast?(row: SignalRow, result: LocalBroadcastResult, startedAt: number, endedAt: number): void;
 }
 
 export interface SignalPushDeps<I extends AnyEvents> extends SignalPushOptions {
@@ -100,7 +105,9 @@ export function registerSignalPush<I extends AnyEvents>(deps: SignalPushDeps<I>)
     }
     // Every instance hears the NOTIFY and serves its own sockets: local, or the adapter would deliver N copies.
     // One frame written to every idle WebSocket (see emitToLocalRoom): the per-socket cost of a broadcast.
-    emitToLocalRoom(io, signalRoom(row.symbol), 'signal:new', row, except);
+    const startedAt = performance.now();
+    const result = emitToLocalRoom(io, signalRoom(row.symbol), 'signal:new', row, except);
+    deps.onBroadcast?.(row, result, startedAt, performance.now());
   }
 
   /**
