@@ -34,9 +34,9 @@ const wall = (t: number) => performance.timeOrigin + t;
 const broadcasts: Array<[string, number, number, number]> = [];
 let direct = 0;
 let queued = 0;
-const onBroadcast = (row: SignalRow, result: LocalBroadcastResult, startedAt: number, endedAt: number) => {
+const onBroadcast = (rows: SignalRow[], result: LocalBroadcastResult, startedAt: number, endedAt: number) => {
   const cpu = process.cpuUsage();
-  broadcasts.push([row.candleTime, wall(startedAt), wall(endedAt), (cpu.user + cpu.system) / 1000]);
+  for (const row of rows) broadcasts.push([row.candleTime, wall(startedAt), wall(endedAt), (cpu.user + cpu.system) / 1000]);
   direct += result.direct;
   queued += result.queued;
 };

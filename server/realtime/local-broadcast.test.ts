@@ -3,7 +3,7 @@ import type { AddressInfo } from 'node:net';
 import { Server, type Socket as ServerSocket } from 'socket.io';
 import { io as connect, type Socket as ClientSocket } from 'socket.io-client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { emitToLocalRoom, textFrame } from './local-broadcast';
+import { emitToLocalRooms, textFrame } from './local-broadcast';
 
 let http: HttpServer;
 let io: Server;
@@ -44,6 +44,10 @@ async function close(...probes: Probe[]): Promise<void> {
 /** Lets every write in flight complete, so engine.io's transports are idle again. */
 const settle = () => new Promise((r) => setTimeout(r, 20));
 
+/** One message to every socket of 'room' on this server. */
+const emitToRoom = (event: string, payload: unknown, except?: ReadonlySet<string>) =>
+  emitToLocalRooms(io, [{ room: 'room', event, payload, except }]);
+
 async function until(check: () => boolean, what: string, timeoutMs = 5000): Promise<void> {
   const start = Date.now();
   while (!check()) {
@@ -68,7 +72,7 @@ afterAll(async () => {
   await new Promise<void>((resolve) => io?.close(() => resolve()));
 });
 
-describe('emitToLocalRoom', () => {
+describe('emitToLocalRooms', () => {
   it('puts on the wire exactly the text socket.io’s own room emit does, to every socket of the room but the excluded ones', async () => {
     const a = await probe('a', ['websocket']);
     const b = await probe('b', ['websocket']);
@@ -84,7 +88,7 @@ describe('emitToLocalRoom', () => {
     for (const payload of payloads) {
       io.to('room').emit('signal:new', payload);
       await settle();
-      const result = emitToLocalRoom(io, 'room', 'signal:new', payload, new Set([excluded.server.id]));
+      const result = emitToRoom('signal:new', payload, new Set([excluded.server.id]));
       // The polling socket cannot take a WebSocket frame: it goes through socket.io's emit.
       expect(result).toEqual({ direct: 2, queued: 1 });
     }
@@ -107,7 +111,7 @@ describe('emitToLocalRoom', () => {
       // the second waits in engine.io's buffer. The broadcast must not overtake it.
       server.emit('before', i, 1);
       server.emit('before', i, 2);
-      queued += emitToLocalRoom(io, 'room', 'signal:new', { id: i }).queued;
+      queued += emitToRoom('signal:new', { id: i }).queued;
       server.emit('after', i);
     }
     await until(() => c.events.length === 200, '200 events');
@@ -117,7 +121,7 @@ describe('emitToLocalRoom', () => {
     expect(queued).toBe(50);
     // Once idle, the same socket takes the direct write, still in order with what follows.
     await settle();
-    expect(emitToLocalRoom(io, 'room', 'signal:new', { id: 'idle' })).toEqual({ direct: 1, queued: 0 });
+    expect(emitToRoom('signal:new', { id: 'idle' })).toEqual({ direct: 1, queued: 0 });
     server.emit('after', 'idle');
     await until(() => c.events.length === 202, 'the idle pair');
     expect(c.events.slice(200)).toEqual([['signal:new', { id: 'idle' }], ['after', 'idle']]);
@@ -127,17 +131,52 @@ describe('emitToLocalRoom', () => {
   it('leaves binary payloads and sockets with outgoing listeners to socket.io', async () => {
     const c = await probe('binary', ['websocket']);
     await settle();
-    expect(emitToLocalRoom(io, 'room', 'blob', { bytes: Buffer.from([1, 2, 3]) })).toEqual({ direct: 0, queued: 1 });
+    expect(emitToRoom('blob', { bytes: Buffer.from([1, 2, 3]) })).toEqual({ direct: 0, queued: 1 });
     const seen: unknown[] = [];
     c.server.onAnyOutgoing((...args) => seen.push(args));
     await settle();
-    expect(emitToLocalRoom(io, 'room', 'signal:new', { id: 9 })).toEqual({ direct: 0, queued: 1 });
+    expect(emitToRoom('signal:new', { id: 9 })).toEqual({ direct: 0, queued: 1 });
     await until(() => c.events.length === 2, 'both events');
     expect(c.events[0]![0]).toBe('blob');
     expect(Buffer.from((c.events[0]![1] as { bytes: ArrayBuffer }).bytes as never)).toEqual(Buffer.from([1, 2, 3]));
     expect(c.events[1]).toEqual(['signal:new', { id: 9 }]);
     expect(seen).toEqual([['signal:new', { id: 9 }]]);
     await close(c);
+  });
+
+  it('gives each socket all of its messages of one call in one write, in order, each room and exception honoured', async () => {
+    const both = await probe('both', ['websocket']);
+    const onlyRoom = await probe('onlyRoom', ['websocket']);
+    const polling = await probe('pollingBatch', ['polling']);
+    await both.server.join('other');
+    await polling.server.join('other');
+    await settle();
+    const result = emitToLocalRooms(io, [
+      { room: 'room', event: 'signal:new', payload: { id: 1 } },
+      { room: 'other', event: 'signal:new', payload: { id: 2 } },
+      { room: 'room', event: 'signal:new', payload: { id: 3 }, except: new Set([onlyRoom.server.id]) },
+      { room: 'nobody', event: 'signal:new', payload: { id: 4 } },
+      { room: 'room', event: 'signal:new', payload: { id: 5 } },
+    ]);
+    // Two WebSocket sockets, one write each; the polling socket's four messages go through socket.emit.
+    expect(result).toEqual({ direct: 2, queued: 4 });
+    await until(() => both.events.length === 4 && onlyRoom.events.length === 2 && polling.events.length === 4, 'the batch');
+    const ids = (p: Probe) => p.events.map((e) => (e[1] as { id: number }).id);
+    expect(ids(both)).toEqual([1, 2, 3, 5]);
+    expect(ids(onlyRoom)).toEqual([1, 5]);
+    expect(ids(polling)).toEqual([1, 2, 3, 5]);
+    // A binary message among them: that socket's messages all take socket.emit, still in order.
+    await settle();
+    const mixed = emitToLocalRooms(io, [
+      { room: 'other', event: 'signal:new', payload: { id: 6 } },
+      { room: 'other', event: 'blob', payload: { id: 7, bytes: Buffer.from([7]) } },
+      { room: 'room', event: 'signal:new', payload: { id: 8 } },
+    ]);
+    expect(mixed).toEqual({ direct: 1, queued: 6 });
+    await until(() => both.events.length === 7 && onlyRoom.events.length === 3, 'the mixed batch');
+    expect(ids(both).slice(4)).toEqual([6, 7, 8]);
+    expect(ids(onlyRoom).slice(2)).toEqual([8]);
+    await close(both, onlyRoom, polling);
   });
 
   it('frames a text message as RFC 6455 requires, header and data in one buffer', () => {

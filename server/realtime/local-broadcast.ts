@@ -42,70 +42,89 @@ export function textFrame(payload: string): Buffer {
 }
 
 export interface LocalBroadcastResult {
-  /** Sockets written to straight from the shared frame. */
+  /** Sockets written to straight from the shared frames: one write each, however many of the messages it gets. */
   direct: number;
-  /** Sockets that went through socket.io's own emit (another transport, or something already queued for them). */
+  /** Messages that went through socket.io's own emit (another transport, something already queued, binary). */
   queued: number;
 }
 
-/**
- * Emits `event` to the sockets of `room` on THIS instance only (like
- * `io.local.to(room).except(except).emit(event, payload)`), encoding the
- * packet and its WebSocket frame once and writing that one buffer to each
- * idle WebSocket connection.
- *
- * Why: a signal goes to hundreds of sockets at once, and socket.io's
- * broadcast spends as much CPU per socket in engine.io's packet machinery
- * (packet object, writeBuffer, flush/drain events, send callbacks) and in a
- * corked two-buffer write as in the kernel's write itself — measured ~21 µs
- * vs ~15 µs per socket (bench/push.ts). The frame bytes are exactly those
- * socket.io would send.
- *
- * Order is kept: a socket takes the direct write only when engine.io holds
- * nothing for it (empty writeBuffer, transport writable, open, not
- * upgrading); otherwise it goes through `socket.emit`, behind what is
- * queued. Either way the bytes end in the same TCP stream in call order.
- * Sockets on long-polling, with per-message deflate, or with outgoing
- * listeners (`onAnyOutgoing`) always take socket.emit.
- */
-/** What emitToLocalRoom needs of a socket.io Server, whatever its event maps. */
+/** One message for the sockets of `room` on this instance, but those in `except`. */
+export interface LocalEmit {
+  room: string;
+  event: string;
+  payload: unknown;
+  except?: ReadonlySet<string>;
+}
+
+/** What emitToLocalRooms needs of a socket.io Server, whatever its event maps. */
 export interface LocalBroadcastIo {
   readonly encoder: Server['encoder'];
   of(name: '/'): { adapter: { rooms: Map<string, Set<string>> }; sockets: Map<string, unknown> };
 }
 
-export function emitToLocalRoom(
-  io: LocalBroadcastIo,
-  room: string,
-  event: string,
-  payload: unknown,
-  except?: ReadonlySet<string>,
-): LocalBroadcastResult {
+/**
+ * Emits each message to its room's sockets on THIS instance only (like
+ * `io.local.to(room).except(except).emit(event, payload)` for each, in
+ * order), encoding each packet and its WebSocket frame once and giving each
+ * idle WebSocket connection all of its frames in ONE write.
+ *
+ * Why: a signal goes to hundreds of sockets at once, and socket.io's
+ * broadcast spends as much CPU per socket in engine.io's packet machinery
+ * (packet object, writeBuffer, flush/drain events, send callbacks) and a
+ * corked two-buffer write as in the kernel's write itself — measured ~21 µs
+ * vs ~15 µs per socket. Several messages at once (a candle close signals
+ * many pairs; a backlog after a stall) cost one write per socket, not one
+ * per message. The bytes are exactly those socket.io would send.
+ *
+ * Order is kept: a socket takes the direct write only when engine.io holds
+ * nothing for it (empty writeBuffer, transport writable, open, not
+ * upgrading) and all its messages encode to text; otherwise all its
+ * messages go through `socket.emit`, in order, behind what is queued.
+ * Either way the bytes end in the same TCP stream in call order. Sockets on
+ * long-polling, with per-message deflate, or with outgoing listeners
+ * (`onAnyOutgoing`) always take socket.emit.
+ */
+export function emitToLocalRooms(io: LocalBroadcastIo, emits: readonly LocalEmit[]): LocalBroadcastResult {
   const result: LocalBroadcastResult = { direct: 0, queued: 0 };
   const nsp = io.of('/');
-  const ids = nsp.adapter.rooms.get(room);
-  if (!ids?.size) return result;
-  const encoded = io.encoder.encode({ type: EVENT, data: [event, payload], nsp: '/' }) as unknown[];
+  /** socket id → indexes of the messages it gets, in order. */
+  const audience = new Map<string, number[]>();
+  for (let i = 0; i < emits.length; i++) {
+    const { room, except } = emits[i]!;
+    const ids = nsp.adapter.rooms.get(room);
+    if (!ids) continue;
+    for (const id of ids) {
+      if (except?.has(id)) continue;
+      const list = audience.get(id);
+      if (list) list.push(i);
+      else audience.set(id, [i]);
+    }
+  }
+  if (!audience.size) return result;
   // Binary attachments (or a custom parser) produce several parts: socket.io's own path handles those.
-  const frame = encoded.length === 1 && typeof encoded[0] === 'string' ? [textFrame(`4${encoded[0]}`)] : undefined;
-  // Copied: a socket leaving the room inside emit must not disturb the iteration.
-  for (const id of [...ids]) {
-    if (except?.has(id)) continue;
+  const frames = emits.map(({ event, payload }) => {
+    const encoded = io.encoder.encode({ type: EVENT, data: [event, payload], nsp: '/' }) as unknown[];
+    return encoded.length === 1 && typeof encoded[0] === 'string' ? textFrame(`4${encoded[0]}`) : undefined;
+  });
+  for (const [id, indexes] of audience) {
+    // Gone since the room was read (a socket leaving inside an emit): like the adapter, skip it.
     const socket = nsp.sockets.get(id) as Socket | undefined;
     if (!socket) continue;
-    const sendFrame = frame && idleWebSocketSender(socket);
+    const sendFrame = indexes.every((i) => frames[i]) ? idleWebSocketSender(socket) : undefined;
     if (sendFrame) {
-      sendFrame(frame);
+      sendFrame(indexes.length === 1 ? frames[indexes[0]!]! : Buffer.concat(indexes.map((i) => frames[i]!)));
       result.direct++;
-    } else {
-      (socket.emit as (ev: string, ...args: unknown[]) => boolean)(event, payload);
+      continue;
+    }
+    for (const i of indexes) {
+      (socket.emit as (ev: string, ...args: unknown[]) => boolean)(emits[i]!.event, emits[i]!.payload);
       result.queued++;
     }
   }
   return result;
 }
 
-function idleWebSocketSender(socket: Socket): ((list: Buffer[]) => void) | undefined {
+function idleWebSocketSender(socket: Socket): ((frame: Buffer) => void) | undefined {
   const conn = socket.conn as unknown as EngineConnection;
   const transport = conn.transport;
   const ws = transport.socket;
@@ -124,5 +143,5 @@ function idleWebSocketSender(socket: Socket): ((list: Buffer[]) => void) | undef
     socket.listenersAnyOutgoing().length > 0
   )
     return undefined;
-  return (list) => sender.sendFrame!(list);
+  return (frame) => sender.sendFrame!([frame]);
 }
