@@ -12,6 +12,10 @@
  * TRADING_DATABASE_URL + CHAT_DATABASE_URL when set, else a throw-away
  * embedded PostgreSQL. BENCH_CPU_PROF=<dir>: the servers and client processes
  * write V8 CPU profiles (.cpuprofile, open in Chrome DevTools) there.
+ * BENCH_PUSH_CLIENT=raw (diagnostic, not the method): the client processes read
+ * the same frames with Node's built-in WebSocket and one JSON.parse per frame
+ * instead of socket.io-client, to show how much of the latency is the
+ * clients' own per-frame work.
  *
  * Latency runs from just before the INSERT is sent (so it includes the
  * commit) to the client's `signal:new` callback, both on the host's wall
@@ -161,6 +165,20 @@ function printBreakdown(sentAt: Map<string, number>, reports: Report[], servers:
   const clientCpu = reports.map((r) => cpuPerSignal(sentAt, r.cpu));
   const list = (xs: number[]) => xs.map((x) => x.toFixed(2)).join(' + ');
   console.log(`  CPU per signal: servers ${list(serverCpu)} ms, client processes ${list(clientCpu)} ms`);
+  // The clients' own queue: a client process reads its ~500 frames of one signal one after another.
+  const spreads: number[] = [];
+  for (const r of reports) {
+    const span = new Map<string, [number, number]>();
+    for (const [t, at] of r.receipts) {
+      if (!sentAt.has(t)) continue;
+      const x = span.get(t);
+      if (!x) span.set(t, [at, at]);
+      else if (at < x[0]) x[0] = at;
+      else if (at > x[1]) x[1] = at;
+    }
+    for (const [first, last] of span.values()) spreads.push(last - first);
+  }
+  if (spreads.length) console.log(`  one client process, a signal's first → last receipt: ${f(spreads)}`);
   if (serverWrites.length) console.log(`  socket writes per server (whole run): ${serverWrites.join(', ')}`);
 }
 
@@ -240,7 +258,7 @@ async function main() {
     const ms = (x: number) => `${x.toFixed(1)} ms`;
     console.log(
       `push bench: ${SOCKETS} sockets over ${SERVERS} server processes (${groups.length} client processes), ` +
-        `${SIGNALS} signals every ${INTERVAL_MS} ms, ${os.cpus().length} CPUs, ${dbs.embedded ? 'embedded' : 'given'} PostgreSQL, ` +
+        `${SIGNALS} signals every ${INTERVAL_MS} ms, ${process.env.BENCH_PUSH_CLIENT === 'raw' ? 'RAW WebSocket clients (diagnostic), ' : ''}${os.cpus().length} CPUs, ${dbs.embedded ? 'embedded' : 'given'} PostgreSQL, ` +
         `load average ${os.loadavg().map((l) => l.toFixed(2)).join(' ')}`,
     );
     console.log(`delivered ${latencies.length}/${SIGNALS * SOCKETS}, duplicates ${duplicates}`);
