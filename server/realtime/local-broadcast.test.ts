@@ -90,7 +90,7 @@ describe('emitToLocalRooms', () => {
       await settle();
       const result = emitToRoom('signal:new', payload, new Set([excluded.server.id]));
       // The polling socket cannot take a WebSocket frame: it goes through socket.io's emit.
-      expect(result).toEqual({ direct: 2, queued: 1 });
+      expect(result).toEqual({ direct: 2, queued: 1, delivered: 3 });
     }
     await until(() => [a, b, polling].every((p) => p.events.length === 6) && excluded.events.length === 3, 'every delivery');
     for (const p of [a, b, polling]) {
@@ -121,7 +121,7 @@ describe('emitToLocalRooms', () => {
     expect(queued).toBe(50);
     // Once idle, the same socket takes the direct write, still in order with what follows.
     await settle();
-    expect(emitToRoom('signal:new', { id: 'idle' })).toEqual({ direct: 1, queued: 0 });
+    expect(emitToRoom('signal:new', { id: 'idle' })).toEqual({ direct: 1, queued: 0, delivered: 1 });
     server.emit('after', 'idle');
     await until(() => c.events.length === 202, 'the idle pair');
     expect(c.events.slice(200)).toEqual([['signal:new', { id: 'idle' }], ['after', 'idle']]);
@@ -131,11 +131,11 @@ describe('emitToLocalRooms', () => {
   it('leaves binary payloads and sockets with outgoing listeners to socket.io', async () => {
     const c = await probe('binary', ['websocket']);
     await settle();
-    expect(emitToRoom('blob', { bytes: Buffer.from([1, 2, 3]) })).toEqual({ direct: 0, queued: 1 });
+    expect(emitToRoom('blob', { bytes: Buffer.from([1, 2, 3]) })).toEqual({ direct: 0, queued: 1, delivered: 1 });
     const seen: unknown[] = [];
     c.server.onAnyOutgoing((...args) => seen.push(args));
     await settle();
-    expect(emitToRoom('signal:new', { id: 9 })).toEqual({ direct: 0, queued: 1 });
+    expect(emitToRoom('signal:new', { id: 9 })).toEqual({ direct: 0, queued: 1, delivered: 1 });
     await until(() => c.events.length === 2, 'both events');
     expect(c.events[0]![0]).toBe('blob');
     expect(Buffer.from((c.events[0]![1] as { bytes: ArrayBuffer }).bytes as never)).toEqual(Buffer.from([1, 2, 3]));
@@ -159,7 +159,7 @@ describe('emitToLocalRooms', () => {
       { room: 'room', event: 'signal:new', payload: { id: 5 } },
     ]);
     // Two WebSocket sockets, one write each; the polling socket's four messages go through socket.emit.
-    expect(result).toEqual({ direct: 2, queued: 4 });
+    expect(result).toEqual({ direct: 2, queued: 4, delivered: 4 + 2 + 4 });
     await until(() => both.events.length === 4 && onlyRoom.events.length === 2 && polling.events.length === 4, 'the batch');
     const ids = (p: Probe) => p.events.map((e) => (e[1] as { id: number }).id);
     expect(ids(both)).toEqual([1, 2, 3, 5]);
@@ -172,7 +172,7 @@ describe('emitToLocalRooms', () => {
       { room: 'other', event: 'blob', payload: { id: 7, bytes: Buffer.from([7]) } },
       { room: 'room', event: 'signal:new', payload: { id: 8 } },
     ]);
-    expect(mixed).toEqual({ direct: 1, queued: 6 });
+    expect(mixed).toEqual({ direct: 1, queued: 6, delivered: 7 });
     await until(() => both.events.length === 7 && onlyRoom.events.length === 3, 'the mixed batch');
     expect(ids(both).slice(4)).toEqual([6, 7, 8]);
     expect(ids(onlyRoom).slice(2)).toEqual([8]);

@@ -46,6 +46,8 @@ export interface LocalBroadcastResult {
   direct: number;
   /** Messages that went through socket.io's own emit (another transport, something already queued, binary). */
   queued: number;
+  /** Messages delivered in all, one per socket and message, whichever way. */
+  delivered: number;
 }
 
 /** One message for the sockets of `room` on this instance, but those in `except`. */
@@ -85,7 +87,7 @@ export interface LocalBroadcastIo {
  * (`onAnyOutgoing`) always take socket.emit.
  */
 export function emitToLocalRooms(io: LocalBroadcastIo, emits: readonly LocalEmit[]): LocalBroadcastResult {
-  const result: LocalBroadcastResult = { direct: 0, queued: 0 };
+  const result: LocalBroadcastResult = { direct: 0, queued: 0, delivered: 0 };
   const nsp = io.of('/');
   /** socket id → indexes of the messages it gets, in order. */
   const audience = new Map<string, number[]>();
@@ -114,11 +116,13 @@ export function emitToLocalRooms(io: LocalBroadcastIo, emits: readonly LocalEmit
     if (sendFrame) {
       sendFrame(indexes.length === 1 ? frames[indexes[0]!]! : Buffer.concat(indexes.map((i) => frames[i]!)));
       result.direct++;
+      result.delivered += indexes.length;
       continue;
     }
     for (const i of indexes) {
       (socket.emit as (ev: string, ...args: unknown[]) => boolean)(emits[i]!.event, emits[i]!.payload);
       result.queued++;
+      result.delivered++;
     }
   }
   return result;
