@@ -108,13 +108,22 @@ export function emitToLocalRooms(io: LocalBroadcastIo, emits: readonly LocalEmit
     const encoded = io.encoder.encode({ type: EVENT, data: [event, payload], nsp: '/' }) as unknown[];
     return encoded.length === 1 && typeof encoded[0] === 'string' ? textFrame(`4${encoded[0]}`) : undefined;
   });
+  // Sockets of the same rooms get the same messages: their concatenated frames are built once.
+  const joined = new Map<string, Buffer>();
+  const framesFor = (indexes: number[]) => {
+    if (indexes.length === 1) return frames[indexes[0]!]!;
+    const key = indexes.join(',');
+    let buffer = joined.get(key);
+    if (!buffer) joined.set(key, (buffer = Buffer.concat(indexes.map((i) => frames[i]!))));
+    return buffer;
+  };
   for (const [id, indexes] of audience) {
     // Gone since the room was read (a socket leaving inside an emit): like the adapter, skip it.
     const socket = nsp.sockets.get(id) as Socket | undefined;
     if (!socket) continue;
     const sendFrame = indexes.every((i) => frames[i]) ? idleWebSocketSender(socket) : undefined;
     if (sendFrame) {
-      sendFrame(indexes.length === 1 ? frames[indexes[0]!]! : Buffer.concat(indexes.map((i) => frames[i]!)));
+      sendFrame(framesFor(indexes));
       result.direct++;
       result.delivered += indexes.length;
       continue;
