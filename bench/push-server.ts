@@ -11,8 +11,9 @@ import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { Server } from 'socket.io';
 import { createDb } from '../common/db';
-import type { ClientToServerEvents, ServerToClientEvents, SocketData } from '../common/events';
+import type { ClientToServerEvents, ServerToClientEvents, SignalRow, SocketData } from '../common/events';
 import { createLogger } from '../common/logger';
+import type { LocalBroadcastResult } from '../server/realtime/local-broadcast';
 import { registerSignalPush } from '../server/signals/signal-push';
 import { registerSignalHandlers } from '../server/signals/signal.handlers';
 
@@ -27,18 +28,19 @@ io.use((socket, next) => {
   next();
 });
 // Bench-only instrumentation: when each `signal:new` broadcast starts and ends on this server (wall clock,
-// comparable with the clients' receipts), printed at exit so bench/push.ts can split the latency.
-const wallNow = () => performance.timeOrigin + performance.now();
-const broadcasts: Array<[string, number, number]> = [];
-const adapter = io.of('/').adapter;
-const broadcast = adapter.broadcast.bind(adapter);
-adapter.broadcast = (packet, opts) => {
-  const start = wallNow();
-  broadcast(packet, opts);
-  const data = packet.data as [string, { candleTime?: string }] | undefined;
-  if (data?.[0] === 'signal:new' && data[1]?.candleTime) broadcasts.push([data[1].candleTime, start, wallNow()]);
+// comparable with the clients' receipts), and this process's cumulative CPU (user + system, ms) then, so
+// bench/push.ts can split the latency and give the per-signal CPU whatever else shares the cores. Printed at exit.
+const wall = (t: number) => performance.timeOrigin + t;
+const broadcasts: Array<[string, number, number, number]> = [];
+let direct = 0;
+let queued = 0;
+const onBroadcast = (rows: SignalRow[], result: LocalBroadcastResult, startedAt: number, endedAt: number) => {
+  const cpu = process.cpuUsage();
+  for (const row of rows) broadcasts.push([row.candleTime, wall(startedAt), wall(endedAt), (cpu.user + cpu.system) / 1000]);
+  direct += result.direct;
+  queued += result.queued;
 };
-const push = registerSignalPush({ io, tradingDb, log });
+const push = registerSignalPush({ io, tradingDb, log, onBroadcast });
 io.on('connection', (socket) => registerSignalHandlers(socket, { push, chatDb, log }));
 await push.ready;
 await new Promise<void>((resolve) => http.listen(0, '127.0.0.1', resolve));
@@ -47,6 +49,7 @@ process.stdout.write(`LISTENING ${(http.address() as AddressInfo).port}\n`);
 process.once('SIGTERM', () => {
   void (async () => {
     process.stdout.write(`TIMING ${JSON.stringify(broadcasts)}\n`);
+    process.stdout.write(`WRITES ${JSON.stringify({ direct, queued })}\n`);
     await push.close();
     await new Promise<void>((resolve) => io.close(() => resolve()));
     await Promise.all([chatDb.close(), tradingDb.close()]);

@@ -10,7 +10,12 @@
  * (50 ms between signals), BENCH_CLIENT_PROCESSES (2; the sockets are split
  * over this many client processes, see bench/push-clients.ts). Uses
  * TRADING_DATABASE_URL + CHAT_DATABASE_URL when set, else a throw-away
- * embedded PostgreSQL.
+ * embedded PostgreSQL. BENCH_CPU_PROF=<dir>: the servers and client processes
+ * write V8 CPU profiles (.cpuprofile, open in Chrome DevTools) there.
+ * BENCH_PUSH_CLIENT=raw (diagnostic, not the method): the client processes read
+ * the same frames with Node's built-in WebSocket and one JSON.parse per frame
+ * instead of socket.io-client, to show how much of the latency is the
+ * clients' own per-frame work.
  *
  * Latency runs from just before the INSERT is sent (so it includes the
  * commit) to the client's `signal:new` callback, both on the host's wall
@@ -35,11 +40,20 @@ const WARMUP = 5;
 const SYMBOL = 'PUSHB/USDT';
 const wallNow = () => performance.timeOrigin + performance.now();
 
-/** Per server: candle time → [broadcast start, broadcast end] (wall clock), printed by the server at exit. */
-const serverTimings: Array<Promise<Map<string, [number, number]>>> = [];
+const CPU_PROF = process.env.BENCH_CPU_PROF;
+const profileArgs = CPU_PROF ? ['--cpu-prof', `--cpu-prof-dir=${CPU_PROF}`] : [];
+
+/**
+ * Per server: candle time → [broadcast start, broadcast end] (wall clock), and the server's cumulative CPU ms
+ * at that start; printed by the server at exit.
+ */
+type ServerTiming = [start: number, end: number, cpuMs: number];
+const serverTimings: Array<Promise<Map<string, ServerTiming>>> = [];
+/** Per server: sockets written the direct way (one shared frame) vs through socket.emit, over the whole run. */
+const serverWrites: string[] = [];
 
 async function startServer(env: NodeJS.ProcessEnv): Promise<{ child: ChildProcess; port: number }> {
-  const child = spawn(process.execPath, ['--import', 'tsx', path.join(import.meta.dirname, 'push-server.ts')], {
+  const child = spawn(process.execPath, [...profileArgs, '--import', 'tsx', path.join(import.meta.dirname, 'push-server.ts')], {
     env,
     stdio: ['ignore', 'pipe', 'inherit'],
   });
@@ -62,8 +76,10 @@ async function startServer(env: NodeJS.ProcessEnv): Promise<{ child: ChildProces
     new Promise((resolve) =>
       child.once('exit', () => {
         const line = all.split('\n').find((l) => l.startsWith('TIMING '));
-        const rows = line ? (JSON.parse(line.slice('TIMING '.length)) as Array<[string, number, number]>) : [];
-        resolve(new Map(rows.map(([t, start, end]) => [t, [start, end]])));
+        const writes = all.split('\n').find((l) => l.startsWith('WRITES '));
+        if (writes) serverWrites.push(writes.slice('WRITES '.length));
+        const rows = line ? (JSON.parse(line.slice('TIMING '.length)) as Array<[string, number, number, number]>) : [];
+        resolve(new Map(rows.map(([t, start, end, cpu]) => [t, [start, end, cpu]])));
       }),
     ),
   );
@@ -79,7 +95,7 @@ interface ClientGroup {
 
 function startClients(spec: ClientGroupSpec): ClientGroup {
   const child = fork(path.join(import.meta.dirname, 'push-clients.ts'), [], {
-    execArgv: ['--import', 'tsx'],
+    execArgv: [...profileArgs, '--import', 'tsx'],
     env: { ...process.env, PUSH_CLIENTS_SPEC: JSON.stringify(spec) },
   });
   const group: ClientGroup = {
@@ -107,11 +123,16 @@ function startClients(spec: ClientGroupSpec): ClientGroup {
  * the broadcast itself (writing every socket's frame), and broadcast end → the client's callback
  * (kernel, and the client process reading its sockets' frames one after another).
  */
-function printBreakdown(
-  sentAt: Map<string, number>,
-  reports: Array<{ receipts: Array<[string, number]> }>,
-  servers: Array<Map<string, [number, number]>>,
-) {
+/** CPU ms one process spent per signal: its cumulative CPU from the first measured signal to the last, per interval. */
+function cpuPerSignal(sentAt: Map<string, number>, samples: Iterable<[string, number]>): number {
+  const measured = [...samples].filter(([t]) => sentAt.has(t)).sort((a, b) => sentAt.get(a[0])! - sentAt.get(b[0])!);
+  if (measured.length < 2) return Number.NaN;
+  return (measured.at(-1)![1] - measured[0]![1]) / (measured.length - 1);
+}
+
+type Report = { receipts: Array<[string, number]>; cpu: Array<[string, number]> };
+
+function printBreakdown(sentAt: Map<string, number>, reports: Report[], servers: Array<Map<string, ServerTiming>>) {
   const toStart: number[] = [];
   const during: number[] = [];
   for (const timings of servers) {
@@ -139,9 +160,29 @@ function printBreakdown(
   console.log(`  insert sent → server broadcast starts: ${f(toStart)}`);
   console.log(`  broadcast to its sockets (per server): ${f(during)}`);
   console.log(`  last server's broadcast end → client callback: ${f(afterEnd)}`);
+  // Load-independent: what each process burns per signal (the cores are shared by all of them and the database).
+  const serverCpu = servers.map((s) => cpuPerSignal(sentAt, [...s].map(([t, [, , cpu]]) => [t, cpu] as [string, number])));
+  const clientCpu = reports.map((r) => cpuPerSignal(sentAt, r.cpu));
+  const list = (xs: number[]) => xs.map((x) => x.toFixed(2)).join(' + ');
+  console.log(`  CPU per signal: servers ${list(serverCpu)} ms, client processes ${list(clientCpu)} ms`);
+  // The clients' own queue: a client process reads its ~500 frames of one signal one after another.
+  const spreads: number[] = [];
+  for (const r of reports) {
+    const span = new Map<string, [number, number]>();
+    for (const [t, at] of r.receipts) {
+      if (!sentAt.has(t)) continue;
+      const x = span.get(t);
+      if (!x) span.set(t, [at, at]);
+      else if (at < x[0]) x[0] = at;
+      else if (at > x[1]) x[1] = at;
+    }
+    for (const [first, last] of span.values()) spreads.push(last - first);
+  }
+  if (spreads.length) console.log(`  one client process, a signal's first → last receipt: ${f(spreads)}`);
+  if (serverWrites.length) console.log(`  socket writes per server (whole run): ${serverWrites.join(', ')}`);
 }
 
-let breakdown: { sentAt: Map<string, number>; reports: Array<{ receipts: Array<[string, number]> }> } | undefined;
+let breakdown: { sentAt: Map<string, number>; reports: Report[] } | undefined;
 
 async function main() {
   const dbs = await openBenchDatabases();
@@ -217,7 +258,8 @@ async function main() {
     const ms = (x: number) => `${x.toFixed(1)} ms`;
     console.log(
       `push bench: ${SOCKETS} sockets over ${SERVERS} server processes (${groups.length} client processes), ` +
-        `${SIGNALS} signals every ${INTERVAL_MS} ms, ${os.cpus().length} CPUs, ${dbs.embedded ? 'embedded' : 'given'} PostgreSQL`,
+        `${SIGNALS} signals every ${INTERVAL_MS} ms, ${process.env.BENCH_PUSH_CLIENT === 'raw' ? 'RAW WebSocket clients (diagnostic), ' : ''}${os.cpus().length} CPUs, ${dbs.embedded ? 'embedded' : 'given'} PostgreSQL, ` +
+        `load average ${os.loadavg().map((l) => l.toFixed(2)).join(' ')}`,
     );
     console.log(`delivered ${latencies.length}/${SIGNALS * SOCKETS}, duplicates ${duplicates}`);
     console.log(

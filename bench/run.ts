@@ -3,7 +3,7 @@
  * after another, each in its own Node process (`--import tsx`), so one
  * benchmark's leftovers (pools, timers, heap) cannot skew the next.
  *
- *   npm run bench                 every bench/<name>.ts that exists (chat, pipeline, push, idle-sockets)
+ *   npm run bench                 every bench/<name>.ts that exists (chat, pipeline, push, push-write, idle-sockets)
  *   npm run bench -- chat         only bench/chat.ts
  *   npm run bench -- soak         bench/soak.ts (and `adapter`): only when named
  *   npm run bench -- --quick      flags (anything starting with -) pass through to each script
@@ -17,7 +17,7 @@ import { existsSync } from 'node:fs';
 import path from 'node:path';
 
 const ROOT = path.resolve(import.meta.dirname, '..');
-const KNOWN = ['chat', 'pipeline', 'push', 'idle-sockets'] as const;
+const KNOWN = ['chat', 'pipeline', 'push', 'push-write', 'idle-sockets'] as const;
 // Run only when named (`npm run bench -- soak`): the soak takes 10 minutes by default.
 const ON_REQUEST = ['adapter', 'soak'] as const;
 

@@ -275,7 +275,7 @@ export function createServer(options: ServerDeps): ZmartyServer {
       }),
     );
     io = sockets;
-    const push = registerSignalPush({ io: sockets, tradingDb, log });
+    const push = registerSignalPush({ io: sockets, tradingDb, log, onBroadcast: (_rows, result) => metrics.signalsPushed.inc(result.delivered) });
     sockets.use((_socket, next) => (closing ? next(Object.assign(new Error('unavailable'), { data: { code: 'unavailable', message: 'Zmarty is restarting' } })) : next()));
     sockets.use(socketAuthMiddleware(verifyToken, log));
     sockets.on('connection', (socket) => {

@@ -73,5 +73,10 @@ describe('two web instances behave as one', () => {
     // Long enough for a duplicate to arrive, if there were one.
     await new Promise((r) => setTimeout(r, 1_000));
     for (const rows of received.values()) expect(rows.map((r) => r.symbol)).toEqual(['BTC/USDT']);
+    // Each instance counts what it pushed: its one socket, once.
+    for (const server of [a, b]) {
+      const text = await (await fetch(`${server.url}/metrics`)).text();
+      expect(text).toMatch(/^zmarty_signals_pushed_total 1$/m);
+    }
   });
 });

@@ -24,6 +24,8 @@ let alice: string;
 let bob: string;
 const clients: Client[] = [];
 let candleSeq = 0;
+/** Every live broadcast of the push under test: its rows' ids and how its sockets were written. */
+const broadcasts: Array<{ ids: number[]; direct: number; queued: number; delivered: number }> = [];
 
 async function createUser(email: string, symbols: string[]): Promise<string> {
   const [user] = await chatDb.query<{ id: string }>('insert into auth.users (email) values ($1) returning id', [email]);
@@ -85,7 +87,13 @@ beforeAll(async () => {
     socket.data.userId = String(socket.handshake.auth.userId);
     next();
   });
-  push = registerSignalPush({ io, tradingDb, log, reconnectDelayMs: 50 });
+  push = registerSignalPush({
+    io,
+    tradingDb,
+    log,
+    reconnectDelayMs: 50,
+    onBroadcast: (rows, result) => broadcasts.push({ ids: rows.map((r) => r.id), ...result }),
+  });
   io.on('connection', (socket) => registerSignalHandlers(socket, { push, chatDb, log }));
   await new Promise<void>((resolve) => http.listen(0, '127.0.0.1', resolve));
   url = `http://127.0.0.1:${(http.address() as AddressInfo).port}`;
@@ -130,6 +138,30 @@ describe('signal push', () => {
       edge: EDGE,
     });
     expect(new Date(a.received[0]!.candleTime).toISOString()).toBe(a.received[0]!.candleTime);
+  });
+
+  it('sends signals committed together as one broadcast, each socket its own rooms’ rows in id order, once', async () => {
+    const a = await client(alice);
+    const b = await client(bob);
+    await subscribe(a, { symbols: ['BTC/USDT', 'ETH/USDT'] });
+    await subscribe(b, { symbols: ['SOL/USDT'] });
+    // One statement, one commit: the three NOTIFYs reach the listener together.
+    const rows = await tradingDb.query<{ id: number; symbol: string }>(
+      `insert into public.signals (symbol, timeframe, candle_time, direction, score, entry, stop, take_profit, reasons)
+       select s, '1h', $1::timestamptz, 'long', 70, 100, 95, 110, '[]'::jsonb from unnest($2::text[]) with ordinality as u(s, n) order by n
+       returning id, symbol`,
+      [new Date(Date.UTC(2023, 0, 1)), ['BTC/USDT', 'SOL/USDT', 'ETH/USDT']],
+    );
+    const id = (symbol: string) => rows.find((r) => r.symbol === symbol)!.id;
+    await until(() => a.received.length === 2 && b.received.length === 1, 'the three pushes');
+    await new Promise((r) => setTimeout(r, 100));
+    expect(a.received.map((s) => s.id)).toEqual([id('BTC/USDT'), id('ETH/USDT')]);
+    expect(b.received.map((s) => s.id)).toEqual([id('SOL/USDT')]);
+    // One broadcast for the three, one write per subscribed socket (a, b and the earlier tests' still connected ones).
+    const subscribed = new Set(['BTC/USDT', 'SOL/USDT', 'ETH/USDT'].flatMap((symbol) => [...(io.of('/').adapter.rooms.get(`signals:${symbol}`) ?? [])]));
+    expect(subscribed.size).toBeGreaterThanOrEqual(2);
+    const together = broadcasts.find((x) => x.ids.includes(id('BTC/USDT')));
+    expect(together).toMatchObject({ ids: rows.map((r) => r.id).sort((x, y) => x - y), direct: subscribed.size, queued: 0 });
   });
 
   it('stops pushing after signals:unsubscribe', async () => {

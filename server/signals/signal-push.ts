@@ -4,6 +4,7 @@ import type { Db } from '../../common/db';
 import type { ClientToServerEvents, ServerToClientEvents, SignalRow, SocketData } from '../../common/events';
 import type { Logger } from '../../common/logger';
 import { createPgListener } from '../../common/pg-listener';
+import { emitToLocalRooms, type LocalBroadcastResult, type LocalEmit } from '../realtime/local-broadcast';
 import { signalQueries, signalRowFromJson } from './signals.queries';
 
 /** The channel the `signals` insert trigger (sql/trading/0003) notifies, payload `{"id":…,"symbol":…}`. */
@@ -25,6 +26,11 @@ export interface SignalPushOptions {
   reconnectDelayMs?: number;
   /** Liveness query on the LISTEN connection, so a silently dropped connection is noticed. */
   pingIntervalMs?: number;
+  /**
+   * Called after each live broadcast with its rows, how its sockets were written and when it ran
+   * (`performance.now()` at start and end): for metrics and bench/push.ts's latency split.
+   */
+  onBroadcast?(rows: SignalRow[], result: LocalBroadcastResult, startedAt: number, endedAt: number): void;
 }
 
 export interface SignalPushDeps<I extends AnyEvents> extends SignalPushOptions {
@@ -82,24 +88,33 @@ export function registerSignalPush<I extends AnyEvents>(deps: SignalPushDeps<I>)
     return false;
   };
 
-  function emitRow(row: SignalRow) {
-    if (dispatched.has(row.id)) return;
-    dispatched.add(row.id);
-    if (dispatched.size > 20_000) {
-      for (const id of dispatched) {
-        dispatched.delete(id);
-        if (dispatched.size <= 10_000) break;
+  /** Broadcasts `rows` (in this order) to their rooms' sockets on this instance, each socket's share in one write. */
+  function emitRows(rows: SignalRow[]) {
+    const emits: LocalEmit[] = [];
+    const sent: SignalRow[] = [];
+    for (const row of rows) {
+      if (dispatched.has(row.id)) continue;
+      dispatched.add(row.id);
+      if (dispatched.size > 20_000) {
+        for (const id of dispatched) {
+          dispatched.delete(id);
+          if (dispatched.size <= 10_000) break;
+        }
       }
+      const except = new Set(replayed.get(row.id));
+      for (const p of pending) {
+        if (!p.symbols.has(row.symbol)) continue;
+        p.buffer.push(row);
+        except.add(p.socketId);
+      }
+      emits.push({ room: signalRoom(row.symbol), event: 'signal:new', payload: row, except });
+      sent.push(row);
     }
-    const except = new Set(replayed.get(row.id));
-    for (const p of pending) {
-      if (!p.symbols.has(row.symbol)) continue;
-      p.buffer.push(row);
-      except.add(p.socketId);
-    }
+    if (!emits.length) return;
     // Every instance hears the NOTIFY and serves its own sockets: local, or the adapter would deliver N copies.
-    const target = io.local.to(signalRoom(row.symbol));
-    (except.size ? target.except([...except]) : target).emit('signal:new', row);
+    const startedAt = performance.now();
+    const result = emitToLocalRooms(io, emits);
+    deps.onBroadcast?.(sent, result, startedAt, performance.now());
   }
 
   /**
@@ -108,16 +123,15 @@ export function registerSignalPush<I extends AnyEvents>(deps: SignalPushDeps<I>)
    */
   async function drain(): Promise<void> {
     while (queue.length) {
-      while (queue[0]?.row) emitRow(queue.shift()!.row!);
+      const ready: SignalRow[] = [];
+      while (queue[0]?.row) ready.push(queue.shift()!.row!);
+      emitRows(ready);
       if (!queue.length) break;
       const batch = queue.splice(0, 500);
       try {
         const missing = batch.filter((e) => !e.row).map((e) => e.id);
         const loaded = new Map((await signalQueries.byIds(tradingDb.pool, missing)).map((r) => [r.id, r]));
-        for (const e of batch) {
-          const row = e.row ?? loaded.get(e.id);
-          if (row) emitRow(row);
-        }
+        emitRows(batch.flatMap((e) => e.row ?? loaded.get(e.id) ?? []));
       } catch (err) {
         log.error({ err, count: batch.length }, 'signal push: loading notified signals failed');
       }
@@ -125,11 +139,15 @@ export function registerSignalPush<I extends AnyEvents>(deps: SignalPushDeps<I>)
   }
 
   function startDrain() {
-    draining ??= drain().finally(() => {
-      draining = undefined;
-      // Whatever arrived between the loop's end and this callback.
-      if (queue.length) startDrain();
-    });
+    // After a microtask: the notifications of one read from the LISTEN connection (a candle close notifies
+    // every pair at once) are all queued by then, and go out together.
+    draining ??= Promise.resolve()
+      .then(drain)
+      .finally(() => {
+        draining = undefined;
+        // Whatever arrived between the loop's end and this callback.
+        if (queue.length) startDrain();
+      });
   }
 
   function enqueue(id: number, row: SignalRow | null) {
