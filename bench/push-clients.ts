@@ -113,7 +113,7 @@ async function run(spec: ClientGroupSpec) {
   send({ type: 'ready' });
 }
 
-// A CPU profile (BENCH_CPU_PROF) is written only on a normal exit.
+// A CPU profile (BENCH_CPU_PROFILE) is written only on a normal exit.
 process.once('SIGTERM', () => process.exit(0));
 
 run(JSON.parse(process.env.PUSH_CLIENTS_SPEC!) as ClientGroupSpec).catch((err: unknown) => {

@@ -10,7 +10,7 @@
  * (50 ms between signals), BENCH_CLIENT_PROCESSES (2; the sockets are split
  * over this many client processes, see bench/push-clients.ts). Uses
  * TRADING_DATABASE_URL + CHAT_DATABASE_URL when set, else a throw-away
- * embedded PostgreSQL. BENCH_CPU_PROF=<dir>: the servers and client processes
+ * embedded PostgreSQL. BENCH_CPU_PROFILE=<dir>: the servers and client processes
  * write V8 CPU profiles (.cpuprofile, open in Chrome DevTools) there.
  * BENCH_PUSH_CLIENT=raw (diagnostic, not the method): the client processes read
  * the same frames with Node's built-in WebSocket and one JSON.parse per frame
@@ -40,7 +40,7 @@ const WARMUP = 5;
 const SYMBOL = 'PUSHB/USDT';
 const wallNow = () => performance.timeOrigin + performance.now();
 
-const CPU_PROF = process.env.BENCH_CPU_PROF;
+const CPU_PROF = process.env.BENCH_CPU_PROFILE;
 const profileArgs = CPU_PROF ? ['--cpu-prof', `--cpu-prof-dir=${CPU_PROF}`] : [];
 
 /**
