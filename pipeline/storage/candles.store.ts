@@ -37,30 +37,31 @@ export interface StoredBatch {
   before: Candle[];
   /** With `cached`: the series is still as the caller's copy found it (and `before` was not read). */
   cachedValid: boolean;
-  /** Candles of the series stored once this call's are: the `total` to send as `cached` next time. */
-  seriesTotal: number;
+  /** The series' version (sql/trading/0007) once this call's candles are stored: the `version` to send as `cached` next time. */
+  seriesVersion: number;
   /** Open time of the newest candle stored before this call (null: none). */
   storedBefore: number | null;
 }
 
 /**
- * The series' candle count, kept by the database (sql/trading/0007): one
- * primary-key probe. Read by the statement that inserts, it is the count
- * before that statement's own candles (its snapshot does not see the
- * trigger's update).
+ * The series' version (candles ever inserted or deleted), kept by the
+ * database (sql/trading/0007): one primary-key probe. Read by the statement
+ * that inserts, it is the version before that statement's own candles (its
+ * snapshot does not see the trigger's update), so the one after them is this
+ * plus what it inserted.
  */
-const seriesTotalSql = (sym: string, tf: string) =>
-  `coalesce((select s.total from public.candle_series s where s.symbol = ${sym} and s.timeframe = ${tf}), 0)::float8`;
+const seriesVersionSql = (sym: string, tf: string) =>
+  `coalesce((select s.version from public.candle_series s where s.symbol = ${sym} and s.timeframe = ${tf}), 0)::float8`;
 
 /**
- * Closed candles never change and are only ever added, so an unchanged
- * series total proves that nothing was stored in the series since the
- * caller's copy was taken (no other worker's append, no gap fill): one
- * counter probe instead of reading a thousand candles back as JSON, or
- * counting them (an index range scan, the largest cost of a steady ingest).
+ * Closed candles never change, so an unchanged series version proves that no
+ * candle was stored in (or removed from) the series since the caller's copy
+ * was taken (no other worker's append, no gap fill): one counter probe instead
+ * of reading a thousand candles back as JSON, or counting them (an index range
+ * scan, the largest cost of a steady ingest).
  */
-const cachedCheckSql = (totalBefore: string, cachedTotal: string) =>
-  `case when ${cachedTotal}::float8 is null then null else ${totalBefore} = ${cachedTotal}::float8 end`;
+const cachedCheckSql = (versionBefore: string, cachedVersion: string) =>
+  `case when ${cachedVersion}::float8 is null then null else ${versionBefore} = ${cachedVersion}::float8 end`;
 
 /**
  * Candles as six binary `float8[]` parameters (open time in ms, open, high,
@@ -106,12 +107,12 @@ export interface StoreRequest {
   beforeLimit: number;
   /**
    * The caller holds the newest stored candles already (its window of the
-   * last ingest, taken when the series held `total` candles): instead of
-   * reading `before` back, the statement only checks that the series still
-   * holds `total` (nothing stored since), and says so in `cachedValid`;
+   * last ingest, taken at the series' `version`): instead of reading
+   * `before` back, the statement only checks that the series is still at
+   * `version` (nothing stored since), and says so in `cachedValid`;
    * `before` is then empty.
    */
-  cached?: { total: number };
+  cached?: { version: number };
 }
 
 interface StoredRow {
@@ -121,7 +122,7 @@ interface StoredRow {
   signalled: boolean;
   before: Array<[number, number, number, number, number, number]>;
   cached_valid: boolean | null;
-  series_total: number;
+  series_version: number;
   stored_before: number | null;
 }
 
@@ -132,7 +133,7 @@ const storedBatchOf = (row: StoredRow): StoredBatch => ({
   lastAnalysed: row.last_analysed,
   signalled: row.signalled,
   before: candlesFromArray(row.before),
-  seriesTotal: row.series_total,
+  seriesVersion: row.series_version,
   storedBefore: row.stored_before,
 });
 
@@ -172,7 +173,7 @@ export const candleStore = {
          returning open_time
        )
        select (select count(*)::int from ins) as inserted,
-         ${seriesTotalSql('$1', '$2')} + (select count(*) from ins) as series_total,
+         ${seriesVersionSql('$1', '$2')} + (select count(*) from ins) as series_version,
          (select ${EPOCH_MS} from public.candles where symbol = $1 and timeframe = $2 order by open_time desc limit 1) as stored_before,
          (select (extract(epoch from max(open_time)) * 1000)::float8 from ins) as newest_inserted,
          (select (extract(epoch from max(candle_time)) * 1000)::float8 from public.indicators
@@ -180,7 +181,7 @@ export const candleStore = {
          ${signalledSql('$1', '$2', fromMs('$4'))} as signalled,
          ${CANDLE_ARRAY_SQL(`(select ${EPOCH_MS} as t, open, high, low, close, volume from public.candles
              where symbol = $1 and timeframe = $2 and open_time < ${fromMs('$5')} order by open_time desc limit $6)`)} as before,
-         ${cachedCheckSql(seriesTotalSql('$1', '$2'), '$7')} as cached_valid`,
+         ${cachedCheckSql(seriesVersionSql('$1', '$2'), '$7')} as cached_valid`,
       [
         key.symbol,
         key.timeframe,
@@ -188,7 +189,7 @@ export const candleStore = {
         newest,
         before,
         cached ? 0 : Math.max(0, beforeLimit),
-        cached?.total ?? null,
+        cached?.version ?? null,
         ...candleColumns(candles),
       ],
     );
@@ -220,7 +221,7 @@ export const candleStore = {
       newest: it.newest,
       before: it.candles[0]?.openTime ?? it.newest + 1,
       lim: it.cached ? 0 : Math.max(0, it.beforeLimit),
-      cached_total: it.cached?.total,
+      cached_version: it.cached?.version,
     }));
     const all = items.flatMap((it) => it.candles);
     const owner = new Int32Array(all.length);
@@ -229,9 +230,9 @@ export const candleStore = {
     const { rows } = await q.query<StoredRow>(
       `with keys as materialized (
          select k.*, (select max(c.open_time) from public.candles c where c.symbol = k.symbol and c.timeframe = k.timeframe) as stored,
-           ${seriesTotalSql('k.symbol', 'k.timeframe')} as series_total
+           ${seriesVersionSql('k.symbol', 'k.timeframe')} as series_version
          from json_to_recordset($1::json) as k(i int, symbol text, timeframe text, source text, newest float8, before float8, lim int,
-           cached_total float8)
+           cached_version float8)
        ), given as not materialized (
          -- Read by both inserts below, each taking its part (not copied into a work table first).
          select k.symbol, k.timeframe, timestamptz 'epoch' + u.t * interval '1 millisecond' as open_time, u.o, u.h, u.l, u.c, u.v, k.source, k.stored
@@ -258,13 +259,13 @@ export const candleStore = {
          select symbol, timeframe, count(*)::int as n, (extract(epoch from max(open_time)) * 1000)::float8 as newest from ins group by symbol, timeframe
        )
        select coalesce(n.n, 0) as inserted, n.newest as newest_inserted,
-         k.series_total + coalesce(n.n, 0) as series_total, (extract(epoch from k.stored) * 1000)::float8 as stored_before,
+         k.series_version + coalesce(n.n, 0) as series_version, (extract(epoch from k.stored) * 1000)::float8 as stored_before,
          (select (extract(epoch from max(candle_time)) * 1000)::float8 from public.indicators
            where symbol = k.symbol and timeframe = k.timeframe and candle_time <= ${fromMs('k.newest')}) as last_analysed,
          ${signalledSql('k.symbol', 'k.timeframe', fromMs('k.newest'))} as signalled,
          ${CANDLE_ARRAY_SQL(`(select ${EPOCH_MS} as t, open, high, low, close, volume from public.candles
              where symbol = k.symbol and timeframe = k.timeframe and open_time < ${fromMs('k.before')} order by open_time desc limit k.lim)`)} as before,
-         ${cachedCheckSql('k.series_total', 'k.cached_total')} as cached_valid
+         ${cachedCheckSql('k.series_version', 'k.cached_version')} as cached_valid
        from keys k left join ins_per_key n on n.symbol = k.symbol and n.timeframe = k.timeframe
        order by k.i`,
       [JSON.stringify(keys), int4ArrayParam(owner), ...candleColumns(all)],

@@ -73,7 +73,7 @@ describe('the hot path as the tables grow', () => {
     const steady = await planOf((q) =>
       candleStore.storeAndReadBackMany(
         q,
-        KEYS.map((key) => ({ key, source: 'simulated', candles: [candle(100)], newest: candle(100).openTime, beforeLimit: 99, cached: { total: 99 } })),
+        KEYS.map((key) => ({ key, source: 'simulated', candles: [candle(100)], newest: candle(100).openTime, beforeLimit: 99, cached: { version: 99 } })),
       ),
     );
     expect(steady).toContain('signals');

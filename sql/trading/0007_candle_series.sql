@@ -1,15 +1,18 @@
--- How many candles each series (symbol, timeframe) holds, kept by the
--- database itself: the steady ingest checks that a worker's cached window is
--- still what is stored by comparing this one number (a primary-key probe)
--- instead of counting the ~1,000 candles of the window (an index range scan
--- with heap visits on freshly written pages, every cycle, for every watcher).
--- Candles are only ever added, so the total only grows: equal totals mean
--- nothing was stored in the series in between (no other worker's append, no
--- gap fill).
+-- How many candles each series (symbol, timeframe) holds (`total`), and how
+-- many were ever inserted or deleted (`version`), kept by the database itself:
+-- the steady ingest checks that a worker's cached window is still what is
+-- stored by comparing one number (a primary-key probe) instead of counting the
+-- ~1,000 candles of the window (an index range scan with heap visits on
+-- freshly written pages, every cycle, for every watcher). Equal versions mean
+-- nothing was stored in or removed from the series in between (no other
+-- worker's append, no gap fill). Candles are only ever added today, so version
+-- = total; the version still holds should candles ever be deleted, where a
+-- total could come back to an old value (one deleted, one added).
 create table public.candle_series (
   symbol text not null,
   timeframe text not null,
   total bigint not null check (total >= 0),
+  version bigint not null check (version >= total),
   primary key (symbol, timeframe)
 );
 alter table public.candle_series enable row level security;
@@ -21,9 +24,9 @@ alter table public.candle_series enable row level security;
 -- the same order (no deadlock between two workers' batches).
 create function public.candle_series_count_inserted() returns trigger language plpgsql as $$
 begin
-  insert into public.candle_series as s (symbol, timeframe, total)
-  select symbol, timeframe, count(*) from new_rows group by symbol, timeframe order by symbol, timeframe
-  on conflict (symbol, timeframe) do update set total = s.total + excluded.total;
+  insert into public.candle_series as s (symbol, timeframe, total, version)
+  select symbol, timeframe, count(*), count(*) from new_rows group by symbol, timeframe order by symbol, timeframe
+  on conflict (symbol, timeframe) do update set total = s.total + excluded.total, version = s.version + excluded.version;
   return null;
 end $$;
 create trigger candles_count_inserted after insert on public.candles
@@ -32,7 +35,7 @@ create trigger candles_count_inserted after insert on public.candles
 -- Nothing deletes candles today; should a retention job ever do so, the totals stay exact.
 create function public.candle_series_count_deleted() returns trigger language plpgsql as $$
 begin
-  update public.candle_series s set total = s.total - d.n
+  update public.candle_series s set total = s.total - d.n, version = s.version + d.n
   from (select symbol, timeframe, count(*) as n from old_rows group by symbol, timeframe order by symbol, timeframe) d
   where s.symbol = d.symbol and s.timeframe = d.timeframe;
   return null;
@@ -40,9 +43,10 @@ end $$;
 create trigger candles_count_deleted after delete on public.candles
   referencing old table as old_rows for each statement execute function public.candle_series_count_deleted();
 
+-- Versions go on from where they were (a row deleted here and recreated at 1 could meet an old copy's number).
 create function public.candle_series_truncated() returns trigger language plpgsql as $$
 begin
-  delete from public.candle_series;
+  update public.candle_series set version = version + total, total = 0 where total > 0;
   return null;
 end $$;
 create trigger candles_truncated after truncate on public.candles
@@ -51,8 +55,8 @@ create trigger candles_truncated after truncate on public.candles
 -- Backfill with writers held off (a worker may be running while this migrates):
 -- the count and the trigger then start from the same state.
 lock table public.candles in share row exclusive mode;
-insert into public.candle_series (symbol, timeframe, total)
-select symbol, timeframe, count(*) from public.candles group by symbol, timeframe;
+insert into public.candle_series (symbol, timeframe, total, version)
+select symbol, timeframe, count(*), count(*) from public.candles group by symbol, timeframe;
 
 -- As sql/trading/0006: the Data API roles get nothing on the new objects.
 do $$
