@@ -62,21 +62,23 @@ export type LatestCache = ReturnType<typeof createLatestCache>;
 /**
  * Each watcher's window (its last `lookback` candles) as its last ingest in
  * this process analysed it, so the next ingest need not read ~1,000 candles
- * back: it sends only a count of the stored range to check the copy against
- * (candleStore.storeAndReadBack's `cached`), and reads them only when another
- * worker's ingest made them differ. A wrong copy is therefore never used, and
- * a missing one costs only the read. Bounded (least recently used first out):
- * ~70 KB a watcher at a 1,000-candle lookback.
+ * back. `version` is set when the window was the series' newest stored
+ * candles at that version of the series (the database's counter,
+ * sql/trading/0007): the next ingest sends only that number to check the copy
+ * against (candleStore.storeAndReadBack's `cached`), and reads the candles
+ * only when another worker's ingest stored some since. A wrong copy is
+ * therefore never used, and a missing one costs only the read. Bounded (least
+ * recently used first out): ~70 KB a watcher at a 1,000-candle lookback.
  */
 export function createWindowCache(maxEntries = 2_000) {
-  const map = new Map<string, Candle[]>();
+  const map = new Map<string, { candles: Candle[]; version: number | undefined }>();
   const id = (key: WatchKey) => `${key.symbol}|${key.timeframe}`;
   return {
     get: (key: WatchKey) => map.get(id(key)),
-    set(key: WatchKey, candles: Candle[]) {
+    set(key: WatchKey, candles: Candle[], version?: number) {
       const k = id(key);
       map.delete(k);
-      map.set(k, candles);
+      map.set(k, { candles, version });
       if (map.size > maxEntries) map.delete(map.keys().next().value as string);
     },
   };
@@ -152,8 +154,9 @@ export async function runIngest(deps: IngestDeps, key: WatchKey): Promise<Ingest
   const beforeLimit = fresh.length ? Math.max(0, lookback - fresh.length) : 0;
   // The candles before the new ones, when this process holds them from the watcher's last ingest.
   const held = beforeLimit > 0 ? deps.windows?.get(key) : undefined;
-  const copy = held && held.length >= beforeLimit && held.at(-1)!.openTime < fresh[0]!.openTime ? held.slice(-beforeLimit) : undefined;
-  const cached = copy ? { from: copy[0]!.openTime, count: copy.length, newest: copy.at(-1)!.openTime } : undefined;
+  const usable = held?.version !== undefined && held.candles.length >= beforeLimit && held.candles.at(-1)!.openTime < fresh[0]!.openTime;
+  const copy = usable ? held.candles.slice(-beforeLimit) : undefined;
+  const cached = usable ? { version: held.version! } : undefined;
   const stored = await stores.storeAndReadBack({ key, source: market.name, candles: fresh, newest, beforeLimit, cached });
   deps.latest?.set(key, newest);
   let before = stored.before;
@@ -167,11 +170,15 @@ export async function runIngest(deps: IngestDeps, key: WatchKey): Promise<Ingest
   // The usual case (one new candle to analyse) has its window already; a catch-up or a rerun
   // reads enough for a full lookback behind each candle it analyses.
   let candles = fresh.length ? [...before, ...fresh].slice(-lookback) : [];
-  if (!fresh.length || candles.length - firstToAnalyse(candles, stored.lastAnalysed, catchUp) > 1) {
-    candles = await stores.window(key, newest, stored.lastAnalysed === null ? lookback : lookback + catchUp - 1);
-  }
+  const reread = !fresh.length || candles.length - firstToAnalyse(candles, stored.lastAnalysed, catchUp) > 1;
+  if (reread) candles = await stores.window(key, newest, stored.lastAnalysed === null ? lookback : lookback + catchUp - 1);
   if (candles.at(-1)?.openTime !== newest) throw new Error(`candle ${newest} of ${key.symbol} ${key.timeframe} missing from its window`);
-  deps.windows?.set(key, candles.slice(-lookback));
+  // The version vouches for the copy only if the window is the series' newest candles: a read up to
+  // `newest` when nothing newer was stored, or the stored ones before the given candles followed by
+  // them when none was stored at or after the first (else a hole in the fetch could hide one).
+  // A candle stored meanwhile by another worker makes the version older than the series': checked false.
+  const suffix = stored.storedBefore === null || stored.storedBefore < (reread ? newest + 1 : fresh[0]!.openTime);
+  deps.windows?.set(key, candles.slice(-lookback), suffix ? stored.seriesVersion : undefined);
 
   const first = firstToAnalyse(candles, stored.lastAnalysed, catchUp);
   let window: Candle[] = [];

@@ -3,6 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Queryable } from '../../common/db';
 import { createMigratedDatabases } from '../../test/databases';
 import type { Candle, WatchKey } from '../domain';
+import { candleStore, type StoreRequest } from './candles.store';
 import { batchedStores } from './stores';
 
 // The batched ingest statement appends each watcher's candles after its newest stored one with a
@@ -133,5 +134,140 @@ describe('storing candles for several watchers in one statement', () => {
       { i: 11, close: 11, source: 'simulated' },
     ]);
     expect((await stored('S/USDT')).slice(-1)).toEqual([{ i: 10, close: 11, source: 'simulated' }]);
+  });
+});
+
+/** Every series' counter (sql/trading/0007) against a count of its candles; with nothing deleted, its version is its total. */
+async function expectTotalsExact({ deleted = false } = {}) {
+  const { rows } = await pool.query<{ symbol: string; counted: number; total: number | null }>(
+    `select c.symbol, c.timeframe, count(*)::int as counted, (select s.total::int from public.candle_series s
+       where s.symbol = c.symbol and s.timeframe = c.timeframe) as total
+     from public.candles c group by c.symbol, c.timeframe order by c.symbol`,
+  );
+  expect(rows.length).toBeGreaterThan(0);
+  expect(rows.filter((r) => r.total !== r.counted)).toEqual([]);
+  const orphans = await pool.query(`select * from public.candle_series s where total <> 0 and not exists
+    (select 1 from public.candles c where c.symbol = s.symbol and c.timeframe = s.timeframe)`);
+  expect(orphans.rows).toEqual([]);
+  if (!deleted) expect((await pool.query(`select * from public.candle_series where version <> total`)).rows).toEqual([]);
+}
+
+describe("each series' candle total, kept by the database", () => {
+  it('equals the count of its candles after batched appends, re-fetched overlaps, gap fills and the fallback stores', async () => {
+    // The two tests above ran every kind of insert the ingest makes (and a failed shared statement).
+    await expectTotalsExact();
+  });
+
+  it('equals the count of its candles when two connections store overlapping candles of one series at once', async () => {
+    const first = await pool.connect();
+    try {
+      await first.query('begin');
+      await first.query(
+        `insert into public.candles (symbol, timeframe, open_time, open, high, low, close, volume, source)
+         select 'TWO/USDT', '1m', timestamptz 'epoch' + t * interval '1 millisecond', 10, 12, 9, 10, 1, 'first'
+         from unnest($1::float8[]) t`,
+        [range(0, 9).map((c) => c.openTime)],
+      );
+      // The second waits on the first's uncommitted candles 5..9 (and its counter row), then skips them.
+      const second = candleStore.storeAndReadBack(pool, key('TWO/USDT'), 'second', range(5, 14), candle(14).openTime, 0);
+      await new Promise((r) => setTimeout(r, 200));
+      await first.query('commit');
+      expect((await second).inserted).toBe(5);
+    } finally {
+      first.release();
+    }
+    // And two batched statements of different connections over the same series, both gap fills.
+    await storeDirectly('PAIR/USDT', [candle(0), candle(9)]);
+    const odd = range(1, 8).filter((_, k) => k % 2 === 0);
+    const even = range(1, 8).filter((_, k) => k % 2 === 1);
+    await Promise.all(
+      [odd, even].map((candles) => {
+        const items: StoreRequest[] = [
+          { key: key('PAIR/USDT'), source: 'simulated', candles, newest: candle(9).openTime, beforeLimit: 0 },
+          { key: key('TWO/USDT'), source: 'simulated', candles: [candle(15)], newest: candle(15).openTime, beforeLimit: 0 },
+        ];
+        // Both append candle 15 of TWO with a plain insert: one fails on the unique key and, as the batcher does, stores each alone.
+        return candleStore
+          .storeAndReadBackMany(pool, items)
+          .catch(() => Promise.all(items.map((r) => candleStore.storeAndReadBack(pool, r.key, r.source, r.candles, r.newest, r.beforeLimit))));
+      }),
+    );
+    expect((await stored('PAIR/USDT')).map((r) => r.i)).toEqual(range(0, 9).map((_, i) => i));
+    expect((await stored('TWO/USDT')).map((r) => r.i)).toEqual(range(0, 15).map((_, i) => i));
+    await expectTotalsExact();
+  });
+});
+
+describe("the check of a worker's cached window", () => {
+  // Both statements: the batched one and the one-at-a-time one the batcher falls back to.
+  const storeVia = {
+    batched: async (r: StoreRequest) => (await candleStore.storeAndReadBackMany(pool, [r]))[0]!,
+    alone: (r: StoreRequest) => candleStore.storeAndReadBack(pool, r.key, r.source, r.candles, r.newest, r.beforeLimit, r.cached),
+  };
+
+  for (const [via, store] of Object.entries(storeVia)) {
+    it(`${via}: reads the version from before its own candles, returns the one after them, and holds the copy valid until another worker stores a candle`, async () => {
+      const symbol = `CACHE-${via}/USDT`;
+      const at = (i: number, version: number): StoreRequest => ({
+        key: key(symbol),
+        source: 'simulated',
+        candles: [candle(i)],
+        newest: candle(i).openTime,
+        beforeLimit: 5,
+        cached: { version },
+      });
+      await storeDirectly(symbol, [...range(0, 4), ...range(6, 9)]); // 9 candles, 5 missing
+
+      // Nothing stored since the copy: valid, and `before` not read. The statement saw 9, not its own 10th candle.
+      const steady = await store(at(10, 9));
+      expect(steady).toMatchObject({ cachedValid: true, inserted: 1, seriesVersion: 10, storedBefore: candle(9).openTime, before: [] });
+
+      // Another worker fills the gap: the copy (taken at 10) is stale, whatever its range.
+      await storeDirectly(symbol, [candle(5)]);
+      const afterGapFill = await store(at(11, 10));
+      expect(afterGapFill).toMatchObject({ cachedValid: false, inserted: 1, seriesVersion: 12 });
+
+      // Another worker appends the next candle first: stale again.
+      await storeDirectly(symbol, [candle(12)]);
+      const afterAppend = await store(at(13, 12));
+      expect(afterAppend).toMatchObject({ cachedValid: false, inserted: 1, seriesVersion: 14, storedBefore: candle(12).openTime });
+
+      // A re-fetch of a stored candle inserts nothing and changes nothing: still valid.
+      expect(await store(at(13, 14))).toMatchObject({ cachedValid: true, inserted: 0, seriesVersion: 14 });
+      // A series never stored is at version 0.
+      expect(await store({ ...at(0, 0), key: key(`NEW-${via}/USDT`) })).toMatchObject({ cachedValid: true, seriesVersion: 1, storedBefore: null });
+      await expectTotalsExact();
+    });
+  }
+});
+
+describe('should candles ever be deleted (nothing deletes them today)', () => {
+  it('keeps the total exact through deletes and a truncate, and moves the version on so that an old copy is never taken for current', async () => {
+    await storeDirectly('DEL/USDT', range(0, 9));
+    await pool.query(`delete from public.candles where symbol = 'DEL/USDT' and open_time < timestamptz 'epoch' + $1::float8 * interval '1 millisecond'`, [
+      candle(2).openTime,
+    ]);
+    await expectTotalsExact({ deleted: true });
+    // 10 inserted, 2 deleted, then another worker stores 2: the series holds 10 candles again, as
+    // when a copy was taken at version 10, yet the copy is stale (version 14).
+    await storeDirectly('DEL/USDT', range(10, 11));
+    const { rows: series } = await pool.query(`select total::int, version::int from public.candle_series where symbol = 'DEL/USDT'`);
+    expect(series).toEqual([{ total: 10, version: 14 }]);
+    const request: StoreRequest = { key: key('DEL/USDT'), source: 'simulated', candles: [candle(12)], newest: candle(12).openTime, beforeLimit: 5, cached: { version: 10 } };
+    expect(await candleStore.storeAndReadBack(pool, request.key, request.source, request.candles, request.newest, request.beforeLimit, request.cached)).toMatchObject({
+      cachedValid: false,
+      seriesVersion: 15,
+    });
+    await expectTotalsExact({ deleted: true });
+
+    const { rows: before } = await pool.query<{ symbol: string; total: number; version: number }>(
+      `select symbol, total::int, version::int from public.candle_series order by symbol`,
+    );
+    await pool.query('truncate public.candles');
+    const { rows: after } = await pool.query<{ symbol: string; total: number; version: number }>(
+      `select symbol, total::int, version::int from public.candle_series order by symbol`,
+    );
+    // Every candle counted as removed: totals 0, versions on by what each series held.
+    expect(after).toEqual(before.map((r) => ({ symbol: r.symbol, total: 0, version: r.version + r.total })));
   });
 });

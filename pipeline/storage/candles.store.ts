@@ -35,19 +35,33 @@ export interface StoredBatch {
   signalled: boolean;
   /** Up to `beforeLimit` stored candles before the first of the new ones (or up to `newest` when none were given). */
   before: Candle[];
-  /** With `cached`: the stored candles before the new ones are still the caller's (and `before` was not read). */
+  /** With `cached`: the series is still as the caller's copy found it (and `before` was not read). */
   cachedValid: boolean;
+  /** The series' version (sql/trading/0007) once this call's candles are stored: the `version` to send as `cached` next time. */
+  seriesVersion: number;
+  /** Open time of the newest candle stored before this call (null: none). */
+  storedBefore: number | null;
 }
 
 /**
- * Closed candles never change and are only ever added, so a count and the
- * newest open time over a range prove that a caller's copy of that range is
- * what is stored: ~0.1 ms instead of reading a thousand candles back as JSON
- * (~10 ms of the database's CPU, the largest cost of a steady-state ingest).
+ * The series' version (candles ever inserted or deleted), kept by the
+ * database (sql/trading/0007): one primary-key probe. Read by the statement
+ * that inserts, it is the version before that statement's own candles (its
+ * snapshot does not see the trigger's update), so the one after them is this
+ * plus what it inserted.
  */
-const cachedCheckSql = (sym: string, tf: string, before: string, from: string, count: string, newest: string) =>
-  `case when ${from}::float8 is null then null else (select count(*) = ${count} and max(open_time) = ${fromMs(newest)} from public.candles
-     where symbol = ${sym} and timeframe = ${tf} and open_time >= ${fromMs(from)} and open_time < ${fromMs(before)}) end`;
+const seriesVersionSql = (sym: string, tf: string) =>
+  `coalesce((select s.version from public.candle_series s where s.symbol = ${sym} and s.timeframe = ${tf}), 0)::float8`;
+
+/**
+ * Closed candles never change, so an unchanged series version proves that no
+ * candle was stored in (or removed from) the series since the caller's copy
+ * was taken (no other worker's append, no gap fill): one counter probe instead
+ * of reading a thousand candles back as JSON, or counting them (an index range
+ * scan, the largest cost of a steady ingest).
+ */
+const cachedCheckSql = (versionBefore: string, cachedVersion: string) =>
+  `case when ${cachedVersion}::float8 is null then null else ${versionBefore} = ${cachedVersion}::float8 end`;
 
 /**
  * Candles as six binary `float8[]` parameters (open time in ms, open, high,
@@ -92,13 +106,13 @@ export interface StoreRequest {
   newest: number;
   beforeLimit: number;
   /**
-   * The caller holds these stored candles already (its window of the last
-   * ingest): instead of reading `before` back, the statement only checks that
-   * the stored candles from `from` up to the new ones are still exactly those
-   * (`count` of them, the newest at `newest`), and says so in `cachedValid`;
+   * The caller holds the newest stored candles already (its window of the
+   * last ingest, taken at the series' `version`): instead of reading
+   * `before` back, the statement only checks that the series is still at
+   * `version` (nothing stored since), and says so in `cachedValid`;
    * `before` is then empty.
    */
-  cached?: { from: number; count: number; newest: number };
+  cached?: { version: number };
 }
 
 interface StoredRow {
@@ -108,6 +122,8 @@ interface StoredRow {
   signalled: boolean;
   before: Array<[number, number, number, number, number, number]>;
   cached_valid: boolean | null;
+  series_version: number;
+  stored_before: number | null;
 }
 
 const storedBatchOf = (row: StoredRow): StoredBatch => ({
@@ -117,6 +133,8 @@ const storedBatchOf = (row: StoredRow): StoredBatch => ({
   lastAnalysed: row.last_analysed,
   signalled: row.signalled,
   before: candlesFromArray(row.before),
+  seriesVersion: row.series_version,
+  storedBefore: row.stored_before,
 });
 
 /** The `candles` table. Closed candles never change, so a row once stored is never rewritten. */
@@ -150,18 +168,20 @@ export const candleStore = {
       `with ins as (
          insert into public.candles (symbol, timeframe, open_time, open, high, low, close, volume, source)
          select $1, $2, timestamptz 'epoch' + u.t * interval '1 millisecond', u.o, u.h, u.l, u.c, u.v, $3
-         from ${unnestCandles(10)}
+         from ${unnestCandles(8)}
          on conflict (symbol, timeframe, open_time) do nothing
          returning open_time
        )
        select (select count(*)::int from ins) as inserted,
+         ${seriesVersionSql('$1', '$2')} + (select count(*) from ins) as series_version,
+         (select ${EPOCH_MS} from public.candles where symbol = $1 and timeframe = $2 order by open_time desc limit 1) as stored_before,
          (select (extract(epoch from max(open_time)) * 1000)::float8 from ins) as newest_inserted,
          (select (extract(epoch from max(candle_time)) * 1000)::float8 from public.indicators
            where symbol = $1 and timeframe = $2 and candle_time <= ${fromMs('$4')}) as last_analysed,
          ${signalledSql('$1', '$2', fromMs('$4'))} as signalled,
          ${CANDLE_ARRAY_SQL(`(select ${EPOCH_MS} as t, open, high, low, close, volume from public.candles
              where symbol = $1 and timeframe = $2 and open_time < ${fromMs('$5')} order by open_time desc limit $6)`)} as before,
-         ${cachedCheckSql('$1', '$2', '$5', '$7', '$8', '$9')} as cached_valid`,
+         ${cachedCheckSql(seriesVersionSql('$1', '$2'), '$7')} as cached_valid`,
       [
         key.symbol,
         key.timeframe,
@@ -169,9 +189,7 @@ export const candleStore = {
         newest,
         before,
         cached ? 0 : Math.max(0, beforeLimit),
-        cached?.from ?? null,
-        cached?.count ?? null,
-        cached?.newest ?? null,
+        cached?.version ?? null,
         ...candleColumns(candles),
       ],
     );
@@ -203,9 +221,7 @@ export const candleStore = {
       newest: it.newest,
       before: it.candles[0]?.openTime ?? it.newest + 1,
       lim: it.cached ? 0 : Math.max(0, it.beforeLimit),
-      cached_from: it.cached?.from,
-      cached_count: it.cached?.count,
-      cached_newest: it.cached?.newest,
+      cached_version: it.cached?.version,
     }));
     const all = items.flatMap((it) => it.candles);
     const owner = new Int32Array(all.length);
@@ -213,9 +229,10 @@ export const candleStore = {
     items.forEach((it, i) => owner.fill(i, at, (at += it.candles.length)));
     const { rows } = await q.query<StoredRow>(
       `with keys as materialized (
-         select k.*, (select max(c.open_time) from public.candles c where c.symbol = k.symbol and c.timeframe = k.timeframe) as stored
+         select k.*, (select max(c.open_time) from public.candles c where c.symbol = k.symbol and c.timeframe = k.timeframe) as stored,
+           ${seriesVersionSql('k.symbol', 'k.timeframe')} as series_version
          from json_to_recordset($1::json) as k(i int, symbol text, timeframe text, source text, newest float8, before float8, lim int,
-           cached_from float8, cached_count int, cached_newest float8)
+           cached_version float8)
        ), given as not materialized (
          -- Read by both inserts below, each taking its part (not copied into a work table first).
          select k.symbol, k.timeframe, timestamptz 'epoch' + u.t * interval '1 millisecond' as open_time, u.o, u.h, u.l, u.c, u.v, k.source, k.stored
@@ -242,12 +259,13 @@ export const candleStore = {
          select symbol, timeframe, count(*)::int as n, (extract(epoch from max(open_time)) * 1000)::float8 as newest from ins group by symbol, timeframe
        )
        select coalesce(n.n, 0) as inserted, n.newest as newest_inserted,
+         k.series_version + coalesce(n.n, 0) as series_version, (extract(epoch from k.stored) * 1000)::float8 as stored_before,
          (select (extract(epoch from max(candle_time)) * 1000)::float8 from public.indicators
            where symbol = k.symbol and timeframe = k.timeframe and candle_time <= ${fromMs('k.newest')}) as last_analysed,
          ${signalledSql('k.symbol', 'k.timeframe', fromMs('k.newest'))} as signalled,
          ${CANDLE_ARRAY_SQL(`(select ${EPOCH_MS} as t, open, high, low, close, volume from public.candles
              where symbol = k.symbol and timeframe = k.timeframe and open_time < ${fromMs('k.before')} order by open_time desc limit k.lim)`)} as before,
-         ${cachedCheckSql('k.symbol', 'k.timeframe', 'k.before', 'k.cached_from', 'k.cached_count', 'k.cached_newest')} as cached_valid
+         ${cachedCheckSql('k.series_version', 'k.cached_version')} as cached_valid
        from keys k left join ins_per_key n on n.symbol = k.symbol and n.timeframe = k.timeframe
        order by k.i`,
       [JSON.stringify(keys), int4ArrayParam(owner), ...candleColumns(all)],

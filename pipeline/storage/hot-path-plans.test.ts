@@ -35,6 +35,13 @@ beforeAll(async () => {
      insert into public.signals (symbol, timeframe, candle_time, direction, score, entry) select symbol, '5m', ts, 'flat', 0, 10 from w, t`,
     [T0, TF],
   );
+  // And many more series than that, each counted in candle_series (sql/trading/0007): that table grows with watchers.
+  await pool.query(
+    `insert into public.candles (symbol, timeframe, open_time, open, high, low, close, volume, source)
+     select 'MORE' || g || '/USDT', '5m', timestamptz 'epoch' + $1::float8 * interval '1 millisecond', 10, 11, 9, 10, 5, 'simulated'
+     from generate_series(1, 3000) g`,
+    [T0],
+  );
   await pool.query('analyze');
 });
 afterAll(async () => {
@@ -59,20 +66,22 @@ async function planOf(call: (q: Queryable) => Promise<unknown>): Promise<string>
 }
 
 const candle = (i: number): Candle => ({ openTime: T0 + i * TF, open: 10, high: 11, low: 9, close: 10, volume: 5 });
-const SCANS = /Seq Scan on (candles|indicators|risk_metric|signals|liq_clusters)|hashed SubPlan/;
+const SCANS = /Seq Scan on (candles|candle_series|indicators|risk_metric|signals|liq_clusters)|hashed SubPlan/;
 
 describe('the hot path as the tables grow', () => {
   it("stores a batch's candles and reads its watchers' state through primary keys, never by scanning a table", async () => {
     const steady = await planOf((q) =>
       candleStore.storeAndReadBackMany(
         q,
-        KEYS.map((key) => ({ key, source: 'simulated', candles: [candle(100)], newest: candle(100).openTime, beforeLimit: 99, cached: { from: T0, count: 99, newest: candle(98).openTime } })),
+        KEYS.map((key) => ({ key, source: 'simulated', candles: [candle(100)], newest: candle(100).openTime, beforeLimit: 99, cached: { version: 99 } })),
       ),
     );
     expect(steady).toContain('signals');
+    expect(steady).toContain('candle_series');
     expect(steady).not.toMatch(SCANS);
     const first = await planOf((q) => candleStore.storeAndReadBack(q, KEYS[0]!, 'simulated', [candle(1), candle(2)], candle(2).openTime, 0));
     expect(first).toContain('signals');
+    expect(first).toContain('candle_series');
     expect(first).not.toMatch(SCANS);
   });
 
