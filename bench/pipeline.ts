@@ -26,8 +26,8 @@
  * (TRADING_DATABASE_URL naming one where the extension is created), also the
  * statements that took the most of the database's time.
  *
- * Two rounds: "backfill" (each watcher is new: 300 candles fetched, stored
- * and analysed) and "steady" (the clock moves one candle: one new candle
+ * Two rounds: "backfill" (each watcher is new: CANDLE_LOOKBACK candles, 1,000 by
+ * default, fetched, stored and analysed) and "steady" (the clock moves one candle: one new candle
  * each, the recurring INGEST_CRON case).
  */
 import os from 'node:os';
