@@ -101,3 +101,6 @@ export interface WatchKey {
   symbol: string;
   timeframe: Timeframe;
 }
+
+/** One string per watcher, for maps and keys kept per watcher. */
+export const watchKeyId = (key: WatchKey) => `${key.symbol}|${key.timeframe}`;

@@ -19,7 +19,8 @@
  * over cycles), so every process and every rerun finds the same window.
  */
 import { TIMEFRAME_MS } from '../../common/symbols';
-import type { Candle, IndicatorValues, WatchKey } from '../domain';
+import { LRUCache } from 'lru-cache';
+import { watchKeyId, type Candle, type IndicatorValues, type WatchKey } from '../domain';
 import { createIndicatorEngine, type IndicatorEngine } from './compute-indicators';
 
 /** Candles between two jumps of a watcher's anchor: a tenth of the lookback (100 at the default 1,000). */
@@ -30,7 +31,7 @@ export function anchorStep(lookback: number): number {
 /** FNV-1a of the watcher: a stable phase, the same in every process. */
 function phaseOf(key: WatchKey, step: number): number {
   let h = 0x811c9dc5;
-  const s = `${key.symbol}|${key.timeframe}`;
+  const s = watchKeyId(key);
   for (let i = 0; i < s.length; i++) h = Math.imul(h ^ s.charCodeAt(i), 0x01000193) >>> 0;
   return h % step;
 }
@@ -145,7 +146,7 @@ export interface IndicatorCache {
  * engine: 2,000 watchers ≈ 80 MB).
  */
 export function createIndicatorCache(maxEntries = 2_000): IndicatorCache {
-  const map = new Map<string, Entry>();
+  const map = new LRUCache<string, Entry>({ max: maxEntries });
   let hits = 0;
   let misses = 0;
   return {
@@ -154,9 +155,8 @@ export function createIndicatorCache(maxEntries = 2_000): IndicatorCache {
       if (!last) return createIndicatorEngine().values();
       const anchor = indicatorAnchor(key, last.openTime, lookback);
       const from = firstAtOrAfter(candles, anchor);
-      const id = `${key.symbol}|${key.timeframe}`;
+      const id = watchKeyId(key);
       let entry = map.get(id);
-      map.delete(id);
       const fed = entry && entry.anchor === anchor && entry.count <= candles.length - from ? entry.count : -1;
       const prefix = entry && fed >= 0 ? checksumOf(candles, from, from + fed) : null;
       if (entry && prefix && prefix.a === entry.checksum.a && prefix.b === entry.checksum.b) {
@@ -171,7 +171,6 @@ export function createIndicatorCache(maxEntries = 2_000): IndicatorCache {
         entry = { anchor, engine, count: candles.length - from, checksum: checksumOf(candles, from, candles.length) };
       }
       map.set(id, entry);
-      if (map.size > maxEntries) map.delete(map.keys().next().value as string);
       return entry.engine.values();
     },
     stats: () => ({ hits, misses, size: map.size }),

@@ -1,7 +1,8 @@
+import { LRUCache } from 'lru-cache';
 import type { Queryable } from '../../common/db';
 import type { Logger } from '../../common/logger';
 import { TIMEFRAME_MS } from '../../common/symbols';
-import type { Candle, LiqCluster, WatchKey } from '../domain';
+import { watchKeyId, type Candle, type LiqCluster, type WatchKey } from '../domain';
 import { fetchHistory } from '../backtest/history';
 import { computeIndicators } from '../indicators/compute-indicators';
 import { indicatorWindow, type IndicatorCache } from '../indicators/indicator-window';
@@ -45,16 +46,10 @@ export interface IngestDeps {
  * on insert.
  */
 export function createLatestCache(maxEntries = 100_000) {
-  const map = new Map<string, number>();
-  const id = (key: WatchKey) => `${key.symbol}|${key.timeframe}`;
+  const map = new LRUCache<string, number>({ max: maxEntries });
   return {
-    get: (key: WatchKey) => map.get(id(key)),
-    set(key: WatchKey, openTime: number) {
-      const k = id(key);
-      map.delete(k);
-      map.set(k, openTime);
-      if (map.size > maxEntries) map.delete(map.keys().next().value as string);
-    },
+    get: (key: WatchKey) => map.peek(watchKeyId(key)),
+    set: (key: WatchKey, openTime: number) => void map.set(watchKeyId(key), openTime),
   };
 }
 export type LatestCache = ReturnType<typeof createLatestCache>;
@@ -71,16 +66,10 @@ export type LatestCache = ReturnType<typeof createLatestCache>;
  * recently used first out): ~70 KB a watcher at a 1,000-candle lookback.
  */
 export function createWindowCache(maxEntries = 2_000) {
-  const map = new Map<string, { candles: Candle[]; version: number | undefined }>();
-  const id = (key: WatchKey) => `${key.symbol}|${key.timeframe}`;
+  const map = new LRUCache<string, { candles: Candle[]; version: number | undefined }>({ max: maxEntries });
   return {
-    get: (key: WatchKey) => map.get(id(key)),
-    set(key: WatchKey, candles: Candle[], version?: number) {
-      const k = id(key);
-      map.delete(k);
-      map.set(k, { candles, version });
-      if (map.size > maxEntries) map.delete(map.keys().next().value as string);
-    },
+    get: (key: WatchKey) => map.peek(watchKeyId(key)),
+    set: (key: WatchKey, candles: Candle[], version?: number) => void map.set(watchKeyId(key), { candles, version }),
   };
 }
 export type WindowCache = ReturnType<typeof createWindowCache>;

@@ -1,6 +1,6 @@
 import type { Queryable } from '../../common/db';
 import type { EdgeFacts } from '../../common/edge';
-import type { Candle, DoublingDecision, SignalDecision, WatchKey } from '../domain';
+import { watchKeyId, type Candle, type DoublingDecision, type SignalDecision, type WatchKey } from '../domain';
 import type { EdgeInput } from '../track-record/track-record';
 import { analysisStore, type Analysis, type SignalInputs } from './analysis.store';
 import { createBatcher } from './batcher';
@@ -39,7 +39,6 @@ export function directStores(q: Queryable): PipelineStores {
   };
 }
 
-const watcherId = (key: WatchKey) => `${key.symbol}|${key.timeframe}`;
 
 /**
  * The same calls, coalesced across the jobs running at once in this process
@@ -60,7 +59,7 @@ export function batchedStores(q: Queryable, options: { maxBatchSize?: number } =
     many: (items) => candleStore.storeAndReadBackMany(q, items),
     one: direct.storeAndReadBack,
     // Each watcher's reads must not run beside another insert of its own candles.
-    conflictKey: (r) => watcherId(r.key),
+    conflictKey: (r) => watchKeyId(r.key),
     maxBatchSize: max,
   });
   const window = createBatcher<{ key: WatchKey; upTo: number; limit: number }, Candle[]>({
@@ -74,7 +73,7 @@ export function batchedStores(q: Queryable, options: { maxBatchSize?: number } =
       return items.map(() => undefined);
     },
     one: (it) => direct.saveAnalysis(it.key, it.candleTime, it.analysis),
-    conflictKey: (it) => `${watcherId(it.key)}|${it.candleTime}`,
+    conflictKey: (it) => `${watchKeyId(it.key)}|${it.candleTime}`,
     maxBatchSize: max,
   });
   const hasHistory = createBatcher<WatchKey, boolean>({
@@ -96,7 +95,7 @@ export function batchedStores(q: Queryable, options: { maxBatchSize?: number } =
   const insert = createBatcher<SignalRow, number | null>({
     many: (items) => signalStore.insertMany(q, items),
     one: (it) => direct.insertSignal(it.key, it.candleTime, it.decision, it.doubling, it.edge),
-    conflictKey: (it) => `${watcherId(it.key)}|${it.candleTime}`,
+    conflictKey: (it) => `${watchKeyId(it.key)}|${it.candleTime}`,
     maxBatchSize: max,
   });
   return {
