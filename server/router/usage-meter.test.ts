@@ -1,5 +1,53 @@
 import { describe, expect, it } from 'vitest';
-import { createUsageMeter, estimatePromptTokens } from './usage-meter';
+import { countTokens } from 'gpt-tokenizer';
+import { buildPrompt } from '../context/build-prompt';
+import { createPromptTextCounter, createUsageMeter, estimatePromptTokens } from './usage-meter';
+
+function realPrompt(now: Date, balance: number): string {
+  return buildPrompt({
+    userMessage: 'What is the latest signal on BTC/USDT?',
+    symbols: [{ symbol: 'BTC/USDT', timeframe: '1h' }, { symbol: 'ETH/USDT', timeframe: '4h' }],
+    market: [
+      { symbol: 'BTC/USDT', timeframe: '1h', lastPrice: 97123.5, change24hPct: 1.23 },
+      { symbol: 'ETH/USDT', timeframe: '4h', lastPrice: 3456.1, change24hPct: -0.4 },
+    ],
+    account: { balance, spent24h: 3, answers24h: 2, recent: [] },
+    now,
+    toolsAvailable: true,
+    history: [],
+  }).system;
+}
+
+describe('prompt token estimate', () => {
+  it('counts a real prompt line by line never below its whole count and within 2 % of it', () => {
+    const text = realPrompt(new Date('2026-11-30T10:00:00Z'), 100);
+    const whole = countTokens(text);
+    const estimate = createPromptTextCounter()(text);
+    expect(estimate).toBeGreaterThanOrEqual(whole);
+    expect(estimate).toBeLessThanOrEqual(whole * 1.02);
+  });
+
+  it('tokenizes only the lines it has not seen: the next answer re-counts its clock and balance lines', () => {
+    const tokenized: string[] = [];
+    const estimate = createPromptTextCounter((line) => {
+      tokenized.push(line);
+      return countTokens(line);
+    });
+    const first = realPrompt(new Date('2026-11-30T10:00:00Z'), 100);
+    expect(estimate(first)).toBeGreaterThan(0);
+    const lines = tokenized.length;
+    tokenized.length = 0;
+    const next = realPrompt(new Date('2026-11-30T10:00:07Z'), 97);
+    // Counted from kept lines plus the two changed ones: the same as counting it afresh.
+    expect(estimate(next)).toBe(createPromptTextCounter()(next));
+    expect(tokenized).toEqual([expect.stringContaining('Current time: 2026-11-30T10:00:07'), expect.stringContaining('balance 97')]);
+    expect(lines).toBeGreaterThan(10);
+    // Asked again: nothing tokenized.
+    tokenized.length = 0;
+    estimate(next);
+    expect(tokenized).toEqual([]);
+  });
+});
 
 describe('usage meter', () => {
   it('never tokenizes the prompt of a round whose input the provider reported', () => {
