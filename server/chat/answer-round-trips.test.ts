@@ -154,4 +154,27 @@ describe('database round trips of one chat answer', () => {
     // One reservation and one per-minute point per answer, the retried call included.
     expect(rows).toEqual({ reserves: 2, points: 2 });
   });
+
+  it('sees a timeframe changed or a symbol removed behind its back, and another user\'s change costs it nothing', async () => {
+    const user = await trader();
+    const other = await trader();
+    await counted(user.socket, { message: `BTC signal? (${randomUUID()})` });
+    // Another user's watchlist changes: this user's next answer still takes one call.
+    await server.chatDb.query(`insert into public.user_symbols (user_id, symbol, timeframe) values ($1, 'XRP/USDT', '1d')`, [other.userId]);
+    expect((await counted(user.socket, { message: `BTC signal? (${randomUUID()})` })).beforeFirstToken).toEqual(['begin_answer']);
+
+    await server.chatDb.query(`update public.user_symbols set timeframe = '15m' where user_id = $1 and symbol = 'BTC/USDT'`, [user.userId]);
+    const afterUpdate = await counted(user.socket, { message: `BTC signal? (${randomUUID()})` });
+    expect(afterUpdate.beforeFirstToken).toEqual(['begin_answer', 'begin_answer']);
+    expect(JSON.stringify(grok.requests.at(-1)!.body.messages)).toContain('BTC/USDT (15m)');
+
+    await server.chatDb.query(`delete from public.user_symbols where user_id = $1 and symbol = 'BTC/USDT'`, [user.userId]);
+    const afterDelete = await counted(user.socket, { message: `BTC signal? (${randomUUID()})` });
+    expect(afterDelete.beforeFirstToken).toEqual(['begin_answer', 'begin_answer']);
+    expect(JSON.stringify(grok.requests.at(-1)!.body.messages)).not.toContain('BTC/USDT (15m)');
+
+    // An update that changes nothing is not a change.
+    await server.chatDb.query(`update public.user_symbols set timeframe = timeframe where user_id = $1`, [user.userId]);
+    expect((await counted(user.socket, { message: `BTC signal? (${randomUUID()})` })).beforeFirstToken).toEqual(['begin_answer']);
+  });
 });
