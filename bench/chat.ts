@@ -23,8 +23,10 @@
  * window. Reported per N: p50/p95/p99 added TTFT, tokens/s delivered against
  * direct, the server's CPU per 1,000 tokens relayed (the whole answer path:
  * limits, context, reservation, relaying, settlement — divided by the tokens),
- * its RSS, the websocket bytes and events per token, and the answer path's
- * per-stage timings (published by the chat service on diagnostics_channel).
+ * its RSS, the websocket bytes and events per token, the answer path's
+ * per-stage timings (published by the chat service on diagnostics_channel),
+ * and how many cores the whole machine was busy in each phase (/proc/stat:
+ * the direct baseline near 2 cores is itself a saturated machine's).
  *
  * Diagnostics: BENCH_CPU_PROFILE=/path/prefix writes a CPU profile of the
  * server during each zmarty phase and prints its top functions;
@@ -45,6 +47,7 @@ import { printReport, toPhaseResult, type NResult, type ServerSide } from './lib
 import { startChatBench, type ChatBench } from './lib/chat-setup';
 import { startCpuProfile, summarizeCpuProfile } from './lib/cpu-profile';
 import { timeDb } from './lib/db-timing';
+import { startMachineCpu } from './lib/machine-cpu';
 import { fmt, summarize } from './lib/stats';
 
 const REPLY_TOKENS = 100;
@@ -193,9 +196,13 @@ async function main() {
       const connected = await connect(n);
       log(`N=${n}: ${connected.connected} sockets connected in ${Math.round(connected.ms)} ms; load ${os.loadavg()[0]!.toFixed(2)}`);
       const spec: PhaseSpec = { n, warmupMs: args.warmupMs, measureMs: args.measureMs, cycleMs, message: MESSAGE };
+      const directCpu = startMachineCpu();
       const baseline = toPhaseResult(await phase('baseline', { ...spec, mockUrl, body }));
+      const machineDirect = directCpu();
       await mock.call('reset');
+      const zmartyCpu = startMachineCpu();
       const through = await measured('zmarty', n, { ...spec, unique: true });
+      const machineZmarty = zmartyCpu();
       const providerCalls = (await mock.call<{ requests: number }>('reset')).requests;
       const cached = args.cachePhase ? await measured('cached', n, { ...spec, unique: false }) : undefined;
       const cachedProviderCalls = args.cachePhase ? (await mock.call<{ requests: number }>('reset')).requests : undefined;
@@ -206,6 +213,7 @@ async function main() {
         baseline,
         zmarty,
         server: through.server,
+        machineCores: { direct: machineDirect, zmarty: machineZmarty },
         providerCalls,
         cached: cached && { phase: toPhaseResult(cached.raw), server: cached.server, providerCalls: cachedProviderCalls! },
       });

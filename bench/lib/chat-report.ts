@@ -58,6 +58,8 @@ export interface NResult {
   server: ServerSide;
   /** Requests the mock received during the zmarty phase (one per answer: no answer came from the cache). */
   providerCalls: number;
+  /** Cores the whole machine was busy during each phase (mock, clients, server, database), where measurable. */
+  machineCores?: { direct?: number; zmarty?: number };
   cached?: { phase: PhaseResult; server: ServerSide; providerCalls: number };
 }
 
@@ -119,6 +121,12 @@ export function printReport(results: NResult[], info: RunInfo): void {
     ),
   );
   for (const r of results) {
+    const cores = (c?: number) => (c === undefined ? 'n/a' : c.toFixed(2));
+    if (r.machineCores) {
+      console.log(
+        `\nN=${r.n} machine CPU busy, every process (of ${os.cpus().length} cores): direct phase ${cores(r.machineCores.direct)}, zmarty phase ${cores(r.machineCores.zmarty)}`,
+      );
+    }
     console.log(`\nN=${r.n} answer path, ms from chat:send received (p50 / p95 / p99; provider calls ${r.providerCalls}):`);
     const stages = Object.entries(r.server.stages).sort((a, b) => rank(a[0]) - rank(b[0]));
     console.log(table(['stage', 'count', 'p50', 'p95', 'p99', 'max'], stages.map(([k, v]) => [k, String(v.count), v.p50, v.p95, v.p99, v.max])));
@@ -178,6 +186,8 @@ export function printReport(results: NResult[], info: RunInfo): void {
     directTokPerSec: round(r.baseline.tokensPerSec, 0),
     tokensPctOfDirect: round(tokensPct(r), 1),
     cpuMsPer1kTokens: round(r.server.cpuMsPer1kTokens, 1),
+    machineCoresDirect: r.machineCores?.direct === undefined ? null : round(r.machineCores.direct, 2),
+    machineCoresZmarty: r.machineCores?.zmarty === undefined ? null : round(r.machineCores.zmarty, 2),
     bytesPerToken: round(r.zmarty.bytesPerToken, 1),
     eventsPerToken: round(r.zmarty.eventsPerToken, 3),
     rssMB: round(r.server.rssMB, 0),
