@@ -65,6 +65,12 @@ describe('answer cache: identical question on identical market context', () => {
     // The server's own listener handles the same notification; give its event loop a moment.
     await new Promise((r) => setTimeout(r, 100));
   };
+  /** zmarty_cache_lookups_total{cache="answer"} from GET /metrics. */
+  const answerLookups = async () => {
+    const text = await (await fetch(`${server.url}/metrics`)).text();
+    const count = (result: string) => Number(text.match(new RegExp(`^zmarty_cache_lookups_total\\{cache="answer",result="${result}"\\} (\\d+)`, 'm'))?.[1] ?? 0);
+    return { hit: count('hit'), miss: count('miss') };
+  };
   /** The cache is written after the answer (not on its path): wait for the row. */
   const cachedRows = async (want: number) => {
     for (let i = 0; i < 100; i++) {
@@ -101,6 +107,7 @@ describe('answer cache: identical question on identical market context', () => {
     grok.reset();
     const first = await trader();
     const second = await trader();
+    const lookups = await answerLookups();
     const a = await ask(first.socket, { id: randomUUID(), message: 'What is the BTC/USDT signal?' });
     expect(a.done).toMatchObject({ provider: 'xai', status: 'complete' });
     expect(grok.requests).toHaveLength(1);
@@ -121,6 +128,8 @@ describe('answer cache: identical question on identical market context', () => {
       ['settle', 'cache'],
     ]);
     expect(-rows.reduce((sum, r) => sum + r.delta, 0)).toBe(CACHE_PRICE);
+    // The lookups made inside begin_answer are counted: the first a miss, the second a hit.
+    expect(await answerLookups()).toEqual({ hit: lookups.hit + 1, miss: lookups.miss + 1 });
   });
 
   it('answers from the cache a user whose whole balance is the cache price, leaving 0', async () => {

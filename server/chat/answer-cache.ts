@@ -55,7 +55,7 @@ export interface AnswerCacheOptions {
  * (sql/chat/0013): one primary-key read per cacheable question, one insert
  * per complete answer. The chat service does both inside the answer's own
  * calls (begin_answer and finish_answer, sql/chat/0017: no round trip of
- * their own); `lookup` and `store` are the same reads and writes on their own.
+ * their own); this is their configuration, their metric and the sweep.
  * The key changes with the context, so a new candle makes earlier entries
  * unreachable; they are deleted once expired.
  */
@@ -65,25 +65,13 @@ export function createAnswerCache(options: AnswerCacheOptions) {
   let lastSweep = Date.now();
 
   return {
-    async lookup(key: string): Promise<CachedAnswer | undefined> {
-      const rows = await chatDb.query<CachedAnswer>(
-        `select answer as text, provider, model, output_tokens as "outputTokens"
-           from zmarty_private.answer_cache where key = $1 and expires_at > now()`,
-        [key],
-      );
-      options.onCacheLookup?.('answer', rows.length > 0);
-      return rows[0];
-    },
-
-    /** Keeps a complete answer; the first one stored under a key stays (another instance may have stored it meanwhile). */
-    async store(key: string, answer: CachedAnswer): Promise<void> {
-      await chatDb.query(
-        `insert into zmarty_private.answer_cache (key, answer, provider, model, output_tokens, expires_at)
-         values ($1, $2, $3, $4, $5, now() + make_interval(secs => $6::double precision / 1000))
-         on conflict (key) do nothing`,
-        [key, answer.text, answer.provider, answer.model, answer.outputTokens, ttlMs],
-      );
-      await sweep();
+    /**
+     * Counts a lookup made inside begin_answer (`zmarty_cache_lookups_total`
+     * {cache="answer"}): the database does the read, the hit or miss is
+     * counted here, where it was counted when the lookup was a call of its own.
+     */
+    recordLookup(hit: boolean): void {
+      options.onCacheLookup?.('answer', hit);
     },
 
     /** How long an entry is served (the chat service stores entries with its settlement, see answer-path.queries.ts). */

@@ -278,8 +278,11 @@ export function createChatService(deps: ChatServiceDeps) {
         if (attempt >= 3) throw new AppError('unavailable', 'Your watchlist is changing; ask again in a moment');
         continue;
       }
-      if (cacheKey !== undefined) clock.mark('cacheLookup');
       const found = begun.outcome === 'refused' || begun.outcome === 'reserved' ? begun.cached : undefined;
+      if (cacheKey !== undefined) {
+        clock.mark('cacheLookup');
+        deps.answerCache!.recordLookup(found !== undefined);
+      }
       let conversationId: string;
       if (begun.outcome === 'reserved') {
         delivery.reserved = begun.reserved;
