@@ -70,6 +70,7 @@ interface BeginRow {
   cached: CachedAnswer | null;
 }
 
+const FACTS_SQL = 'select watch, watch_hash, account from zmarty_private.answer_facts($1, null, 0)';
 const BEGIN_SQL = 'select * from zmarty_private.begin_answer($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)';
 const FINISH_SQL =
   'select charged, balance, answer_failure, cache_failure from zmarty_private.finish_answer($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)';
@@ -90,6 +91,16 @@ export interface Finished extends Settlement {
 
 export function createAnswerPath(deps: { chatDb: Db }) {
   return {
+    /**
+     * The user's watchlist and account facts (sql/chat/0018 answer_facts), as
+     * the server's own role for the user id it verified: the same read
+     * begin_answer returns when the watchlist it is named is not the stored one.
+     */
+    async facts(userId: string): Promise<Pick<AnswerFacts, 'symbols' | 'watchHash' | 'account'>> {
+      const [row] = await deps.chatDb.query<{ watch: AnswerFacts['symbols']; watch_hash: string; account: AccountFacts }>(FACTS_SQL, [userId]);
+      return { symbols: row!.watch, watchHash: row!.watch_hash, account: row!.account };
+    },
+
     async begin(input: BeginInput): Promise<BeginOutcome> {
       const [row] = await deps.chatDb.query<BeginRow>(BEGIN_SQL, [
         input.userId,

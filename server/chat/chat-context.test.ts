@@ -9,7 +9,7 @@ import { gatherContext } from './chat-context';
 /**
  * The facts the chat is grounded in, read from the real databases: the 24 h
  * change and the liquidation clusters nearest the price (trading), the
- * balance and recent spend (chat, under the user's RLS).
+ * balance and recent spend (chat: answer_facts, for the verified user).
  */
 describe('chat context: 24 h change, clusters near price, balance and spend', () => {
   let server: TestServer;
@@ -86,7 +86,7 @@ describe('chat context: 24 h change, clusters near price, balance and spend', ()
     ]);
   });
 
-  it("the answer path's facts (begin_answer, one call) are the ones read under the user's RLS, an extended answer's charge included", async () => {
+  it("the answer path's facts (begin_answer) are the price preview's (answer_facts), an extended answer's charge included, and only the user's", async () => {
     const user = await server.signUp();
     await server.chatDb.query(`insert into public.user_symbols (user_id, symbol, timeframe) values ($1, 'ETH/USDT', '4h')`, [user.userId]);
     const ledger = createLedger({ chatDb: server.chatDb });
@@ -99,16 +99,21 @@ describe('chat context: 24 h change, clusters near price, balance and spend', ()
     await settle('x2', 4);
 
     const verified = { userId: user.userId, role: 'authenticated', expiresAt: 0, claims: { sub: user.userId, role: 'authenticated' } };
-    const underRls = await gatherContext({ chatDb: server.chatDb, tradingDb: server.tradingDb, log: createLogger({ level: 'silent' }) }, verified);
+    const other = await server.signUp();
+    await ledger.reserve({ userId: other.userId, requestId: 'o1', amount: 10, instanceId: 'test' });
+    await ledger.settle({ userId: other.userId, requestId: 'o1', cost: 9, provider: 'xai', model: 'grok', inputTokens: 5, outputTokens: 5, voiceCharacters: 0, estimated: false });
+    const preview = await gatherContext({ chatDb: server.chatDb, tradingDb: server.tradingDb, log: createLogger({ level: 'silent' }) }, verified);
     const begun = await createAnswerPath({ chatDb: server.chatDb }).begin({
       userId: user.userId, requestId: 'x3', instanceId: 'test', limitKey: null, perMinute: 40, windowMs: 60_000, nowMs: Date.now(),
       historyMessages: 16, watchHash: null, amount: 0, minAmount: 0, preview: '', message: '', title: '',
     });
     expect(begun.outcome).toBe('facts');
     if (begun.outcome !== 'facts') return;
-    expect(underRls.account).toMatchObject({ balance: 1000 - 41 - 4, spent24h: 45, answers24h: 2 });
-    expect(begun.facts.account).toEqual(underRls.account);
-    expect(begun.facts.symbols).toEqual(underRls.symbols);
+    expect(preview.account).toMatchObject({ balance: 1000 - 41 - 4, spent24h: 45, answers24h: 2 });
+    expect(preview.account!.recent.map((r) => r.credits)).toEqual([4, 41]);
+    expect(begun.facts.account).toEqual(preview.account);
+    expect(begun.facts.symbols).toEqual(preview.symbols);
+    expect(preview.symbols).toEqual([{ symbol: 'ETH/USDT', timeframe: '4h' }]);
   });
 
   it('the offline analyst answers with those facts over the socket', async () => {

@@ -3,7 +3,7 @@ import type { Logger } from '../../common/logger';
 import { symbolSchema } from '../../common/symbols';
 import { describeEdge, type AccountFacts, type MarketEntry } from '../context';
 import { loadMarketExtras, loadMarketSnapshots } from '../market/market.queries';
-import { loadUserFacts } from './account-facts.queries';
+import { createAnswerPath } from './answer-path.queries';
 import type { MarketContextCache } from './market-context';
 import type { ToolExecutors } from '../router';
 import { symbolQueries } from '../symbols/symbols.queries';
@@ -20,7 +20,8 @@ export interface GatheredContext {
 
 /**
  * The facts an answer is grounded in: the user's watchlist, balance and
- * recent spend (chat database, under their RLS) and per pair the latest
+ * recent spend (chat database: the answer path's own read, answer_facts, for
+ * the verified user) and per pair the latest
  * signal, risk, win rates, 24 h change and nearest liquidation clusters
  * (trading database). A trading database that is down yields 'unavailable' —
  * the answer still comes, and says so. With `marketContext`, the market part
@@ -30,7 +31,7 @@ export async function gatherContext(
   deps: { chatDb: Db; tradingDb: Db; log: Logger; marketContext?: MarketContextCache },
   user: VerifiedUser,
 ): Promise<GatheredContext> {
-  const { symbols, account } = await deps.chatDb.asUser(user.claims, loadUserFacts);
+  const { symbols, account } = await createAnswerPath({ chatDb: deps.chatDb }).facts(user.userId);
   return { symbols, account, ...(await marketFor(deps, symbols, user.userId)) };
 }
 

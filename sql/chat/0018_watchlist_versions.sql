@@ -56,7 +56,64 @@ create trigger user_symbols_truncated_watchlist_version
   after truncate on public.user_symbols
   for each statement execute function zmarty_private.bump_all_watchlist_versions();
 
--- begin_answer (0017), its watchlist check by version; the rest is unchanged.
+-- What an answer is grounded in from the chat database, for one user: the
+-- watchlist and its version (one statement: the pair belongs together), the
+-- account (balance from the maintained row; spend from the last day's
+-- settlements, an answer counted once settled with its reserve and extension),
+-- and with p_conversation its newest p_history messages, oldest first (known
+-- is false when that conversation is not the user's). begin_answer returns
+-- these when the watchlist the server names is not the stored one; the price
+-- preview (/api/credits/prices) reads them here: one definition of the facts.
+create function zmarty_private.answer_facts(p_user uuid, p_conversation uuid, p_history integer)
+returns table (known boolean, watch jsonb, watch_hash text, account jsonb, history jsonb)
+  language plpgsql stable set search_path = '' as $$
+#variable_conflict use_column
+declare
+  v_watch jsonb;
+  v_hash text;
+  v_history jsonb;
+  v_account jsonb;
+begin
+  if p_conversation is not null then
+    -- No row at all: not the user's conversation; one row of nulls: a conversation with no message yet.
+    select jsonb_agg(jsonb_build_object('requestId', m.request_id, 'role', m.role, 'content', m.content) order by m.id)
+      into v_history
+      from public.conversations c
+      left join lateral (
+        select x.id, x.request_id, x.role, x.content from public.messages x where x.conversation_id = c.id order by x.id desc limit p_history
+      ) m on true
+     where c.id = p_conversation and c.user_id = p_user;
+    if v_history is null then
+      return query select false, null::jsonb, null::text, null::jsonb, null::jsonb;
+      return;
+    end if;
+  end if;
+  select coalesce((select w.version from zmarty_private.watchlist_versions w where w.user_id = p_user), 0)::text,
+         (select coalesce(jsonb_agg(jsonb_build_object('symbol', s.symbol, 'timeframe', s.timeframe) order by s.created_at, s.id), '[]'::jsonb)
+            from public.user_symbols s where s.user_id = p_user)
+    into v_hash, v_watch;
+  with answers as (
+    select s.id as last_id, rv.created_at as started, (-(rv.delta + coalesce(ex.delta, 0) + s.delta))::integer as credits,
+           s.provider, coalesce(s.voice_characters, 0) > 0 as voice
+      from public.credits_ledger s
+      join public.credits_ledger rv on rv.user_id = s.user_id and rv.request_id = s.request_id and rv.reason = 'reserve'
+      left join public.credits_ledger ex on ex.user_id = s.user_id and ex.request_id = s.request_id and ex.reason = 'extend'
+     where s.user_id = p_user and s.reason = 'settle' and s.created_at > now() - interval '24 hours'
+  )
+  select jsonb_build_object(
+           'balance', coalesce((select b.balance from zmarty_private.credit_balances b where b.user_id = p_user), 0),
+           'spent24h', (select coalesce(sum(a.credits), 0) from answers a),
+           'answers24h', (select count(*) from answers a),
+           'recent', coalesce((select jsonb_agg(jsonb_build_object('at', x.at, 'credits', x.credits, 'provider', x.provider, 'voice', x.voice) order by x.last_id desc)
+                                 from (select to_char(a.started at time zone 'utc', 'YYYY-MM-DD"T"HH24:MI:SS"Z"') as at, a.credits, a.provider, a.voice, a.last_id
+                                         from answers a order by a.last_id desc limit 5) x), '[]'::jsonb))
+    into v_account;
+  return query select true, v_watch, v_hash, v_account, v_history;
+end
+$$;
+revoke all on function zmarty_private.answer_facts(uuid, uuid, integer) from public, anon, authenticated, service_role;
+
+-- begin_answer (0017): its watchlist checked by version, its facts from answer_facts; the rest is unchanged.
 create or replace function zmarty_private.begin_answer(
   p_user uuid, p_request text, p_instance text,
   p_limit_key text, p_per_minute integer, p_window_ms bigint, p_now_ms bigint,
@@ -71,13 +128,11 @@ create or replace function zmarty_private.begin_answer(
 declare
   v_points integer;
   v_expire bigint;
-  v_watch jsonb;
   v_hash text;
-  v_history jsonb;
-  v_account jsonb;
   v_cached jsonb;
   v_conversation uuid;
   r record;
+  f record;
 begin
   if p_limit_key is not null then
     insert into zmarty_private.rate_limits as t (key, points, expire) values (p_limit_key, 1, p_now_ms + p_window_ms)
@@ -95,45 +150,13 @@ begin
   select coalesce((select w.version from zmarty_private.watchlist_versions w where w.user_id = p_user), 0)::text into v_hash;
 
   if p_watch_hash is distinct from v_hash then
-    -- The watchlist and its version from one snapshot (one statement), so the pair the server keeps belongs together.
-    select coalesce((select w.version from zmarty_private.watchlist_versions w where w.user_id = p_user), 0)::text,
-           (select coalesce(jsonb_agg(jsonb_build_object('symbol', s.symbol, 'timeframe', s.timeframe) order by s.created_at, s.id), '[]'::jsonb)
-              from public.user_symbols s where s.user_id = p_user)
-      into v_hash, v_watch;
-    if p_conversation is not null then
-      -- No row at all: not the user's conversation; one row of nulls: a conversation with no message yet.
-      select jsonb_agg(jsonb_build_object('requestId', m.request_id, 'role', m.role, 'content', m.content) order by m.id)
-        into v_history
-        from public.conversations c
-        left join lateral (
-          select x.id, x.request_id, x.role, x.content from public.messages x where x.conversation_id = c.id order by x.id desc limit p_history
-        ) m on true
-       where c.id = p_conversation and c.user_id = p_user;
-      if v_history is null then
-        return query select 'not_found'::text, null::bigint, null::jsonb, null::text, null::jsonb, null::jsonb,
-          null::text[], null::bigint, null::integer, null::integer, null::integer, null::uuid, null::jsonb;
-        return;
-      end if;
+    select * into f from zmarty_private.answer_facts(p_user, p_conversation, p_history);
+    if not f.known then
+      return query select 'not_found'::text, null::bigint, null::jsonb, null::text, null::jsonb, null::jsonb,
+        null::text[], null::bigint, null::integer, null::integer, null::integer, null::uuid, null::jsonb;
+      return;
     end if;
-    -- Balance from the maintained row; spend from the last day's settlements only (bounded, see 0016).
-    -- An answer counts once settled: its charge is what its reserve and extension held less the settle's refund.
-    with answers as (
-      select s.id as last_id, rv.created_at as started, (-(rv.delta + coalesce(ex.delta, 0) + s.delta))::integer as credits,
-             s.provider, coalesce(s.voice_characters, 0) > 0 as voice
-        from public.credits_ledger s
-        join public.credits_ledger rv on rv.user_id = s.user_id and rv.request_id = s.request_id and rv.reason = 'reserve'
-        left join public.credits_ledger ex on ex.user_id = s.user_id and ex.request_id = s.request_id and ex.reason = 'extend'
-       where s.user_id = p_user and s.reason = 'settle' and s.created_at > now() - interval '24 hours'
-    )
-    select jsonb_build_object(
-             'balance', coalesce((select b.balance from zmarty_private.credit_balances b where b.user_id = p_user), 0),
-             'spent24h', (select coalesce(sum(a.credits), 0) from answers a),
-             'answers24h', (select count(*) from answers a),
-             'recent', coalesce((select jsonb_agg(jsonb_build_object('at', x.at, 'credits', x.credits, 'provider', x.provider, 'voice', x.voice) order by x.last_id desc)
-                                   from (select to_char(a.started at time zone 'utc', 'YYYY-MM-DD"T"HH24:MI:SS"Z"') as at, a.credits, a.provider, a.voice, a.last_id
-                                           from answers a order by a.last_id desc limit 5) x), '[]'::jsonb))
-      into v_account;
-    return query select 'facts'::text, null::bigint, v_watch, v_hash, v_account, v_history,
+    return query select 'facts'::text, null::bigint, f.watch, f.watch_hash, f.account, f.history,
       null::text[], null::bigint, null::integer, null::integer, null::integer, null::uuid, null::jsonb;
     return;
   end if;
