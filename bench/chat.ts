@@ -25,8 +25,11 @@
  * limits, context, reservation, relaying, settlement — divided by the tokens),
  * its RSS, the websocket bytes and events per token, the answer path's
  * per-stage timings (published by the chat service on diagnostics_channel),
- * and how many cores the whole machine was busy in each phase (/proc/stat:
- * the direct baseline near 2 cores is itself a saturated machine's).
+ * how many cores the whole machine was busy in each phase (/proc/stat:
+ * the direct baseline near 2 cores is itself a saturated machine's), and
+ * where a closed loop's tokens/s goes per answer: its mean cycle, its stream
+ * rate from first to last token and the wait from the last token to its end
+ * (chat:done follows the settlement).
  *
  * Diagnostics: BENCH_CPU_PROFILE=/path/prefix writes a CPU profile of the
  * server during each zmarty phase and prints its top functions;

@@ -43,6 +43,8 @@ export interface PhaseRaw {
   ackMs: number[];
   /** Per-request delivery rate (tokens/s from first to last token) of requests sent inside the window. */
   streamRates: number[];
+  /** Per request sent inside the window: last token → the answer's end (direct: the stream's end; Zmarty: chat:done, after the settlement). */
+  endWaitMs: number[];
   /** Tokens that arrived inside the window, and the window's length. */
   tokensInWindow: number;
   /** Tokens received over the whole phase (warm-up included): the server's CPU is measured over the phase. */
@@ -113,6 +115,7 @@ async function runPhase(
     ttftMs: [],
     ackMs: [],
     streamRates: [],
+    endWaitMs: [],
     tokensInWindow: 0,
     tokensTotal: 0,
     wirePackets: 0,
@@ -161,6 +164,7 @@ async function runPhase(
         if (!counted) return;
         raw.completed++;
         if (first !== undefined && tokens > 1 && last > first) raw.streamRates.push(((tokens - 1) * 1000) / (last - first));
+        if (first !== undefined) raw.endWaitMs.push(performance.now() - last);
       },
     };
   };

@@ -13,7 +13,10 @@ export interface PhaseResult {
   ttft: Summary;
   ack: Summary;
   tokensPerSec: number;
+  windowMs: number;
   streamRateP50: number;
+  endWait: Summary;
+  /** Answers asked inside the window that ended. */
   completed: number;
   clientCpuPct: number;
   /** Websocket payload bytes and engine.io packets (= socket.io events) per token received. */
@@ -27,7 +30,9 @@ export function toPhaseResult(raw: PhaseRaw): PhaseResult {
     ttft: summarize(raw.ttftMs),
     ack: summarize(raw.ackMs),
     tokensPerSec: (raw.tokensInWindow * 1000) / raw.windowMs,
+    windowMs: raw.windowMs,
     streamRateP50: summarize(raw.streamRates).p50,
+    endWait: summarize(raw.endWaitMs),
     completed: raw.completed,
     clientCpuPct: raw.clientCpuPct,
     bytesPerToken: raw.tokensInWindow > 0 ? raw.wireBytes / raw.tokensInWindow : Number.NaN,
@@ -121,6 +126,13 @@ export function printReport(results: NResult[], info: RunInfo): void {
     ),
   );
   for (const r of results) {
+    // Where a closed loop's tokens/s goes: each answer costs its time to first token, its stream and its end.
+    const cycle = (p: PhaseResult) => (p.completed > 0 ? (r.n * p.windowMs) / p.completed : Number.NaN);
+    console.log(
+      `\nN=${r.n} per answer, direct vs zmarty: mean cycle (N × window / answers) ${fmt(cycle(r.baseline), 0)} vs ${fmt(cycle(r.zmarty), 0)} ms; ` +
+        `stream first → last token p50 ${fmt(r.baseline.streamRateP50, 1)} vs ${fmt(r.zmarty.streamRateP50, 1)} tokens/s; ` +
+        `last token → end p50 ${fmt(r.baseline.endWait.p50)} vs ${fmt(r.zmarty.endWait.p50)} ms, p99 ${fmt(r.baseline.endWait.p99)} vs ${fmt(r.zmarty.endWait.p99)} ms`,
+    );
     const cores = (c?: number) => (c === undefined ? 'n/a' : c.toFixed(2));
     if (r.machineCores) {
       console.log(
