@@ -65,6 +65,8 @@ export interface NResult {
   providerCalls: number;
   /** Cores the whole machine was busy during each phase (mock, clients, server, database), where measurable. */
   machineCores?: { direct?: number; zmarty?: number };
+  /** The mock's own pace in each phase: tokens/s from its first to its last token written, median over answers. */
+  mockWriteRate?: { direct?: number; zmarty?: number };
   cached?: { phase: PhaseResult; server: ServerSide; providerCalls: number };
 }
 
@@ -131,7 +133,8 @@ export function printReport(results: NResult[], info: RunInfo): void {
     console.log(
       `\nN=${r.n} per answer, direct vs zmarty: mean cycle (N × window / answers) ${fmt(cycle(r.baseline), 0)} vs ${fmt(cycle(r.zmarty), 0)} ms; ` +
         `stream first → last token p50 ${fmt(r.baseline.streamRateP50, 1)} vs ${fmt(r.zmarty.streamRateP50, 1)} tokens/s; ` +
-        `last token → end p50 ${fmt(r.baseline.endWait.p50)} vs ${fmt(r.zmarty.endWait.p50)} ms, p99 ${fmt(r.baseline.endWait.p99)} vs ${fmt(r.zmarty.endWait.p99)} ms`,
+        `last token → end p50 ${fmt(r.baseline.endWait.p50)} vs ${fmt(r.zmarty.endWait.p50)} ms, p99 ${fmt(r.baseline.endWait.p99)} vs ${fmt(r.zmarty.endWait.p99)} ms; ` +
+        `the mock's own pace, first → last token written, p50 ${fmt(r.mockWriteRate?.direct, 1)} vs ${fmt(r.mockWriteRate?.zmarty, 1)} tokens/s`,
     );
     const cores = (c?: number) => (c === undefined ? 'n/a' : c.toFixed(2));
     if (r.machineCores) {
@@ -200,6 +203,10 @@ export function printReport(results: NResult[], info: RunInfo): void {
     cpuMsPer1kTokens: round(r.server.cpuMsPer1kTokens, 1),
     machineCoresDirect: r.machineCores?.direct === undefined ? null : round(r.machineCores.direct, 2),
     machineCoresZmarty: r.machineCores?.zmarty === undefined ? null : round(r.machineCores.zmarty, 2),
+    streamRateDirect: round(r.baseline.streamRateP50, 1),
+    streamRateZmarty: round(r.zmarty.streamRateP50, 1),
+    mockWriteRateDirect: r.mockWriteRate?.direct === undefined ? null : round(r.mockWriteRate.direct, 1),
+    mockWriteRateZmarty: r.mockWriteRate?.zmarty === undefined ? null : round(r.mockWriteRate.zmarty, 1),
     bytesPerToken: round(r.zmarty.bytesPerToken, 1),
     eventsPerToken: round(r.zmarty.eventsPerToken, 3),
     rssMB: round(r.server.rssMB, 0),

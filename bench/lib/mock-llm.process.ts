@@ -4,7 +4,8 @@
  * writing ~20k SSE chunks/s is not charged to the server being measured.
  *
  * Calls: start({ reply }) → { url }, lastRequestBody() → the last request's
- * JSON body, reset() → { requests } (count since the previous reset), close().
+ * JSON body, reset() → { requests, writeRateP50 } (count since the previous
+ * reset, and the median rate at which it wrote an answer's tokens), close().
  */
 import { startMockOpenAI, type MockOpenAI, type MockReply } from '../../test/mock-providers';
 import { serveChild } from './child';
@@ -27,8 +28,13 @@ serveChild({
   reset() {
     // The mock records every request body; dropping them between phases keeps its memory flat.
     const requests = mock?.requests.length ?? 0;
+    // Its own pace, first to last token written, per answer: a mock starved of CPU writes slower than asked.
+    const rates = (mock?.requests ?? [])
+      .filter((r) => r.unitsSent > 1 && r.lastUnitAt! > r.firstUnitAt!)
+      .map((r) => ((r.unitsSent - 1) * 1000) / (r.lastUnitAt! - r.firstUnitAt!))
+      .sort((a, b) => a - b);
     mock?.reset();
-    return { requests };
+    return { requests, writeRateP50: rates.length > 0 ? rates[Math.floor(rates.length / 2)]! : null };
   },
   async close() {
     await mock?.close();

@@ -21,6 +21,9 @@ export interface RecordedRequest {
   receivedAt: number;
   /** Content units (tokens, tool-argument pieces, audio chunks) written so far. */
   unitsSent: number;
+  /** When the first and the latest unit were written (performance.now()): the mock's own pace. */
+  firstUnitAt?: number;
+  lastUnitAt?: number;
   outcome: RequestOutcome;
   /** When the response ended (Date.now()), once it has. */
   endedAt?: number;
@@ -153,6 +156,8 @@ export async function startMockHttp<R>(options: StartOptions<R>): Promise<MockCo
       },
       countUnit: () => {
         record.unitsSent += 1;
+        record.lastUnitAt = performance.now();
+        record.firstUnitAt ??= record.lastUnitAt;
       },
       cut: async () => {
         serverCut = true;

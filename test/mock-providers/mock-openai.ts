@@ -98,7 +98,13 @@ async function respond(ctx: ResponseContext, reply: MockReply): Promise<void> {
   const delta = (d: Record<string, unknown>, finish: string | null = null) => chunk([{ index: 0, delta: d, logprobs: null, finish_reason: finish }]);
 
   sseHeaders(ctx.res);
-  if (!(await ctx.sleep(reply.firstTokenDelayMs ?? 0))) return;
+  const started = performance.now();
+  const firstDelay = reply.firstTokenDelayMs ?? 0;
+  const tokenDelay = reply.tokenDelayMs ?? 0;
+  // Before unit i (> 0): its own delay, or on the clock, whatever is left until it is due.
+  const beforeUnit = (i: number) =>
+    reply.pacing === 'clock' ? Math.max(0, started + firstDelay + i * tokenDelay - performance.now()) : tokenDelay;
+  if (!(await ctx.sleep(firstDelay))) return;
   if (!ctx.write(delta({ role: 'assistant', content: '', refusal: null }))) return;
 
   // Every content unit goes through here so that cut/truncate/overload faults trigger at the right count.
@@ -110,7 +116,7 @@ async function respond(ctx: ResponseContext, reply: MockReply): Promise<void> {
   });
   for (let i = 0; i < units.length; i++) {
     if (stopsHere(fault, i)) return stop(ctx, fault!);
-    if (i > 0 && !(await ctx.sleep(reply.tokenDelayMs ?? 0))) return;
+    if (i > 0 && !(await ctx.sleep(beforeUnit(i)))) return;
     if (!ctx.write(units[i]!)) return;
     ctx.countUnit();
   }

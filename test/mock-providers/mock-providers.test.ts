@@ -23,6 +23,33 @@ function sseData(text: string): string[] {
 }
 
 describe('mock OpenAI / xAI', () => {
+  it('paces on the clock when asked: units held up by a busy process go out at once instead of pushing the rest back', async () => {
+    const tokens = Array.from({ length: 10 }, (_, i) => `w${i} `);
+    /** Streams the reply, blocking this process (and the mock's timers with it) for 600 ms after the first unit. */
+    const streamWithStall = async (pacing: 'relative' | 'clock') => {
+      openai.script({ tokens, firstTokenDelayMs: 0, tokenDelayMs: 50, pacing });
+      const res = await post(`${openai.url}/chat/completions`, { model: 'm', messages: [{ role: 'user', content: 'x' }], stream: true }, { authorization: 'Bearer k' });
+      const reader = res.body!.getReader();
+      const started = performance.now();
+      let stalled = false;
+      for (;;) {
+        const { done, value } = await reader.read();
+        if (done) break;
+        if (!stalled && new TextDecoder().decode(value).includes('w0 ')) {
+          stalled = true;
+          while (performance.now() - started < 600) {
+            // busy: no timer of the mock can fire
+          }
+        }
+      }
+      return performance.now() - started;
+    };
+    // Relative: w1's delay ends after the stall at the earliest, then 8 more delays of 50 ms. Clock: every unit was due
+    // by 450 ms, so all follow the stall at once.
+    expect(await streamWithStall('relative')).toBeGreaterThanOrEqual(600 + 8 * 50);
+    expect(await streamWithStall('clock')).toBeLessThan(600 + 8 * 50 - 150);
+  });
+
   it('streams chat.completion.chunk lines, a usage chunk when asked, then [DONE]', async () => {
     openai.script({ text: 'Hi there', toolCalls: [{ name: 'get_signal', arguments: { symbol: 'BTC/USDT' }, id: 'call_1' }], usage: { inputTokens: 7, outputTokens: 3 } });
     const res = await post(`${openai.url}/chat/completions`, { model: 'm', messages: [{ role: 'user', content: 'x' }], stream: true, stream_options: { include_usage: true } }, { authorization: 'Bearer k' });

@@ -37,6 +37,14 @@ export interface MockReply {
   firstTokenDelayMs?: number;
   /** Delay between content units. */
   tokenDelayMs?: number;
+  /**
+   * 'relative' (default): each delay runs after the previous unit was written,
+   * so a busy mock process drifts slower. 'clock': unit i is due at
+   * firstTokenDelayMs + i × tokenDelayMs from the request, and a late unit goes
+   * out at once: the rate of a hosted model, which does not slow down when the
+   * machine running the mock is busy (OpenAI-wire mock only).
+   */
+  pacing?: 'relative' | 'clock';
   /** Reported usage; default: counted with gpt-tokenizer. `null`: the mock reports none. */
   usage?: { inputTokens: number; outputTokens: number } | null;
   fault?: MockFault;
