@@ -19,6 +19,8 @@ export interface RecordedRequest {
   /** Parsed JSON body, or the raw text when it is not JSON. */
   body: any;
   receivedAt: number;
+  /** The client's port: requests on one keep-alive connection share it. */
+  remotePort: number | undefined;
   /** Content units (tokens, tool-argument pieces, audio chunks) written so far. */
   unitsSent: number;
   /** When the first and the latest unit were written (performance.now()): the mock's own pace. */
@@ -111,6 +113,7 @@ export async function startMockHttp<R>(options: StartOptions<R>): Promise<MockCo
       headers: Object.fromEntries(Object.entries(req.headers).map(([k, v]) => [k, Array.isArray(v) ? v.join(', ') : (v ?? '')])),
       body,
       receivedAt: Date.now(),
+      remotePort: req.socket.remotePort,
       unitsSent: 0,
       outcome: 'pending',
       ended: new Promise<RequestOutcome>((resolve) => (settle = resolve)),
