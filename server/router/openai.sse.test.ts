@@ -1,8 +1,11 @@
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import OpenAI from 'openai';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startMockOpenAI, type MockOpenAI } from '../../test/mock-providers';
 import { createOpenAIStyleProvider } from './openai.provider';
 import { readChatCompletionStream, type ChatCompletionChunk } from './openai.sse';
+import { createNodeFetch, nodeBodyOf } from './openai.transport';
 import type { ProviderTurn } from './router.types';
 
 /** A real fetch Response whose body arrives in exactly these byte pieces (as a network may cut it). */
@@ -103,5 +106,62 @@ describe('the OpenAI-style adapter on a long answer', () => {
     expect(outcome.text).toBe(tokens.join(''));
     // Reported usage wins, and nothing was estimated (the prompt is tokenized only when the provider does not report it).
     expect(outcome.usage).toEqual({ inputTokens: 321, outputTokens: 20_000, estimated: false });
+  });
+});
+
+describe('reading a Chat Completions stream from the node:http transport (no web stream)', () => {
+  // A loopback provider writing each request's scripted pieces as separate HTTP chunks: the client's parser hands each
+  // chunk's bytes out separately, so the reader sees exactly these cuts, whatever TCP coalesces.
+  const scripts: Uint8Array[][] = [];
+  let server: Server;
+  let url: string;
+  const nodeFetch = createNodeFetch();
+  beforeAll(async () => {
+    server = createServer(async (req, res) => {
+      req.resume();
+      const pieces = scripts.shift() ?? [];
+      res.writeHead(200, { 'content-type': 'text/event-stream; charset=utf-8' });
+      for (const piece of pieces) res.write(piece);
+      res.end();
+    });
+    server.keepAliveTimeout = 60_000;
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/v1/chat/completions`;
+  });
+  afterAll(async () => {
+    nodeFetch.close();
+    server.closeAllConnections();
+    await new Promise<void>((resolve) => server.close(() => resolve()));
+  });
+
+  async function served(pieces: Uint8Array[]): Promise<Response> {
+    scripts.push(pieces);
+    const response = await nodeFetch(url, { method: 'POST', body: '{}' });
+    expect(nodeBodyOf(response)).toBeDefined();
+    return response;
+  }
+
+  it('yields the same chunks however the bytes are cut, multi-byte characters split across reads included', async () => {
+    const deltas = ['Le ', 'marché ', 'monte ', '🚀 ', 'fort', '.'];
+    const wire = new TextEncoder().encode(deltas.map((d, i) => chunkLine(d, i === deltas.length - 1 ? 'stop' : null)).join('') + 'data: [DONE]\n\n');
+    for (let cut = 1; cut < wire.length; cut += 7) {
+      expect(await contentsOf(await served([wire.slice(0, cut), wire.slice(cut)]))).toEqual(deltas);
+    }
+    expect(await contentsOf(await served([...wire].map((b) => Uint8Array.of(b))))).toEqual(deltas);
+  });
+
+  it('delivers a last event whose closing blank line never came, and throws APIError / SyntaxError as the web-stream reader does', async () => {
+    expect(await contentsOf(await served([new TextEncoder().encode(chunkLine('a') + chunkLine('b').trimEnd())]))).toEqual(['a', 'b']);
+
+    const error = new TextEncoder().encode(chunkLine('a') + `data: ${JSON.stringify({ error: { message: 'overloaded', type: 'server_error' } })}\n\n`);
+    const seen: string[] = [];
+    const failed = await readChatCompletionStream(await served([error]), (c) => seen.push(c.choices[0]!.delta.content!)).catch((e: unknown) => e);
+    expect(failed).toBeInstanceOf(OpenAI.APIError);
+    expect((failed as Error).message).toContain('overloaded');
+    expect(seen).toEqual(['a']);
+
+    const named = new TextEncoder().encode(`event: error\ndata: ${JSON.stringify({ error: { message: 'bad gateway' } })}\n\n`);
+    await expect(readChatCompletionStream(await served([named]), () => undefined)).rejects.toBeInstanceOf(OpenAI.APIError);
+    await expect(readChatCompletionStream(await served([new TextEncoder().encode('data: {"choices": [\n\n')]), () => undefined)).rejects.toBeInstanceOf(SyntaxError);
   });
 });

@@ -18,9 +18,15 @@
  * `error` event or a chunk carrying `error` throws the SDK's APIError;
  * malformed JSON throws a SyntaxError; an abort of the request's signal
  * rejects with the signal's reason (the caller reads `signal.aborted`).
+ *
+ * A Response from our own transport (openai.transport.ts) is read from the
+ * Node message behind it: 'data' events straight into the parser, no web
+ * stream and no promise per chunk. Same semantics; after `[DONE]` the rest
+ * is drained rather than cancelled, so the keep-alive socket is reused.
  */
 import { createParser, type EventSourceMessage } from 'eventsource-parser';
 import OpenAI from 'openai';
+import { nodeBodyOf, readNodeBody } from './openai.transport';
 
 export type ChatCompletionChunk = OpenAI.Chat.Completions.ChatCompletionChunk;
 
@@ -28,8 +34,6 @@ const STREAMING = { stream: true } as const;
 
 export async function readChatCompletionStream(response: Response, onChunk: (chunk: ChatCompletionChunk) => void): Promise<void> {
   if (!response.body) throw new OpenAI.OpenAIError('Attempted to iterate over a response with no body');
-  const reader = response.body.getReader();
-  const decoder = new TextDecoder();
   let done = false;
   const onEvent = (message: EventSourceMessage) => {
     if (done) return;
@@ -50,6 +54,18 @@ export async function readChatCompletionStream(response: Response, onChunk: (chu
     onChunk(data);
   };
   const parser = createParser({ onEvent });
+  const node = nodeBodyOf(response);
+  if (node) {
+    await readNodeBody(node, (text, stop) => {
+      parser.feed(text);
+      if (done) stop();
+    });
+    // A last event without its closing blank line still counts (as the SDK's decoder flushes it).
+    if (!done) parser.feed('\n\n');
+    return;
+  }
+  const reader = response.body.getReader();
+  const decoder = new TextDecoder();
   let ended = false;
   try {
     while (!done) {
