@@ -6,7 +6,10 @@
  * share — what the chat bench's "CPU/1k tok" owes to reading the provider's
  * stream, without the database, the sockets or the other clients.
  *
- *   npx tsx bench/provider-stream.ts [--n=50] [--answers=1000] [--tokens=100] [--token-ms=1] [--count-promises]
+ *   npx tsx bench/provider-stream.ts [--n=50] [--answers=1000] [--tokens=100] [--token-ms=1] [--count-promises] [--transport=node|fetch]
+ *
+ * --transport=fetch gives the SDK Node's global fetch (undici) instead of our
+ * node:http transport (the default, as in production), to compare the two.
  *
  * --count-promises also counts the promises created per token (an async_hooks
  * init hook: it slows the run, so CPU figures of that run are not comparable);
@@ -34,7 +37,15 @@ async function main() {
   try {
     const text = Array.from({ length: tokens }, (_, i) => `w${i % 17}`).join(' ');
     const { url } = await mock.call<{ url: string }>('start', { reply: { text, firstTokenDelayMs: 0, tokenDelayMs: tokenMs } });
-    const provider = createOpenAIStyleProvider({ name: 'xai', apiKey: 'bench', baseURL: url, model: 'grok-bench' });
+    const transport = process.argv.find((a) => a.startsWith('--transport='))?.split('=')[1] ?? 'node';
+    if (transport !== 'node' && transport !== 'fetch') throw new Error('--transport must be node or fetch');
+    const provider = createOpenAIStyleProvider({
+      name: 'xai',
+      apiKey: 'bench',
+      baseURL: url,
+      model: 'grok-bench',
+      ...(transport === 'fetch' ? { fetch: globalThis.fetch } : {}),
+    });
     const prompt = { system: 'You are a bench.', messages: [{ role: 'user' as const, content: 'Say the words.' }], input: 'Say the words.' };
     let relayed = 0;
     let reconnects = 0;
@@ -88,7 +99,7 @@ async function main() {
     hook?.disable();
     const cpuMs = (cpu.user + cpu.system) / 1000;
     console.log(
-      `[provider-stream] N=${n}, ${answers} answers × ${tokens} tokens (${relayed} relayed) in ${(wall / 1000).toFixed(1)} s; ` +
+      `[provider-stream] ${transport} transport, N=${n}, ${answers} answers × ${tokens} tokens (${relayed} relayed) in ${(wall / 1000).toFixed(1)} s; ` +
         `CPU ${((cpuMs / relayed) * 1000).toFixed(1)} ms / 1,000 tokens (user ${((cpu.user / 1000 / relayed) * 1000).toFixed(1)}, system ${((cpu.system / 1000 / relayed) * 1000).toFixed(1)}); ` +
         `GC ${((gcMs / relayed) * 1000).toFixed(1)} ms / 1,000 tokens; ${hook ? `${(promises / relayed).toFixed(2)} promises / token; ` : ''}${reconnects} reconnects; load ${os.loadavg()[0]!.toFixed(2)}`,
     );

@@ -12,6 +12,7 @@ import { runToolCall, toolSpecsFor, type ToolCallReport } from './tools';
 import { createUsageMeter, estimatePromptTokens } from './usage-meter';
 import { TruncatedStream } from './retry-policy';
 import { readChatCompletionStream, type ChatCompletionChunk } from './openai.sse';
+import { createNodeFetch } from './openai.transport';
 
 export interface OpenAIStyleOptions {
   name: 'xai' | 'openai';
@@ -21,6 +22,8 @@ export interface OpenAIStyleOptions {
   model: string;
   /** Overall request timeout of the SDK; the router's own timers are shorter. */
   requestTimeoutMs?: number;
+  /** The SDK's HTTP transport; default: our node:http one (openai.transport.ts). The bench passes the global fetch to compare. */
+  fetch?: typeof fetch;
 }
 
 type Message = OpenAI.Chat.ChatCompletionMessageParam;
@@ -31,6 +34,8 @@ export function createOpenAIStyleProvider(options: OpenAIStyleOptions): Provider
     baseURL: options.baseURL,
     maxRetries: 0,
     timeout: options.requestTimeoutMs ?? 120_000,
+    // node:http under the SDK instead of undici's fetch: cheaper per token, and its streams are read without a web stream (openai.transport.ts).
+    fetch: options.fetch ?? createNodeFetch(),
   });
   // OpenAI's newer models reject max_tokens; xAI documents max_tokens.
   const maxTokensKey = options.name === 'openai' ? 'max_completion_tokens' : 'max_tokens';
