@@ -52,8 +52,14 @@ export function createAnswerRegistry(options: AnswerRegistryOptions = {}) {
     /** Registers a new answer; its events fan out to every attached sink and are kept for replay. */
     create(userId: string, id: string, first: ChatSink): LiveAnswer {
       if (answers.size >= maxAnswers) {
-        const oldest = [...answers.entries()].find(([, a]) => a.finished);
-        if (oldest) answers.delete(oldest[0]);
+        // Insertion order is age: the first finished entry is the oldest one. (A copy of the whole map per new
+        // answer, as this was, cost ~10,000 slots an answer on an instance busy enough to be at the cap.)
+        for (const [k, a] of answers) {
+          if (a.finished) {
+            answers.delete(k);
+            break;
+          }
+        }
       }
       const sinks = new Set<ChatSink>([first]);
       const tokens: ChatTokenEvent[] = [];
