@@ -178,8 +178,8 @@ function ignore(): void {}
 export function readNodeBody(body: NodeBody, onData: (chunk: string, stop: () => void) => void): Promise<void> {
   const { stream, signal } = body;
   return new Promise<void>((resolve, reject) => {
-    if (stream.errored || (stream.destroyed && !stream.readableEnded)) {
-      reject(bodyError(stream.errored ?? new Error('other side closed'), signal));
+    if (cutShort(stream)) {
+      reject(cutError(stream, signal));
       return;
     }
     let settled = false;
@@ -209,7 +209,7 @@ export function readNodeBody(body: NodeBody, onData: (chunk: string, stop: () =>
     const onEnd = () => done();
     const onError = (err: unknown) => done(bodyError(err, signal));
     const onClose = () => {
-      if (!stream.readableEnded) done(bodyError(stream.errored ?? new Error('other side closed'), signal));
+      if (!stream.readableEnded) done(cutError(stream, signal));
     };
     // UTF-8 characters split across packets are joined by the stream's StringDecoder.
     stream.setEncoding('utf8');
@@ -236,6 +236,16 @@ function discardRest(stream: Readable): void {
 }
 const DISCARD_MS = 1000;
 
+/** A body closed (or failed) before its end: nothing more will come. */
+function cutShort(stream: Readable): boolean {
+  return Boolean(stream.errored) || (stream.destroyed && !stream.readableEnded);
+}
+
+/** What reading a body that was cut short fails with: its own error, or the closed connection's. */
+function cutError(stream: Readable, signal: AbortSignal | undefined): unknown {
+  return bodyError(stream.errored ?? new Error('other side closed'), signal);
+}
+
 /** fetch's body errors: the signal's reason after an abort, else `TypeError('terminated')` as undici says for a cut connection. */
 export function bodyError(err: unknown, signal: AbortSignal | undefined): unknown {
   if (signal?.aborted) return signal.reason;
@@ -255,8 +265,8 @@ function lazyWebBody(stream: Readable, signal: AbortSignal | undefined): Readabl
       pull(controller) {
         if (!attached) {
           attached = true;
-          if (stream.errored || (stream.destroyed && !stream.readableEnded)) {
-            controller.error(bodyError(stream.errored ?? new Error('other side closed'), signal));
+          if (cutShort(stream)) {
+            controller.error(cutError(stream, signal));
             return;
           }
           stream.on('data', (chunk: Buffer) => {
@@ -266,7 +276,7 @@ function lazyWebBody(stream: Readable, signal: AbortSignal | undefined): Readabl
           stream.once('end', () => controller.close());
           stream.once('error', (err) => controller.error(bodyError(err, signal)));
           stream.once('close', () => {
-            if (!stream.readableEnded && !stream.errored) controller.error(bodyError(new Error('other side closed'), signal));
+            if (!stream.readableEnded && !stream.errored) controller.error(cutError(stream, signal));
           });
         }
         stream.resume();

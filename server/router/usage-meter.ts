@@ -50,7 +50,7 @@ export function createPromptTextCounter(count: (text: string) => number = countT
 const LONGEST_KEPT_LINE = 4_000;
 
 // One per process, like the tool definitions' count below: a cache of a pure function's results.
-export const estimatePromptText = createPromptTextCounter();
+const estimatePromptText = createPromptTextCounter();
 
 /** Estimated input of a chat request: the texts of system, messages and tool definitions. */
 export function estimatePromptTokens(parts: { system?: string; messages: ReadonlyArray<{ content?: unknown }>; tools?: unknown }): number {
