@@ -24,6 +24,7 @@ import { registerChatHandlers } from './chat/chat.socket';
 import { createLedger } from './credits/ledger';
 import { createCreditsRoutes } from './credits/credits.routes';
 import { createAnswersInFlight } from './credits/answers-in-flight';
+import { createBalancePush } from './credits/balance-push';
 import type { ServerConfig } from './config';
 import { createPricer, parsePriceTable } from './credits/pricing';
 import { createMarketRoutes } from './market/market.routes';
@@ -159,7 +160,6 @@ export function createServer(options: ServerDeps): ZmartyServer {
   const registry = createAnswerRegistry({ journal });
   const presence = createInstancePresence({ connection: chatDb.pool.options, instanceId, log });
   const remote = createRemoteAnswers({ chatDb, log, staleMs: config.lifecycle.staleMs, pollMs: config.lifecycle.journalFlushMs });
-  let io: ZmartyIo | undefined;
   let closing = false;
   const onCacheLookup = (cache: string, hit: boolean) => {
     metrics.recordCacheLookup(cache, hit);
@@ -186,7 +186,6 @@ export function createServer(options: ServerDeps): ZmartyServer {
     perMinute: limits.chatPerMinute,
     tokenCoalesceMs: config.chat.tokenCoalesceMs,
     tokenEventsPerSecond: config.chat.tokenEventsPerSecond,
-    onBalance: (userId, balance) => io?.to(userRoom(userId)).emit('credits:balance', { balance }),
   });
 
   const health = createHealth({
@@ -274,8 +273,13 @@ export function createServer(options: ServerDeps): ZmartyServer {
         errorHandler: (err) => log.warn({ err: err.message }, 'socket.io adapter error'),
       }),
     );
-    io = sockets;
     const push = registerSignalPush({ io: sockets, tradingDb, log, onBroadcast: (_rows, result) => metrics.signalsPushed.inc(result.delivered) });
+    // Local only: every instance hears every balance change from the database itself.
+    const balances = createBalancePush({
+      connection: chatDb.pool.options,
+      log,
+      emit: (userId, balance) => sockets.local.to(userRoom(userId)).emit('credits:balance', { balance }),
+    });
     sockets.use((_socket, next) => (closing ? next(Object.assign(new Error('unavailable'), { data: { code: 'unavailable', message: 'Zmarty is restarting' } })) : next()));
     sockets.use(socketAuthMiddleware(verifyToken, log));
     sockets.on('connection', (socket) => {
@@ -301,6 +305,7 @@ export function createServer(options: ServerDeps): ZmartyServer {
     answersInFlight.start();
     alerts.start();
     await push.ready;
+    await balances.ready;
     await marketContext.start();
 
     return {
@@ -328,6 +333,7 @@ export function createServer(options: ServerDeps): ZmartyServer {
         await presence.stop();
         await outbox.stop();
         await push.close();
+        await balances.close();
         await marketContext.close();
         registry.close();
         await sockets.close();

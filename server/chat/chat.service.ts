@@ -43,8 +43,6 @@ export interface ChatServiceDeps {
   /** This process, as recorded on the reservations of the answers it runs. */
   instanceId: string;
   metrics?: Metrics;
-  /** Every socket of the user hears about their new balance. */
-  onBalance?: (userId: string, balance: number) => void;
   /**
    * Every per-user limit comes from the user's tier: answers per minute, output
    * budget, voice allowed (and answers in progress, which the ledger's reserve
@@ -408,7 +406,6 @@ export function createChatService(deps: ChatServiceDeps) {
       const least = Math.min(full, Math.max(1, deps.pricer.answerCost(shape, minimal) - delivery.reserved));
       const extension = await deps.ledger.extend({ userId: delivery.userId, requestId: delivery.requestId, amount: full, minAmount: least });
       delivery.reserved = extension.reserved;
-      if (extension.added > 0) deps.onBalance?.(delivery.userId, extension.balance);
       cap = deps.pricer.outputCapFor(shape, delivery.reserved, maxOutputTokens);
     }
     return cap >= minimal ? cap : undefined;
@@ -532,8 +529,8 @@ export function createChatService(deps: ChatServiceDeps) {
       { requestId: id, userId: user.userId, provider, model, status, ms: Math.round(performance.now() - started), charged: settlement.charged, ...usage },
       'chat: answer finished',
     );
+    // The user's other sockets hear the new balance from the settlement's own notification (balance-push.ts).
     sink.done(done);
-    deps.onBalance?.(user.userId, settlement.balance);
     return done;
   }
 
