@@ -58,7 +58,7 @@ import { printReport, toPhaseResult, type NResult, type ServerSide } from './lib
 import { startChatBench, type ChatBench } from './lib/chat-setup';
 import { startCpuProfile, summarizeCpuProfile } from './lib/cpu-profile';
 import { timeDb } from './lib/db-timing';
-import { startMachineCpu } from './lib/machine-cpu';
+import { startMachineCpu, startPostgresCpu } from './lib/machine-cpu';
 import { fmt, summarize } from './lib/stats';
 
 const REPLY_TOKENS = 100;
@@ -164,10 +164,12 @@ async function main() {
       const profiler = process.env.BENCH_CPU_PROFILE ? await startCpuProfile() : undefined;
       let peakRss = process.memoryUsage.rss();
       const sampler = setInterval(() => (peakRss = Math.max(peakRss, process.memoryUsage.rss())), 250);
+      const dbCpu = startPostgresCpu();
       const cpu0 = process.cpuUsage();
       const t0 = performance.now();
       const raw = await phase('zmarty', spec);
       const cpu = process.cpuUsage(cpu0);
+      const dbSeconds = dbCpu();
       const elapsed = performance.now() - t0;
       clearInterval(sampler);
       loop.disable();
@@ -185,6 +187,7 @@ async function main() {
         server: {
           cpuPct: (cpuMs / elapsed) * 100,
           cpuMsPer1kTokens: raw.tokensTotal > 0 ? (cpuMs / raw.tokensTotal) * 1000 : Number.NaN,
+          dbCpuMsPer1kTokens: dbSeconds !== undefined && raw.tokensTotal > 0 ? ((dbSeconds * 1000) / raw.tokensTotal) * 1000 : undefined,
           rssMB: process.memoryUsage.rss() / 2 ** 20,
           peakRssMB: peakRss / 2 ** 20,
           loopDelayP99Ms: loop.percentile(99) / 1e6,

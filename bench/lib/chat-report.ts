@@ -47,6 +47,8 @@ export interface ServerSide {
   cpuPct: number;
   /** Server CPU (ms) over the phase divided by the tokens it relayed, × 1,000. */
   cpuMsPer1kTokens: number;
+  /** CPU of every postgres process over the phase divided by the tokens relayed, × 1,000 (where /proc exists). */
+  dbCpuMsPer1kTokens?: number;
   rssMB: number;
   peakRssMB: number;
   loopDelayP99Ms: number;
@@ -106,10 +108,12 @@ export function printReport(results: NResult[], info: RunInfo): void {
       ]),
     ),
   );
-  console.log('\nDelivery, wire and server cost (CPU/1k tok: server CPU ms per 1,000 tokens relayed, whole answer path included)');
+  console.log(
+    '\nDelivery, wire and server cost (CPU/1k tok: server CPU ms per 1,000 tokens relayed, whole answer path included; DB/1k tok: the same for every postgres process)',
+  );
   console.log(
     table(
-      ['N', 'tok/s direct', 'tok/s zmarty', '% of direct', 'bytes/tok', 'events/tok', 'CPU/1k tok', 'server CPU %', 'RSS MB', 'peak RSS', 'loop p99', 'ack p50', 'ack p99'],
+      ['N', 'tok/s direct', 'tok/s zmarty', '% of direct', 'bytes/tok', 'events/tok', 'CPU/1k tok', 'DB/1k tok', 'server CPU %', 'RSS MB', 'peak RSS', 'loop p99', 'ack p50', 'ack p99'],
       results.map((r) => [
         String(r.n),
         r.baseline.tokensPerSec,
@@ -118,6 +122,7 @@ export function printReport(results: NResult[], info: RunInfo): void {
         r.zmarty.bytesPerToken,
         fmt(r.zmarty.eventsPerToken, 3),
         r.server.cpuMsPer1kTokens,
+        r.server.dbCpuMsPer1kTokens ?? Number.NaN,
         r.server.cpuPct,
         fmt(r.server.rssMB, 0),
         fmt(r.server.peakRssMB, 0),
@@ -201,6 +206,7 @@ export function printReport(results: NResult[], info: RunInfo): void {
     directTokPerSec: round(r.baseline.tokensPerSec, 0),
     tokensPctOfDirect: round(tokensPct(r), 1),
     cpuMsPer1kTokens: round(r.server.cpuMsPer1kTokens, 1),
+    dbCpuMsPer1kTokens: r.server.dbCpuMsPer1kTokens === undefined ? null : round(r.server.dbCpuMsPer1kTokens, 1),
     machineCoresDirect: r.machineCores?.direct === undefined ? null : round(r.machineCores.direct, 2),
     machineCoresZmarty: r.machineCores?.zmarty === undefined ? null : round(r.machineCores.zmarty, 2),
     streamRateDirect: round(r.baseline.streamRateP50, 1),

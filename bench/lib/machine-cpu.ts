@@ -1,4 +1,4 @@
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import os from 'node:os';
 
 /**
@@ -28,4 +28,46 @@ function readTicks(): { busy: number; total: number } | undefined {
   } catch {
     return undefined;
   }
+}
+
+/**
+ * CPU every `postgres` process on the machine used over an interval, in
+ * seconds (/proc/<pid>/stat, all backends and the server's own processes):
+ * the database's side of a phase, which the server's own CPU leaves out.
+ * A process that exits within the interval is missed (a lower bound; pools
+ * keep their backends). Undefined where /proc does not exist.
+ */
+export function startPostgresCpu(): () => number | undefined {
+  const before = postgresTicks();
+  return () => {
+    const after = postgresTicks();
+    if (!before || !after) return undefined;
+    let ticks = 0;
+    for (const [pid, t] of after) ticks += t - (before.get(pid) ?? 0);
+    return ticks / 100; // USER_HZ is 100 on Linux
+  };
+}
+
+function postgresTicks(): Map<number, number> | undefined {
+  let pids: string[];
+  try {
+    pids = readdirSync('/proc').filter((d) => /^\d+$/.test(d));
+  } catch {
+    return undefined;
+  }
+  const ticks = new Map<number, number>();
+  for (const pid of pids) {
+    try {
+      const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+      const open = stat.indexOf('(');
+      const close = stat.lastIndexOf(')');
+      if (stat.slice(open + 1, close) !== 'postgres') continue;
+      // Fields after the command name: utime is field 14, stime 15.
+      const rest = stat.slice(close + 2).split(' ');
+      ticks.set(Number(pid), Number(rest[11]) + Number(rest[12]));
+    } catch {
+      // Gone meanwhile.
+    }
+  }
+  return ticks;
 }
