@@ -1,6 +1,7 @@
 import type { Socket } from 'socket.io';
 import { z } from 'zod';
 import { ackFailure, parsePayload } from '../realtime/acks';
+import { emitToSocket } from '../realtime/local-broadcast';
 import { AppError } from '../../common/errors';
 import { safeText } from '../../common/text';
 import type { Ack, ClientToServerEvents, ServerToClientEvents, SocketData } from '../../common/events';
@@ -35,7 +36,8 @@ const resumeSchema = z.object({ id: idSchema, fromSeq: z.number().int().min(-1) 
 /** A sink that writes an answer's events to one socket. */
 export function socketSink(socket: ZmartySocket): ChatSink {
   return {
-    token: (e) => socket.emit('chat:token', e),
+    // The hot one: tens per answer, written straight to an idle WebSocket (local-broadcast.ts).
+    token: (e) => emitToSocket(socket, 'chat:token', e),
     audio: (e) => socket.emit('chat:audio', e),
     error: (e) => socket.emit('chat:error', e),
     done: (e) => socket.emit('chat:done', e),

@@ -3,7 +3,7 @@ import type { AddressInfo } from 'node:net';
 import { Server, type Socket as ServerSocket } from 'socket.io';
 import { io as connect, type Socket as ClientSocket } from 'socket.io-client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { emitToLocalRooms, textFrame } from './local-broadcast';
+import { emitToLocalRooms, emitToSocket, textFrame } from './local-broadcast';
 
 let http: HttpServer;
 let io: Server;
@@ -188,3 +188,42 @@ describe('emitToLocalRooms', () => {
     expect(large.length).toBe(70_010);
   });
 });
+
+describe('emitToSocket', () => {
+  it('puts on the wire exactly the text socket.emit does, written directly when the WebSocket is idle', async () => {
+    const c = await probe('single', ['websocket']);
+    const payloads = [{ id: 'a', delta: 'BTC ≤ 97,500', seq: 0 }, { id: 'a', delta: 'z'.repeat(300), seq: 1 }, { id: 'a', delta: 'y'.repeat(70_000), seq: 2 }];
+    for (const payload of payloads) {
+      c.server.emit('chat:token', payload);
+      await settle();
+      expect(emitToSocket(c.server, 'chat:token', payload)).toBe(true);
+    }
+    await until(() => c.events.length === 6, 'six tokens');
+    expect(c.events).toEqual(payloads.flatMap((p) => [['chat:token', p], ['chat:token', p]]));
+    for (let i = 0; i < 6; i += 2) expect(c.raw[i + 1]).toBe(c.raw[i]);
+    await close(c);
+  });
+
+  it('keeps the order behind what engine.io still holds, and leaves polling and binary to socket.emit', async () => {
+    const c = await probe('single-ordered', ['websocket']);
+    let direct = 0;
+    for (let i = 0; i < 50; i++) {
+      c.server.emit('before', i);
+      c.server.emit('before', i, 2);
+      if (emitToSocket(c.server, 'chat:token', { seq: i })) direct++;
+      c.server.emit('after', i);
+    }
+    await until(() => c.events.length === 200, '200 events');
+    expect(c.events).toEqual(Array.from({ length: 50 }, (_, i) => [['before', i], ['before', i, 2], ['chat:token', { seq: i }], ['after', i]]).flat());
+    expect(direct).toBe(0);
+    await settle();
+    expect(emitToSocket(c.server, 'blob', { bytes: Buffer.from([1]) })).toBe(false);
+    const polling = await probe('single-polling', ['polling']);
+    await settle();
+    expect(emitToSocket(polling.server, 'chat:token', { seq: 0 })).toBe(false);
+    await until(() => c.events.length === 201 && polling.events.length === 1, 'the fallbacks');
+    expect(polling.events).toEqual([['chat:token', { seq: 0 }]]);
+    await close(c, polling);
+  });
+});
+

@@ -158,3 +158,24 @@ function idleWebSocketSender(socket: Socket): ((frame: Buffer) => void) | undefi
     return undefined;
   return (frame) => sender.sendFrame!([frame]);
 }
+
+/**
+ * `socket.emit(event, payload)` for one socket, by emitToLocalRooms' direct
+ * write when its WebSocket is idle (else socket.emit itself, in order behind
+ * what engine.io holds). For an answer's `chat:token`s: one socket, tens of
+ * events an answer, thousands a second across answers, where engine.io's
+ * packet machinery cost a quarter of each event's CPU beside the write.
+ * True when written directly.
+ */
+export function emitToSocket(socket: Socket, event: string, payload: unknown): boolean {
+  const sendFrame = idleWebSocketSender(socket);
+  if (sendFrame) {
+    const encoded = socket.nsp.server.encoder.encode({ type: EVENT, data: [event, payload], nsp: socket.nsp.name }) as unknown[];
+    if (encoded.length === 1 && typeof encoded[0] === 'string') {
+      sendFrame(textFrame(`4${encoded[0]}`));
+      return true;
+    }
+  }
+  (socket.emit as (ev: string, ...args: unknown[]) => boolean)(event, payload);
+  return false;
+}
