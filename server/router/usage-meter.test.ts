@@ -1,3 +1,5 @@
+import { setFlagsFromString } from 'node:v8';
+import { runInNewContext } from 'node:vm';
 import { describe, expect, it } from 'vitest';
 import { countTokens } from 'gpt-tokenizer';
 import { buildPrompt } from '../context/build-prompt';
@@ -46,6 +48,21 @@ describe('prompt token estimate', () => {
     tokenized.length = 0;
     estimate(next);
     expect(tokenized).toEqual([]);
+  });
+
+  it('keeps the lines it caches, not the prompts they came from', () => {
+    setFlagsFromString('--expose-gc');
+    const gc = runInNewContext('gc') as () => void;
+    const estimate = createPromptTextCounter(() => 1);
+    const heapAfterGc = () => {
+      gc();
+      gc();
+      return process.memoryUsage().heapUsed;
+    };
+    const before = heapAfterGc();
+    // 200 prompts of ~100 KB, each with a line of its own (as every answer's clock line is): 20 MB if a cached line held its prompt.
+    for (let i = 0; i < 200; i++) estimate(`Current time: ${i} ${'·'.repeat(20)}\n${`${String(i).padStart(6, '0')} ${'x'.repeat(100_000)}`.slice(0, 100_000)}\n`);
+    expect(heapAfterGc() - before).toBeLessThan(4 * 2 ** 20);
   });
 });
 

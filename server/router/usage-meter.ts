@@ -39,7 +39,9 @@ export function createPromptTextCounter(count: (text: string) => number = countT
       let n = kept ? lineCounts.get(line) : undefined;
       if (n === undefined) {
         n = count(line);
-        if (kept) lineCounts.set(line, n);
+        // A copy, not the slice: V8 keeps a sliced string's whole parent alive, so each cached line kept its prompt
+        // (~1.5 KB, and a new one for every answer's clock, balance and question lines: up to `max` prompts).
+        if (kept) lineCounts.set(line.length < MIN_SLICED_LENGTH ? line : Buffer.from(line).toString(), n);
       }
       total += n;
       start = end;
@@ -48,6 +50,8 @@ export function createPromptTextCounter(count: (text: string) => number = countT
   };
 }
 const LONGEST_KEPT_LINE = 4_000;
+/** Shorter substrings are copied by V8 anyway (SlicedString::kMinLength). */
+const MIN_SLICED_LENGTH = 13;
 
 // One per process, like the tool definitions' count below: a cache of a pure function's results.
 const estimatePromptText = createPromptTextCounter();
