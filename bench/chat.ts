@@ -41,7 +41,10 @@
  *
  * Diagnostics: BENCH_CPU_PROFILE=/path/prefix writes a CPU profile of the
  * server during each zmarty phase and prints its top functions;
- * BENCH_DB_TIMING=1 prints the server's database time per call.
+ * BENCH_DB_TIMING=1 prints the server's database time per call;
+ * BENCH_HEAP_SNAPSHOT=/path/prefix writes the server's heap snapshot after
+ * each N's zmarty phase. Always printed: the server's GC pauses per phase
+ * (perf_hooks) and the CPU of every postgres process per 1,000 tokens.
  * BENCH_LOG_LEVEL=warn (or info, debug) lets the server's own log lines through (silent by default).
  * DATABASE_POOL_MAX is honoured; CHAT_/TRADING_DATABASE_URL select the
  * database servers. The server runs in this process (the embedded PostgreSQL
@@ -50,7 +53,8 @@
  */
 import { subscribe, unsubscribe } from 'node:diagnostics_channel';
 import os from 'node:os';
-import { monitorEventLoopDelay } from 'node:perf_hooks';
+import { writeHeapSnapshot } from 'node:v8';
+import { constants, monitorEventLoopDelay, PerformanceObserver } from 'node:perf_hooks';
 import { ANSWER_TIMINGS_CHANNEL, type AnswerTimings } from '../server/chat/answer-timings';
 import { forkChild, type ChildRpc } from './lib/child';
 import type { PhaseRaw, PhaseSpec } from './lib/chat-clients.process';
@@ -83,6 +87,29 @@ function parseArgs(argv: string[]) {
 function replyText(): string {
   const words = 'BTC holds above the weekly pivot while funding stays neutral and open interest grows slowly so the trend signal remains long with moderate risk'.split(' ');
   return Array.from({ length: REPLY_TOKENS }, (_, i) => words[i % words.length]).join(' ') + '.';
+}
+
+/** The server process's garbage-collection pauses over a phase (perf_hooks 'gc' entries), minor and major apart. */
+function watchGc() {
+  const pauses = { minor: [] as number[], major: [] as number[] };
+  const observer = new PerformanceObserver((list) => {
+    for (const entry of list.getEntries()) {
+      const kind = (entry as PerformanceEntry & { detail?: { kind?: number } }).detail?.kind;
+      // NODE_PERFORMANCE_GC_MINOR = 1; MAJOR (2), INCREMENTAL (4) and WEAKCB (8) all stop the main thread of a mark-compact cycle.
+      (kind === constants.NODE_PERFORMANCE_GC_MINOR ? pauses.minor : pauses.major).push(entry.duration);
+    }
+  });
+  observer.observe({ entryTypes: ['gc'] });
+  return {
+    stop: () => {
+      observer.disconnect();
+      const sum = (v: number[]) => v.reduce((a, b) => a + b, 0);
+      return {
+        minor: { count: pauses.minor.length, totalMs: sum(pauses.minor), maxMs: Math.max(0, ...pauses.minor) },
+        major: { count: pauses.major.length, totalMs: sum(pauses.major), maxMs: Math.max(0, ...pauses.major) },
+      };
+    },
+  };
 }
 
 /** Stage timings of the answers the server ran while subscribed. */
@@ -159,6 +186,7 @@ async function main() {
     const measured = async (label: string, n: number, spec: PhaseSpec): Promise<{ raw: PhaseRaw; server: ServerSide }> => {
       const loop = monitorEventLoopDelay({ resolution: 10 });
       loop.enable();
+      const gc = watchGc();
       dbTiming?.reset();
       const timings = collectTimings();
       const profiler = process.env.BENCH_CPU_PROFILE ? await startCpuProfile() : undefined;
@@ -173,6 +201,7 @@ async function main() {
       const elapsed = performance.now() - t0;
       clearInterval(sampler);
       loop.disable();
+      const gcPauses = gc.stop();
       const stages = timings.stop();
       let profileTop: string[] | undefined;
       if (profiler) {
@@ -191,6 +220,7 @@ async function main() {
           rssMB: process.memoryUsage.rss() / 2 ** 20,
           peakRssMB: peakRss / 2 ** 20,
           loopDelayP99Ms: loop.percentile(99) / 1e6,
+          gc: gcPauses,
           stages,
           db: dbTiming?.report(),
           profileTop,
@@ -220,6 +250,7 @@ async function main() {
       const through = await measured('zmarty', n, { ...spec, unique: true });
       const machineZmarty = zmartyCpu();
       const zmartyMock = await mock.call<{ requests: number; writeRateP50: number | null }>('reset');
+      if (process.env.BENCH_HEAP_SNAPSHOT) log(`N=${n}: heap snapshot written to ${writeHeapSnapshot(`${process.env.BENCH_HEAP_SNAPSHOT}-n${n}.heapsnapshot`)}`);
       const providerCalls = zmartyMock.requests;
       const cached = args.cachePhase ? await measured('cached', n, { ...spec, unique: false }) : undefined;
       const cachedProviderCalls = args.cachePhase ? (await mock.call<{ requests: number }>('reset')).requests : undefined;

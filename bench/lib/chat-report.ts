@@ -52,6 +52,8 @@ export interface ServerSide {
   rssMB: number;
   peakRssMB: number;
   loopDelayP99Ms: number;
+  /** Garbage-collection pauses of the server process over the phase. */
+  gc?: Record<'minor' | 'major', { count: number; totalMs: number; maxMs: number }>;
   /** Per-stage timings of the answer path (ms), from diagnostics_channel. */
   stages: Record<string, Summary>;
   db?: Record<string, Summary>;
@@ -145,6 +147,13 @@ export function printReport(results: NResult[], info: RunInfo): void {
     if (r.machineCores) {
       console.log(
         `\nN=${r.n} machine CPU busy, every process (of ${os.cpus().length} cores): direct phase ${cores(r.machineCores.direct)}, zmarty phase ${cores(r.machineCores.zmarty)}`,
+      );
+    }
+    const gc = r.server.gc;
+    if (gc) {
+      console.log(
+        `\nN=${r.n} server GC pauses (zmarty phase): minor ${gc.minor.count} × (total ${fmt(gc.minor.totalMs, 0)} ms, max ${fmt(gc.minor.maxMs, 1)} ms), ` +
+          `major ${gc.major.count} × (total ${fmt(gc.major.totalMs, 0)} ms, max ${fmt(gc.major.maxMs, 1)} ms)`,
       );
     }
     console.log(`\nN=${r.n} answer path, ms from chat:send received (p50 / p95 / p99; provider calls ${r.providerCalls}):`);
