@@ -28,14 +28,21 @@ describe('user_symbols → outbox → relay → watchers-upsert', () => {
 
   const handler = () =>
     createWatchersUpsertHandler({ tradingDb, secret: SECRET, log });
+  /** Requests the function is still handling: a test ends only once its last one is recorded, not in the next test's lists. */
+  let inFlight = 0;
   const gate = (inner: (r: Request) => Promise<Response>) => async (request: Request) => {
     const id = request.headers.get('x-webhook-id') ?? '?';
     seen.push(id);
     timestamps.push(Number(request.headers.get('x-webhook-timestamp')));
     if (mode === 'down') return Response.json({ error: { code: 'unavailable', message: 'down for the test' } }, { status: 503 });
-    const response = await inner(request);
-    if (response.ok) acknowledged.push(id);
-    return response;
+    inFlight++;
+    try {
+      const response = await inner(request);
+      if (response.ok) acknowledged.push(id);
+      return response;
+    } finally {
+      inFlight--;
+    }
   };
 
   function startRelay(options: Partial<OutboxRelayOptions> = {}, db: Db = chatDb): OutboxRelay {
@@ -62,6 +69,8 @@ describe('user_symbols → outbox → relay → watchers-upsert', () => {
   });
   afterEach(async () => {
     await Promise.all(relays.splice(0).map((r) => r.stop()));
+    // A test that waited for the trading side to change can end while the function is still answering that request.
+    await waitFor(async () => inFlight === 0, 5000);
     await Promise.all(extraDbs.splice(0).map((d) => d.close()));
   });
   afterAll(async () => {
