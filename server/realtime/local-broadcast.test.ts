@@ -226,4 +226,3 @@ describe('emitToSocket', () => {
     await close(c, polling);
   });
 });
-

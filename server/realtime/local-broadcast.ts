@@ -41,6 +41,17 @@ export function textFrame(payload: string): Buffer {
   return frame;
 }
 
+/**
+ * The WebSocket frame socket.io would send for an EVENT packet: engine.io's
+ * message type (4) and the encoded packet, in one text frame. Undefined when
+ * the packet does not encode to one string (binary attachments, a custom
+ * parser): socket.io's own emit handles those.
+ */
+function eventFrame(encoder: Server['encoder'], nsp: string, event: string, payload: unknown): Buffer | undefined {
+  const encoded = encoder.encode({ type: EVENT, data: [event, payload], nsp }) as unknown[];
+  return encoded.length === 1 && typeof encoded[0] === 'string' ? textFrame(`4${encoded[0]}`) : undefined;
+}
+
 export interface LocalBroadcastResult {
   /** Sockets written to straight from the shared frames: one write each, however many of the messages it gets. */
   direct: number;
@@ -103,11 +114,7 @@ export function emitToLocalRooms(io: LocalBroadcastIo, emits: readonly LocalEmit
     }
   }
   if (!audience.size) return result;
-  // Binary attachments (or a custom parser) produce several parts: socket.io's own path handles those.
-  const frames = emits.map(({ event, payload }) => {
-    const encoded = io.encoder.encode({ type: EVENT, data: [event, payload], nsp: '/' }) as unknown[];
-    return encoded.length === 1 && typeof encoded[0] === 'string' ? textFrame(`4${encoded[0]}`) : undefined;
-  });
+  const frames = emits.map(({ event, payload }) => eventFrame(io.encoder, '/', event, payload));
   // Sockets of the same rooms get the same messages: their concatenated frames are built once.
   const joined = new Map<string, Buffer>();
   const framesFor = (indexes: number[]) => {
@@ -169,12 +176,10 @@ function idleWebSocketSender(socket: Socket): ((frame: Buffer) => void) | undefi
  */
 export function emitToSocket(socket: Socket, event: string, payload: unknown): boolean {
   const sendFrame = idleWebSocketSender(socket);
-  if (sendFrame) {
-    const encoded = socket.nsp.server.encoder.encode({ type: EVENT, data: [event, payload], nsp: socket.nsp.name }) as unknown[];
-    if (encoded.length === 1 && typeof encoded[0] === 'string') {
-      sendFrame(textFrame(`4${encoded[0]}`));
-      return true;
-    }
+  const frame = sendFrame && eventFrame(socket.nsp.server.encoder, socket.nsp.name, event, payload);
+  if (frame) {
+    sendFrame(frame);
+    return true;
   }
   (socket.emit as (ev: string, ...args: unknown[]) => boolean)(event, payload);
   return false;
