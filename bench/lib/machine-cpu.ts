@@ -1,5 +1,6 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import os from 'node:os';
+import { processCpuSeconds } from './pg-census';
 
 /**
  * CPU the whole machine used (every process: the mock, the clients, the
@@ -32,42 +33,40 @@ function readTicks(): { busy: number; total: number } | undefined {
 
 /**
  * CPU every `postgres` process on the machine used over an interval, in
- * seconds (/proc/<pid>/stat, all backends and the server's own processes):
- * the database's side of a phase, which the server's own CPU leaves out.
- * A process that exits within the interval is missed (a lower bound; pools
- * keep their backends). Undefined where /proc does not exist.
+ * seconds (all backends and the server's own processes): the database's side
+ * of a phase, which the server's own CPU leaves out. A process that exits
+ * within the interval is missed (a lower bound; pools keep their backends).
+ * Undefined where /proc does not exist.
  */
 export function startPostgresCpu(): () => number | undefined {
-  const before = postgresTicks();
+  const before = postgresCpuSeconds();
   return () => {
-    const after = postgresTicks();
+    const after = postgresCpuSeconds();
     if (!before || !after) return undefined;
-    let ticks = 0;
-    for (const [pid, t] of after) ticks += t - (before.get(pid) ?? 0);
-    return ticks / 100; // USER_HZ is 100 on Linux
+    let seconds = 0;
+    for (const [pid, s] of after) seconds += s - (before.get(pid) ?? 0);
+    return seconds;
   };
 }
 
-function postgresTicks(): Map<number, number> | undefined {
+function postgresCpuSeconds(): Map<number, number> | undefined {
   let pids: string[];
   try {
     pids = readdirSync('/proc').filter((d) => /^\d+$/.test(d));
   } catch {
     return undefined;
   }
-  const ticks = new Map<number, number>();
+  const seconds = new Map<number, number>();
   for (const pid of pids) {
+    let command: string;
     try {
-      const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-      const open = stat.indexOf('(');
-      const close = stat.lastIndexOf(')');
-      if (stat.slice(open + 1, close) !== 'postgres') continue;
-      // Fields after the command name: utime is field 14, stime 15.
-      const rest = stat.slice(close + 2).split(' ');
-      ticks.set(Number(pid), Number(rest[11]) + Number(rest[12]));
+      command = readFileSync(`/proc/${pid}/comm`, 'utf8').trim();
     } catch {
-      // Gone meanwhile.
+      continue; // gone meanwhile
     }
+    if (command !== 'postgres') continue;
+    const s = processCpuSeconds(Number(pid));
+    if (s !== undefined) seconds.set(Number(pid), s);
   }
-  return ticks;
+  return seconds;
 }
