@@ -9,6 +9,7 @@
  */
 import { startMockOpenAI, type MockOpenAI, type MockReply } from '../../test/mock-providers';
 import { serveChild } from './child';
+import { percentile } from './stats';
 
 let mock: MockOpenAI | undefined;
 
@@ -31,10 +32,9 @@ serveChild({
     // Its own pace, first to last token written, per answer: a mock starved of CPU writes slower than asked.
     const rates = (mock?.requests ?? [])
       .filter((r) => r.unitsSent > 1 && r.lastUnitAt! > r.firstUnitAt!)
-      .map((r) => ((r.unitsSent - 1) * 1000) / (r.lastUnitAt! - r.firstUnitAt!))
-      .sort((a, b) => a - b);
+      .map((r) => ((r.unitsSent - 1) * 1000) / (r.lastUnitAt! - r.firstUnitAt!));
     mock?.reset();
-    return { requests, writeRateP50: rates.length > 0 ? rates[Math.floor(rates.length / 2)]! : null };
+    return { requests, writeRateP50: rates.length > 0 ? percentile(rates.sort((a, b) => a - b), 50) : null };
   },
   async close() {
     await mock?.close();
