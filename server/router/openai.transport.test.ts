@@ -1,6 +1,6 @@
-import { createServer } from 'node:net';
 import OpenAI from 'openai';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { freePort } from '../../common/embedded-postgres';
 import { faults, startMockOpenAI, type MockOpenAI, type MockReply } from '../../test/mock-providers';
 import { createOpenAIStyleProvider } from './openai.provider';
 import { readChatCompletionStream } from './openai.sse';
@@ -28,15 +28,6 @@ const TRANSPORTS = ['node', 'fetch'] as const;
 function runWith(transport: (typeof TRANSPORTS)[number], baseURL: string, signal = new AbortController().signal): Promise<ProviderOutcome> {
   const provider = createOpenAIStyleProvider({ name: 'xai', apiKey: 'k', baseURL, model: 'grok-test', ...(transport === 'fetch' ? { fetch: globalThis.fetch } : {}) });
   return provider.run(turn(signal));
-}
-
-/** A loopback port nothing listens on. */
-async function closedPort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as { port: number };
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  return port;
 }
 
 function streamingRequest(signal?: AbortSignal): RequestInit {
@@ -86,7 +77,8 @@ describe('the node:http transport under the openai SDK (openai.transport)', () =
   });
 
   it("classifies a refused connection as a connection failure, as with fetch: the SDK's APIConnectionError over TypeError('fetch failed')", async () => {
-    const url = `http://127.0.0.1:${await closedPort()}/v1`;
+    // A loopback port free a moment ago: nothing listens on it.
+    const url = `http://127.0.0.1:${await freePort()}/v1`;
     for (const transport of TRANSPORTS) {
       const outcome = await runWith(transport, url);
       expect(outcome.error).toBeInstanceOf(OpenAI.APIConnectionError);
