@@ -12,4 +12,11 @@ describe('server configuration', () => {
     // Our own endpoint (the default) shares the secret generated under DATA_DIR.
     expect(parseServerConfig({}).webhook).toMatchObject({ url: undefined, secret: undefined });
   });
+
+  it('sends the provider request early unless CHAT_EARLY_PROVIDER_START is false, and says which variable is wrong', () => {
+    expect(parseServerConfig({}).chat.earlyProviderStart).toBe(true);
+    expect(parseServerConfig({ CHAT_EARLY_PROVIDER_START: 'false' }).chat.earlyProviderStart).toBe(false);
+    expect(parseServerConfig({ CHAT_EARLY_PROVIDER_START: '0' }).chat.earlyProviderStart).toBe(false);
+    expect(() => parseServerConfig({ CHAT_EARLY_PROVIDER_START: 'maybe' })).toThrow(/CHAT_EARLY_PROVIDER_START/);
+  });
 });

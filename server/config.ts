@@ -22,6 +22,7 @@ const serverOnlySchema = z.object({
   TIER_CACHE_MS: z.coerce.number().int().min(0).max(300_000).default(5000),
   CHAT_TOKEN_COALESCE_MS: z.coerce.number().int().min(0).max(200).default(16),
   CHAT_TOKEN_EVENTS_PER_SECOND: z.coerce.number().int().min(0).max(1_000_000).default(2000),
+  CHAT_EARLY_PROVIDER_START: z.enum(['true', 'false', '1', '0']).default('true'),
   CHAT_ANSWER_CACHE_TTL_SECONDS: z.coerce.number().int().min(0).max(86_400).default(900),
   CHAT_CONTEXT_MAX_AGE_SECONDS: z.coerce.number().int().min(1).max(3600).default(60),
   SHUTDOWN_DRAIN_MS: z.coerce.number().int().min(0).max(600_000).default(20_000),
@@ -45,6 +46,8 @@ export interface ServerConfig {
     tokenCoalesceMs: number;
     /** Token events per second the process aims to stay under (0 = the window is always tokenCoalesceMs). */
     tokenEventsPerSecond: number;
+    /** Ask the provider while the reservation is being made when this instance expects it granted (chat.service expectsGrant). */
+    earlyProviderStart: boolean;
     /** How long a cached answer is served at most (0 = no answer cache). */
     answerCacheTtlMs: number;
     /** How long a pair's market context is trusted without a new-signal notification. */
@@ -96,6 +99,7 @@ export function parseServerConfig(source: Record<string, string | undefined>): S
     chat: {
       tokenCoalesceMs: e.CHAT_TOKEN_COALESCE_MS,
       tokenEventsPerSecond: e.CHAT_TOKEN_EVENTS_PER_SECOND,
+      earlyProviderStart: e.CHAT_EARLY_PROVIDER_START === 'true' || e.CHAT_EARLY_PROVIDER_START === '1',
       answerCacheTtlMs: e.CHAT_ANSWER_CACHE_TTL_SECONDS * 1000,
       contextMaxAgeMs: e.CHAT_CONTEXT_MAX_AGE_SECONDS * 1000,
     },

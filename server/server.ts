@@ -186,6 +186,7 @@ export function createServer(options: ServerDeps): ZmartyServer {
     perMinute: limits.chatPerMinute,
     tokenCoalesceMs: config.chat.tokenCoalesceMs,
     tokenEventsPerSecond: config.chat.tokenEventsPerSecond,
+    earlyProviderStart: config.chat.earlyProviderStart,
   });
 
   const health = createHealth({

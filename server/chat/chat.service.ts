@@ -55,6 +55,12 @@ export interface ChatServiceDeps {
   tokenCoalesceMs?: number;
   /** Token events per second this process aims to stay under by widening the window when many answers stream (0 = fixed window; see token-coalescing.ts). */
   tokenEventsPerSecond?: number;
+  /**
+   * Ask the provider while the reservation is being made, when this instance
+   * expects it to be granted (see `expectsGrant`): the reservation's round trip
+   * then overlaps the provider's time to first token. Default true.
+   */
+  earlyProviderStart?: boolean;
   now?: () => Date;
 }
 
@@ -98,6 +104,8 @@ interface ProviderStream {
   abort: AbortController;
   /** Aborts the call and waits for it to end (nothing it produced was sent). */
   cancel(): Promise<void>;
+  /** A call started before its reservation was granted: lets it go on past its first request (see StreamRequest.admitted). */
+  admit(): void;
 }
 
 /** Where an accepted answer's text comes from. `cacheKey`: a complete provider answer is stored under it. */
@@ -148,12 +156,56 @@ export function createChatService(deps: ChatServiceDeps) {
   // The watchlist each user's last prompt was built from, and its hash: never trusted, only named to begin_answer,
   // which checks it against the stored one in the same call (a change made on any instance is seen at once).
   const watchlists = new LRUCache<string, { symbols: AnswerFacts['symbols']; hash: string }>({ max: 50_000 });
+  const earlyStart = deps.earlyProviderStart ?? true;
+  // Each user's balance as this instance last saw it (after a reservation or a settlement here); any refusal forgets it.
+  const seenBalances = new LRUCache<string, number>({ max: 50_000 });
+  // Answer-cache keys this instance stored or found lately: a question likely answered from the cache is not sent early.
+  const seenCacheKeys = new LRUCache<string, true>({ max: 20_000, ttl: Math.max(1, deps.answerCache?.ttlMs ?? 1) });
+
+  /**
+   * Whether to call the provider before the reservation is granted. Only when
+   * a refusal is unlikely: this instance saw the user's balance cover the
+   * amount (their first answer here is never sent early, nor one after a
+   * refusal), has no other answer of theirs in progress (a burst of questions
+   * meets the cap on answers in progress and the per-minute limit), and has
+   * not seen the question in the answer cache. A call
+   * that turns out refused is aborted before its first token, unpaid and
+   * unseen; what it cost upstream is the price of the overlap, counted in
+   * zmarty_chat_early_provider_starts_total{outcome="cancelled"}.
+   */
+  function expectsGrant(userId: string, amount: number, cacheKey: string | undefined): boolean {
+    if (!earlyStart || (answersOf.get(userId) ?? 0) > 1 || (cacheKey !== undefined && seenCacheKeys.has(cacheKey))) return false;
+    const balance = seenBalances.get(userId);
+    return balance !== undefined && balance >= amount;
+  }
+
+  // The requests this instance is accepting, by user and id: a second one with the same id here is a conflict at once
+  // (the reservation decides across instances), so it never sends a provider call of its own early.
+  const startingIds = new Set<string>();
+  // Each user's answers in progress on this instance (starting or streaming).
+  const answersOf = new Map<string, number>();
 
   function start(input: StartChatInput): Promise<StartedAnswer> {
     if (!accepting) return Promise.reject(new AppError('unavailable', 'Zmarty is restarting; ask again in a moment'));
+    const key = `${input.user.userId}\u0000${input.id}`;
+    if (startingIds.has(key)) return Promise.reject(new AppError('conflict', 'This request is already being answered; resume it instead'));
+    startingIds.add(key);
+    const userId = input.user.userId;
+    answersOf.set(userId, (answersOf.get(userId) ?? 0) + 1);
+    const ended = () => {
+      const left = (answersOf.get(userId) ?? 1) - 1;
+      if (left > 0) answersOf.set(userId, left);
+      else answersOf.delete(userId);
+    };
     const started = begin(input);
     starting.add(started);
-    void started.catch(() => undefined).finally(() => starting.delete(started));
+    void started.then((a) => a.finished.catch(() => undefined).finally(ended), ended);
+    void started
+      .catch(() => undefined)
+      .finally(() => {
+        starting.delete(started);
+        startingIds.delete(key);
+      });
     return started;
   }
 
@@ -171,11 +223,14 @@ export function createChatService(deps: ChatServiceDeps) {
    * 4. begin (sql/chat/0017 begin_answer), one call: the per-minute limit, the
    *    watchlist checked against the one the prompt was built from (changed:
    *    its facts come back and the prompt is rebuilt), the answer cache lookup,
-   *    the reservation (id unused, under the cap, paid for: a provider is only
-   *    ever called for an answer that is granted) and the question stored.
-   *    A hit is played (no provider) and settled at the cache price.
-   * 5. provider call; run: deltas reach the client (coalesced), then the
-   *    settlement, the answer and the cache entry in one call (finish_answer).
+   *    the reservation (id unused, under the cap, paid for) and the question
+   *    stored. A hit is played (no provider) and settled at the cache price.
+   * 5. provider call: sent with `begin` when this instance expects the grant
+   *    (expectsGrant), else after it. Nothing it produces reaches the client
+   *    before the grant, and nothing but its first request goes out before it
+   *    (no retry, fallback or tool round); not granted, it is aborted.
+   *    run: deltas reach the client (coalesced), then the settlement, the
+   *    answer and the cache entry in one call (finish_answer).
    */
   async function begin(input: StartChatInput): Promise<StartedAnswer> {
     const { user, id } = input;
@@ -270,8 +325,25 @@ export function createChatService(deps: ChatServiceDeps) {
       const cacheCost = (text?: string) =>
         deps.pricer.cachedAnswerCost(voiceModel ? (text?.length ?? maxOutputTokens * VOICE_CHARACTERS_PER_TOKEN) : 0, voiceModel);
       const amount = cacheKey === undefined ? sizing.amount : Math.max(sizing.amount, cacheCost());
-      const begun = await call({ watchHash: hash, amount, minAmount: sizing.minAmount, cacheKey });
+      // Sent early, the call's output cap is sized on the amount asked for (budgetFor): a smaller grant restarts it below.
+      delivery.reserved = amount;
+      let early = expectsGrant(user.userId, amount, cacheKey) ? startStream({ prompt, tools, delivery, early: true }) : undefined;
+      const unused = () => {
+        if (!early) return;
+        deps.metrics?.chatEarlyStarts.inc({ outcome: 'cancelled' });
+        void early.cancel();
+        early = undefined;
+      };
+      let begun: BeginOutcome;
+      try {
+        begun = await call({ watchHash: hash, amount, minAmount: sizing.minAmount, cacheKey });
+      } catch (err) {
+        seenBalances.delete(user.userId);
+        unused();
+        throw err;
+      }
       if (begun.outcome === 'facts') {
+        unused();
         // The watchlist changed since this instance saw it: the prompt is rebuilt on the stored one.
         if (attempt >= 3) throw new AppError('unavailable', 'Your watchlist is changing; ask again in a moment');
         continue;
@@ -280,14 +352,18 @@ export function createChatService(deps: ChatServiceDeps) {
       if (cacheKey !== undefined) {
         clock.mark('cacheLookup');
         deps.answerCache!.recordLookup(found !== undefined);
+        if (found) seenCacheKeys.set(cacheKey, true);
       }
       let conversationId: string;
       if (begun.outcome === 'reserved') {
         delivery.reserved = begun.reserved;
+        seenBalances.set(user.userId, begun.balance);
         conversationId = begun.conversationId;
         clock.mark('reservation');
         clock.mark('accepted');
       } else {
+        seenBalances.delete(user.userId);
+        unused();
         const refused = reservationRefusal((begun as Extract<BeginOutcome, { outcome: 'refused' }>).reservation, sizing.minAmount);
         if (!(found && refused.code === 'insufficient_credits')) throw refused;
         // Too little for the provider, maybe enough for the cached answer: reserve exactly that, then store the question.
@@ -296,10 +372,20 @@ export function createChatService(deps: ChatServiceDeps) {
       }
       const cached = found && delivery.reserved >= cacheCost(found.text) ? found : undefined;
       if (cached) {
+        unused();
         delivery.inputTokens = 0;
         return launch({ ...base, conversationId, source: { kind: 'cache', answer: cached } });
       }
-      const stream = startStream({ prompt, tools, delivery });
+      let stream: ProviderStream;
+      if (early && delivery.reserved >= amount) {
+        early.admit();
+        deps.metrics?.chatEarlyStarts.inc({ outcome: 'used' });
+        stream = early;
+      } else {
+        // A partial grant buys a shorter answer than the early call was capped for: it is asked again within the grant.
+        unused();
+        stream = startStream({ prompt, tools, delivery });
+      }
       return launch({ ...base, conversationId, source: { kind: 'provider', stream, cacheKey } });
     }
   }
@@ -335,16 +421,29 @@ export function createChatService(deps: ChatServiceDeps) {
     return conversationId;
   }
 
-  /** Starts the provider call of a reserved answer; its deltas wait in the relay until the answer runs. */
-  function startStream(req: { prompt: Prompt; tools: ToolExecutors; delivery: Delivery }): ProviderStream {
+  /**
+   * Starts the provider call of an answer; its deltas wait in the relay until
+   * the answer runs. `early`: the reservation is still being made, and the
+   * call goes no further than its first request until `admit()`.
+   */
+  function startStream(req: { prompt: Prompt; tools: ToolExecutors; delivery: Delivery; early?: boolean }): ProviderStream {
     const abort = new AbortController();
     const relay = createTokenRelay();
+    let admission: { promise: Promise<void>; resolve(): void; reject(reason: unknown): void } | undefined;
+    if (req.early) {
+      let resolve!: () => void;
+      let reject!: (reason: unknown) => void;
+      const promise = new Promise<void>((res, rej) => ((resolve = res), (reject = rej)));
+      promise.catch(() => undefined);
+      admission = { promise, resolve, reject };
+    }
     const result = deps.router.stream({
       prompt: req.prompt,
       tools: req.tools,
       signal: abort.signal,
       maxOutputTokens: req.delivery.maxOutputTokens,
-      budgetFor: (route) => budgetFor(req.delivery, route),
+      budgetFor: (route) => budgetFor(req.delivery, route, admission?.promise),
+      admitted: admission?.promise,
       onToken: relay.push,
     });
     // Observed by run(), or dropped with cancel(): never an unhandled rejection.
@@ -355,8 +454,10 @@ export function createChatService(deps: ChatServiceDeps) {
       abort,
       async cancel() {
         abort.abort();
+        admission?.reject(new AppError('unavailable', 'the answer was not granted'));
         await result.catch(() => undefined);
       },
+      admit: () => admission?.resolve(),
     };
   }
 
@@ -396,11 +497,16 @@ export function createChatService(deps: ChatServiceDeps) {
    * not cover in full first extends it (under the ledger's profile lock) by
    * what the balance allows; undefined when not even a minimal answer fits.
    */
-  async function budgetFor(delivery: Delivery, route: AnswerShape['route']): Promise<number | undefined> {
+  async function budgetFor(delivery: Delivery, route: AnswerShape['route'], admitted?: Promise<void>): Promise<number | undefined> {
     const shape: AnswerShape = { route, inputTokens: delivery.inputTokens, voiceModel: delivery.voiceModel };
     const { maxOutputTokens } = delivery;
     const minimal = Math.min(MIN_ANSWER_OUTPUT_TOKENS, maxOutputTokens);
     let cap = deps.pricer.outputCapFor(shape, delivery.reserved, maxOutputTokens);
+    if (cap < maxOutputTokens && admitted) {
+      // An early call's cap is sized on the amount asked for; extending needs the reservation itself, and its granted amount.
+      await admitted;
+      cap = deps.pricer.outputCapFor(shape, delivery.reserved, maxOutputTokens);
+    }
     if (cap < maxOutputTokens) {
       const full = deps.pricer.answerCost(shape, maxOutputTokens) - delivery.reserved;
       const least = Math.min(full, Math.max(1, deps.pricer.answerCost(shape, minimal) - delivery.reserved));
@@ -521,7 +627,11 @@ export function createChatService(deps: ChatServiceDeps) {
     );
     if (settlement.answerFailure) deps.log.error({ err: settlement.answerFailure, requestId: id, userId: user.userId }, 'chat: storing the answer failed');
     if (settlement.cacheFailure) deps.log.warn({ err: settlement.cacheFailure, requestId: id }, 'chat: storing the answer in the cache failed');
-    if (cacheEntry && !settlement.cacheFailure) void deps.answerCache!.sweep();
+    seenBalances.set(user.userId, settlement.balance);
+    if (cacheEntry && !settlement.cacheFailure) {
+      seenCacheKeys.set(cacheEntry.key, true);
+      void deps.answerCache!.sweep();
+    }
     const done: ChatDoneEvent = { id, provider, model, usage, credits: { charged: settlement.charged, balance: settlement.balance }, status, conversationId };
     deps.metrics?.chatRequests.inc({ provider, status });
     deps.metrics?.creditsCharged.inc({ provider }, settlement.charged);

@@ -36,6 +36,12 @@ export function createMetrics(deps: { tradingDb?: Db; queues?: QueueDepthReader 
     sockets: new Gauge({ name: 'zmarty_sockets_connected', help: 'Connected Socket.IO clients', registers: [registry] }),
     chatRequests: new Counter({ name: 'zmarty_chat_requests_total', help: 'Chat answers by provider and final status', labelNames: ['provider', 'status'] as const, registers: [registry] }),
     chatTtft: new Histogram({ name: 'zmarty_chat_time_to_first_token_seconds', help: 'Time from request to first token sent, by the provider that answered', labelNames: ['provider'] as const, buckets: [0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10], registers: [registry] }),
+    chatEarlyStarts: new Counter({
+      name: 'zmarty_chat_early_provider_starts_total',
+      help: 'Provider calls sent while the reservation was being made, by outcome: used, or cancelled unused (refused, answered from the cache, granted less, or the watchlist changed)',
+      labelNames: ['outcome'] as const,
+      registers: [registry],
+    }),
     creditsCharged: new Counter({ name: 'zmarty_credits_charged_total', help: 'Credits charged, by the provider that answered', labelNames: ['provider'] as const, registers: [registry] }),
     providerAttempts: new Counter({ name: 'zmarty_provider_attempts_total', help: 'Model provider attempts by outcome (complete, incomplete, aborted, failed, skipped) and reason (error kind, circuit_open, over_budget)', labelNames: ['provider', 'outcome', 'reason'] as const, registers: [registry] }),
     providerFallbacks: new Counter({ name: 'zmarty_provider_fallbacks_total', help: 'Answers that moved on from one provider to the next (failed or skipped before the first token)', labelNames: ['from', 'to'] as const, registers: [registry] }),

@@ -45,6 +45,7 @@ export function createAnthropicProvider(options: AnthropicOptions): ProviderAdap
       try {
         for (let round = 0; ; round++) {
           const lastRound = round >= turn.maxToolRounds;
+          if (round > 0) await turn.beforeNextRound?.();
           // Counted only if the provider never reports the input (a stream cut before message_start); the snapshot is this round's messages.
           const sent = messages.slice();
           meter.startRound(() => estimatePromptTokens({ system: turn.system, messages: sent, tools: tools.length > 0 ? tools : undefined }));

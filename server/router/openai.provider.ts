@@ -55,6 +55,7 @@ export function createOpenAIStyleProvider(options: OpenAIStyleOptions): Provider
       try {
         for (let round = 0; ; round++) {
           const lastRound = round >= turn.maxToolRounds;
+          if (round > 0) await turn.beforeNextRound?.();
           // Counted only if the provider does not report the input (an aborted stream): the snapshot is this round's messages.
           const sent = messages.slice();
           meter.startRound(() => estimatePromptTokens({ messages: sent, tools: tools.length > 0 ? tools : undefined }));

@@ -156,6 +156,7 @@ export function createModelRouter(options: RouterOptions = {}): ModelRouter {
           clearTimeout(ttft);
           ttft = setTimeout(() => fire('first_token_timeout'), firstTokenTimeoutMs);
         },
+        ...(request.admitted ? { beforeNextRound: () => request.admitted! } : {}),
         onActivity: () => {
           if (ttft !== undefined) {
             clearTimeout(ttft);
@@ -218,6 +219,8 @@ export function createModelRouter(options: RouterOptions = {}): ModelRouter {
       const { order } = route;
       const attempts = observedAttempts(options.onAttempt);
       let overBudget = false;
+      // Only the first upstream request may go out before the caller has paid (StreamRequest.admitted).
+      let requested = false;
 
       const finish = (adapter: ProviderAdapter, status: StreamResult['status'], text: string, usage: TokenUsage, outcome?: ProviderOutcome): StreamResult => ({
         provider: adapter.name,
@@ -235,6 +238,7 @@ export function createModelRouter(options: RouterOptions = {}): ModelRouter {
         const breaker = breakers.get(adapter.name)!;
         let budget: number | undefined;
         for (let retry = 0; ; retry++) {
+          if (requested && request.admitted) await request.admitted;
           if (callerSignal.aborted) return finish(adapter, 'aborted', '', ZERO_USAGE);
           if (!breaker.tryAcquire()) {
             attempts.push({ provider: adapter.name, model: adapter.model, outcome: 'skipped', reason: 'circuit_open', durationMs: 0, usage: ZERO_USAGE });
@@ -255,6 +259,7 @@ export function createModelRouter(options: RouterOptions = {}): ModelRouter {
               break;
             }
           }
+          requested = true;
           const a = await attempt(adapter, budget === undefined ? request : { ...request, maxOutputTokens: budget }, callerSignal);
           const report = { provider: adapter.name, model: adapter.model, durationMs: a.durationMs, ...(a.firstTokenMs !== undefined ? { firstTokenMs: a.firstTokenMs } : {}) };
 

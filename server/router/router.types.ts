@@ -34,6 +34,14 @@ export interface StreamRequest {
    * then skipped. Without it every provider uses `maxOutputTokens`.
    */
   budgetFor?: (route: { provider: ProviderName; model: string }) => Promise<number | undefined>;
+  /**
+   * Resolves once the caller has paid for the answer; rejects if it is not
+   * paid for. Given, the answer's first upstream request may go out before it
+   * settles (the caller holds the deltas meanwhile): its time to first token
+   * then overlaps the caller's own work. Every later request waits for it —
+   * a retry, a fallback and a tool round's next request alike.
+   */
+  admitted?: Promise<void>;
 }
 
 /** The provider the router would try first for a request, and why. */
@@ -88,6 +96,8 @@ export interface ProviderTurn {
   onRequestStart(): void;
   /** Content arrived (text or tool-call delta): clears the first-token timer, resets the idle timer. */
   onActivity(): void;
+  /** Awaited before each request after the attempt's first (a tool round's): see StreamRequest.admitted. Rejects: no further request. */
+  beforeNextRound?(): Promise<void>;
 }
 
 /** What an adapter reports; it never throws — failures come back in `error`. */
