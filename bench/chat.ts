@@ -182,8 +182,16 @@ async function main() {
     const phase = (cmd: 'zmarty' | 'baseline', spec: PhaseSpec & { mockUrl?: string; body?: Record<string, unknown> }) =>
       rpc.call<PhaseRaw>(cmd, { ...spec, requestTimeoutMs }, phaseTimeout);
 
+    /** zmarty_chat_early_provider_starts_total by outcome, from the server's GET /metrics. */
+    const earlyStarts = async () => {
+      const text = await (await fetch(`${server.url}/metrics`)).text();
+      const count = (outcome: string) => Number(text.match(new RegExp(`^zmarty_chat_early_provider_starts_total\\{outcome="${outcome}"\\} (\\d+)`, 'm'))?.[1] ?? 0);
+      return { used: count('used'), cancelled: count('cancelled') };
+    };
+
     /** One Zmarty phase with the server-side figures: CPU, RSS, event-loop delay, stage timings, optional profile. */
     const measured = async (label: string, n: number, spec: PhaseSpec): Promise<{ raw: PhaseRaw; server: ServerSide }> => {
+      const early0 = await earlyStarts();
       const loop = monitorEventLoopDelay({ resolution: 10 });
       loop.enable();
       const gc = watchGc();
@@ -211,6 +219,7 @@ async function main() {
         log(`N=${n} ${label}: server CPU profile written to ${file}`);
       }
       const cpuMs = (cpu.user + cpu.system) / 1000;
+      const early1 = await earlyStarts();
       return {
         raw,
         server: {
@@ -222,6 +231,7 @@ async function main() {
           loopDelayP99Ms: loop.percentile(99) / 1e6,
           gc: gcPauses,
           stages,
+          earlyStarts: { used: early1.used - early0.used, cancelled: early1.cancelled - early0.cancelled },
           db: dbTiming?.report(),
           profileTop,
         },

@@ -56,6 +56,8 @@ export interface ServerSide {
   gc?: Record<'minor' | 'major', { count: number; totalMs: number; maxMs: number }>;
   /** Per-stage timings of the answer path (ms), from diagnostics_channel. */
   stages: Record<string, Summary>;
+  /** Provider requests sent while the reservation was being made (CHAT_EARLY_PROVIDER_START), by outcome. */
+  earlyStarts?: { used: number; cancelled: number };
   db?: Record<string, Summary>;
   profileTop?: string[];
 }
@@ -156,7 +158,9 @@ export function printReport(results: NResult[], info: RunInfo): void {
           `major ${gc.major.count} × (total ${fmt(gc.major.totalMs, 0)} ms, max ${fmt(gc.major.maxMs, 1)} ms)`,
       );
     }
-    console.log(`\nN=${r.n} answer path, ms from chat:send received (p50 / p95 / p99; provider calls ${r.providerCalls}):`);
+    const early = r.server.earlyStarts;
+    const sentEarly = early ? `; sent while reserving: ${early.used} used, ${early.cancelled} cancelled` : '';
+    console.log(`\nN=${r.n} answer path, ms from chat:send received (p50 / p95 / p99; provider calls ${r.providerCalls}${sentEarly}):`);
     const stages = Object.entries(r.server.stages).sort((a, b) => rank(a[0]) - rank(b[0]));
     console.log(table(['stage', 'count', 'p50', 'p95', 'p99', 'max'], stages.map(([k, v]) => [k, String(v.count), v.p50, v.p95, v.p99, v.max])));
     if (r.server.db) {
