@@ -46,7 +46,7 @@
  * each N's zmarty phase. Always printed: the server's GC pauses per phase
  * (perf_hooks) and the CPU of every postgres process per 1,000 tokens.
  * BENCH_LOG_LEVEL=warn (or info, debug) lets the server's own log lines through (silent by default).
- * DATABASE_POOL_MAX and CHAT_EARLY_PROVIDER_START are honoured; CHAT_/TRADING_DATABASE_URL select the
+ * DATABASE_POOL_MAX, CHAT_EARLY_PROVIDER_START and CHAT_TOKEN_EVENTS_PER_SECOND are honoured; CHAT_/TRADING_DATABASE_URL select the
  * database servers. The server runs in this process (the embedded PostgreSQL
  * in its own); the mock and the clients each in a child process. They all
  * share the machine's cores: the load average is printed.

@@ -83,8 +83,9 @@ export async function startChatBench(options: {
       // One user per client; the limits must not be what is measured.
       CHAT_MAX_CONCURRENT_PER_USER: '4',
       CHAT_MAX_PER_MINUTE: '10000',
-      // Honoured for an A/B of the early provider request (default on, as in production).
+      // Honoured for A/B runs (unset: the defaults, as in production).
       CHAT_EARLY_PROVIDER_START: process.env.CHAT_EARLY_PROVIDER_START,
+      CHAT_TOKEN_EVENTS_PER_SECOND: process.env.CHAT_TOKEN_EVENTS_PER_SECOND,
     });
     server = await withTimeout(
       'server start',

@@ -189,4 +189,41 @@ describe('answer cache: identical question on identical market context', () => {
     // A question about credits is asked with the user's account facts; a cacheable one is not.
     expect(JSON.stringify(grok.requests[0]!.body.messages)).toContain("User's credits");
   });
+  it('sends no early provider request for a question this instance saw in the cache; a hit it had not seen costs one, cancelled, then none', async () => {
+    const other = await startTestServer(
+      { XAI_API_KEY: 'xai-key', XAI_BASE_URL: grok.url, CHAT_ANSWER_CACHE_TTL_SECONDS: '600', PRICE_TABLE: JSON.stringify({ ...DEFAULT_PRICE_TABLE, cache: { perAnswer: CACHE_PRICE } }) },
+      { sameDatabasesAs: server },
+    );
+    try {
+      grok.reset();
+      const question = 'Is BTC/USDT trending up on the hour?';
+      // On this instance: asked (the provider answers, the answer is cached), then asked again by the same user, whose
+      // balance this instance has seen: a hit it knows of is not sent to the provider at all.
+      const here = await trader();
+      expect((await ask(here.socket, { id: randomUUID(), message: question })).done?.provider).toBe('xai');
+      await cachedRows(1);
+      expect((await ask(here.socket, { id: randomUUID(), message: question })).done?.provider).toBe('cache');
+      expect(grok.requests).toHaveLength(1);
+
+      // On the other instance, a user it has seen able to pay asks the same question: it has not seen that cache
+      // entry, so the provider is asked while reserving, and the hit found there hangs that request up unread.
+      const user = await other.signUp();
+      await other.chatDb.query(`insert into public.user_symbols (user_id, symbol, timeframe) values ($1, 'BTC/USDT', '1h')`, [user.userId]);
+      const there = await connectSocket(other.url, user.accessToken);
+      sockets.push(there);
+      expect((await ask(there, { id: randomUUID(), message: 'What should I watch on BTC/USDT today?' })).done?.provider).toBe('xai');
+      expect(grok.requests).toHaveLength(2);
+      grok.setDefault({ text: 'Never read.', firstTokenDelayMs: 1_000 });
+      const hit = await ask(there, { id: randomUUID(), message: question });
+      expect(hit.done).toMatchObject({ provider: 'cache', status: 'complete', credits: { charged: CACHE_PRICE } });
+      expect(grok.requests).toHaveLength(3);
+      expect(await grok.requests[2]!.ended).toBe('client-disconnected');
+      // Now it has seen it: the next hit is not sent early.
+      expect((await ask(there, { id: randomUUID(), message: question })).done?.provider).toBe('cache');
+      expect(grok.requests).toHaveLength(3);
+    } finally {
+      grok.setDefault({ text: 'BTC/USDT 1h is long at 97,500 with a stop at 95,800.', tokenDelayMs: 1 });
+      await other.close();
+    }
+  });
 });

@@ -160,6 +160,25 @@ describe('the provider asked while the reservation is being made', () => {
     expect(await balanceOf(user.userId)).toBeGreaterThanOrEqual(0);
   });
 
+  it('asks a question sent while another answer of the same user is in progress only after its reservation', async () => {
+    const user = await server.signUp();
+    const socket = await connect(server, user.accessToken);
+    expect((await ask(socket, { id: randomUUID(), message: 'What is the BTC signal?' })).done?.status).toBe('complete');
+    // A burst of questions meets the cap on answers in progress and the per-minute limit: none of it is sent early.
+    grok.setDefault({ text: Array.from({ length: 20 }, (_, i) => `w${i}`).join(' '), tokenDelayMs: 30 });
+    const streaming = send(socket, 'Tell me about BTC.');
+    await grok.waitForRequest(2, 5_000);
+    const lock = await holdReservations(user.userId);
+    const second = send(socket, 'And ETH?');
+    await settle(300);
+    expect(grok.requests).toHaveLength(2);
+    await lock.release();
+    expect((await second.answer).done?.status).toBe('complete');
+    expect((await streaming.answer).done?.status).toBe('complete');
+    expect(grok.requests).toHaveLength(3);
+    grok.setDefault({ text: 'BTC is long with a score of 72.' });
+  });
+
   it('asks nothing before the reservation with CHAT_EARLY_PROVIDER_START=false', async () => {
     const user = await withoutEarlyStart.signUp();
     const socket = await connect(withoutEarlyStart, user.accessToken);
