@@ -42,6 +42,9 @@
  * Diagnostics: BENCH_CPU_PROFILE=/path/prefix writes a CPU profile of the
  * server during each zmarty phase and prints its top functions;
  * BENCH_DB_TIMING=1 prints the server's database time per call;
+ * BENCH_ALLOC_PROFILE=/path/prefix samples the server's allocations during
+ * each zmarty phase (collected objects included) and prints the top
+ * allocating functions, per token relayed;
  * BENCH_HEAP_SNAPSHOT=/path/prefix writes the server's heap snapshot after
  * each N's zmarty phase. Always printed: the server's GC pauses per phase
  * (perf_hooks) and the CPU of every postgres process per 1,000 tokens.
@@ -60,6 +63,7 @@ import { forkChild, type ChildRpc } from './lib/child';
 import type { PhaseRaw, PhaseSpec } from './lib/chat-clients.process';
 import { printReport, toPhaseResult, type NResult, type ServerSide } from './lib/chat-report';
 import { startChatBench, type ChatBench } from './lib/chat-setup';
+import { startAllocationProfile, summarizeAllocationProfile } from './lib/alloc-profile';
 import { startCpuProfile, summarizeCpuProfile } from './lib/cpu-profile';
 import { timeDb } from './lib/db-timing';
 import { startMachineCpu, startPostgresCpu } from './lib/machine-cpu';
@@ -198,6 +202,7 @@ async function main() {
       dbTiming?.reset();
       const timings = collectTimings();
       const profiler = process.env.BENCH_CPU_PROFILE ? await startCpuProfile() : undefined;
+      const allocations = process.env.BENCH_ALLOC_PROFILE ? await startAllocationProfile() : undefined;
       let peakRss = process.memoryUsage.rss();
       const sampler = setInterval(() => (peakRss = Math.max(peakRss, process.memoryUsage.rss())), 250);
       const dbCpu = startPostgresCpu();
@@ -217,6 +222,12 @@ async function main() {
         const profile = await profiler.stop(file);
         profileTop = summarizeCpuProfile(profile, 15);
         log(`N=${n} ${label}: server CPU profile written to ${file}`);
+      }
+      if (allocations) {
+        const file = `${process.env.BENCH_ALLOC_PROFILE}-${label}-n${n}.heapprofile`;
+        const profile = await allocations.stop(file);
+        log(`N=${n} ${label}: allocation profile written to ${file}`);
+        for (const line of summarizeAllocationProfile(profile, 20, { count: raw.tokensTotal, unit: 'token' })) log(line);
       }
       const cpuMs = (cpu.user + cpu.system) / 1000;
       const early1 = await earlyStarts();

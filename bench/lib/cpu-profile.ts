@@ -23,7 +23,7 @@ export async function startCpuProfile(): Promise<{ stop(file: string): Promise<P
 }
 
 /** Where a frame's code lives: a package under node_modules, a file of ours, or the runtime. */
-function ownerOf(url: string): string {
+export function ownerOf(url: string): string {
   if (!url) return '(runtime)';
   const pkg = /node_modules\/((?:@[^/]+\/)?[^/]+)/.exec(url);
   if (pkg) return pkg[1]!;
