@@ -34,6 +34,7 @@ import os from 'node:os';
 import pg from 'pg';
 import pino from 'pino';
 import { TIMEFRAME_MS } from '../common/symbols';
+import { WORKER_NODE_FLAGS } from '../common/node-flags';
 import { parsePipelineConfig } from '../pipeline/config';
 import { QUEUES } from '../pipeline/jobs/queues';
 import { startPipeline } from '../pipeline/main';
@@ -94,7 +95,7 @@ async function main() {
   });
   const others: ChildRpc[] = [];
   for (let i = 1; i < WORKER_PROCESSES; i++) {
-    const child = await forkChild('bench/lib/pipeline-worker.process.ts');
+    const child = await forkChild('bench/lib/pipeline-worker.process.ts', { execArgv: [...WORKER_NODE_FLAGS] });
     others.push(child);
     await child.call('start', { config, now });
   }
@@ -220,7 +221,9 @@ async function main() {
       `pipeline bench: ${WATCHERS} watchers (${TIMEFRAME}), ${os.cpus().length} CPUs, ${dbs.embedded ? 'embedded' : 'given'} PostgreSQL; ` +
         `batchSize ${config.WORKER_BATCH_SIZE}, localConcurrency ${config.WORKER_CONCURRENCY}, ` +
         `db pool ${config.PIPELINE_DB_POOL_MAX}, pg-boss pool ${config.PGBOSS_POOL_MAX}, lookback ${config.CANDLE_LOOKBACK}, ` +
-        `history ${config.TRACK_RECORD_HISTORY_CANDLES}, worker processes ${WORKER_PROCESSES}`,
+        `history ${config.TRACK_RECORD_HISTORY_CANDLES}, worker processes ${WORKER_PROCESSES}; ` +
+        // Run directly (npx tsx bench/pipeline.ts), this process lacks the worker's flags that npm run bench gives it.
+        `node flags ${process.execArgv.filter((f) => f.startsWith('--max-')).join(' ') || `none (the worker's are ${WORKER_NODE_FLAGS.join(' ')})`}`,
     );
     if (await round('backfill', WATCHERS)) {
       now += tf;

@@ -15,6 +15,7 @@
 import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import path from 'node:path';
+import { WORKER_NODE_FLAGS } from '../common/node-flags';
 
 const ROOT = path.resolve(import.meta.dirname, '..');
 const KNOWN = ['chat', 'pipeline', 'push', 'push-write', 'idle-sockets'] as const;
@@ -32,7 +33,9 @@ interface Outcome {
 
 function runOne(name: string, flags: string[], timeoutMs: number): Promise<Outcome> {
   const started = performance.now();
-  const child = spawn(process.execPath, ['--import', 'tsx', path.join('bench', `${name}.ts`), ...flags], {
+  // The pipeline bench hosts a worker in its own process: it runs with the worker's flags, as the product's does.
+  const nodeFlags = name === 'pipeline' ? WORKER_NODE_FLAGS : [];
+  const child = spawn(process.execPath, [...nodeFlags, '--import', 'tsx', path.join('bench', `${name}.ts`), ...flags], {
     cwd: ROOT,
     stdio: ['inherit', 'pipe', 'inherit'],
     env: process.env,

@@ -3,6 +3,7 @@ import path from 'node:path';
 import { prepareDatabases } from '../common/databases';
 import { ConfigError, loadEnv } from '../common/env';
 import { createLogger } from '../common/logger';
+import { WORKER_NODE_FLAGS } from '../common/node-flags';
 import { loadOrCreateSecrets } from '../common/secrets';
 import { ensureClientBuilt } from './client-build';
 import { superviseChildren } from './supervise-children';
@@ -16,6 +17,7 @@ import { loadSupervisorConfig, restartPolicyOf, STOP_MARGIN_MS } from './supervi
  */
 const ROOT = path.resolve(import.meta.dirname, '..');
 const ENTRIES: Record<string, string> = { web: 'server/main.ts', worker: 'pipeline/main.ts' };
+const NODE_FLAGS: Record<string, readonly string[]> = { web: [], worker: WORKER_NODE_FLAGS };
 
 async function main() {
   const env = loadEnv();
@@ -37,7 +39,7 @@ async function main() {
     names: Object.keys(ENTRIES),
     // The IPC channel lets a child notice when this process dies (even by SIGKILL) and exit too.
     spawn: (name) =>
-      spawn(process.execPath, ['--import', 'tsx', path.join(ROOT, ENTRIES[name]!)], {
+      spawn(process.execPath, [...NODE_FLAGS[name]!, '--import', 'tsx', path.join(ROOT, ENTRIES[name]!)], {
         env: childEnv,
         stdio: ['inherit', 'inherit', 'inherit', 'ipc'],
         cwd: process.cwd(),

@@ -4,6 +4,7 @@ import { pathToFileURL } from 'node:url';
 import { mkdtemp, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
+import { WORKER_NODE_FLAGS } from '../common/node-flags';
 
 const SERVER_MAIN = path.resolve(import.meta.dirname, '../server/main.ts');
 const PIPELINE_MAIN = path.resolve(import.meta.dirname, '../pipeline/main.ts');
@@ -65,7 +66,7 @@ export async function startWebProcess(env: Record<string, string>, options: { do
  */
 export async function startWorkerProcess(env: Record<string, string>): Promise<Omit<WebProcess, 'url'>> {
   const cwd = await mkdtemp(path.join(os.tmpdir(), 'zmarty-worker-'));
-  const child = spawn(process.execPath, ['--import', TSX_LOADER, PIPELINE_MAIN], {
+  const child = spawn(process.execPath, [...WORKER_NODE_FLAGS, '--import', TSX_LOADER, PIPELINE_MAIN], {
     cwd,
     env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? cwd, LOG_LEVEL: 'info', DATA_DIR: cwd, ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
