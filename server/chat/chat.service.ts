@@ -24,6 +24,7 @@ import { refusal } from '../limits/refusal';
 import { startStageClock, type StageClock } from './answer-timings';
 import type { MarketContextCache } from './market-context';
 import { coalesceWindowMs } from './token-coalescing';
+import { createEarlyStartPolicy } from './early-start';
 
 export interface ChatServiceDeps {
   chatDb: Db;
@@ -57,7 +58,7 @@ export interface ChatServiceDeps {
   tokenEventsPerSecond?: number;
   /**
    * Ask the provider while the reservation is being made, when this instance
-   * expects it to be granted (see `expectsGrant`): the reservation's round trip
+   * expects it to be granted (see early-start.ts): the reservation's round trip
    * then overlaps the provider's time to first token. Default true.
    */
   earlyProviderStart?: boolean;
@@ -156,47 +157,17 @@ export function createChatService(deps: ChatServiceDeps) {
   // The watchlist each user's last prompt was built from, and its hash: never trusted, only named to begin_answer,
   // which checks it against the stored one in the same call (a change made on any instance is seen at once).
   const watchlists = new LRUCache<string, { symbols: AnswerFacts['symbols']; hash: string }>({ max: 50_000 });
-  const earlyStart = deps.earlyProviderStart ?? true;
-  // Each user's balance as this instance last saw it (after a reservation or a settlement here); any refusal forgets it.
-  const seenBalances = new LRUCache<string, number>({ max: 50_000 });
-  // Answer-cache keys this instance stored or found lately: a question likely answered from the cache is not sent early.
-  const seenCacheKeys = new LRUCache<string, true>({ max: 20_000, ttl: Math.max(1, deps.answerCache?.ttlMs ?? 1) });
-
-  /**
-   * Whether to call the provider before the reservation is granted. Only when
-   * a refusal is unlikely: this instance saw the user's balance cover the
-   * amount (their first answer here is never sent early, nor one after a
-   * refusal), has no other answer of theirs in progress (a burst of questions
-   * meets the cap on answers in progress and the per-minute limit), and has
-   * not seen the question in the answer cache. A call
-   * that turns out refused is aborted before its first token, unpaid and
-   * unseen; what it cost upstream is the price of the overlap, counted in
-   * zmarty_chat_early_provider_starts_total{outcome="cancelled"}.
-   */
-  function expectsGrant(userId: string, amount: number, cacheKey: string | undefined): boolean {
-    if (!earlyStart || (answersOf.get(userId) ?? 0) > 1 || (cacheKey !== undefined && seenCacheKeys.has(cacheKey))) return false;
-    const balance = seenBalances.get(userId);
-    return balance !== undefined && balance >= amount;
-  }
-
+  const early = createEarlyStartPolicy({ enabled: deps.earlyProviderStart ?? true, answerCacheTtlMs: deps.answerCache?.ttlMs });
   // The requests this instance is accepting, by user and id: a second one with the same id here is a conflict at once
   // (the reservation decides across instances), so it never sends a provider call of its own early.
   const startingIds = new Set<string>();
-  // Each user's answers in progress on this instance (starting or streaming).
-  const answersOf = new Map<string, number>();
 
   function start(input: StartChatInput): Promise<StartedAnswer> {
     if (!accepting) return Promise.reject(new AppError('unavailable', 'Zmarty is restarting; ask again in a moment'));
     const key = `${input.user.userId}\u0000${input.id}`;
     if (startingIds.has(key)) return Promise.reject(new AppError('conflict', 'This request is already being answered; resume it instead'));
     startingIds.add(key);
-    const userId = input.user.userId;
-    answersOf.set(userId, (answersOf.get(userId) ?? 0) + 1);
-    const ended = () => {
-      const left = (answersOf.get(userId) ?? 1) - 1;
-      if (left > 0) answersOf.set(userId, left);
-      else answersOf.delete(userId);
-    };
+    const ended = early.starts(input.user.userId);
     const started = begin(input);
     starting.add(started);
     void started.then((a) => a.finished.catch(() => undefined).finally(ended), ended);
@@ -226,7 +197,7 @@ export function createChatService(deps: ChatServiceDeps) {
    *    the reservation (id unused, under the cap, paid for) and the question
    *    stored. A hit is played (no provider) and settled at the cache price.
    * 5. provider call: sent with `begin` when this instance expects the grant
-   *    (expectsGrant), else after it. Nothing it produces reaches the client
+   *    (early-start.ts), else after it. Nothing it produces reaches the client
    *    before the grant, and nothing but its first request goes out before it
    *    (no retry, fallback or tool round); not granted, it is aborted.
    *    run: deltas reach the client (coalesced), then the settlement, the
@@ -327,18 +298,18 @@ export function createChatService(deps: ChatServiceDeps) {
       const amount = cacheKey === undefined ? sizing.amount : Math.max(sizing.amount, cacheCost());
       // Sent early, the call's output cap is sized on the amount asked for (budgetFor): a smaller grant restarts it below.
       delivery.reserved = amount;
-      let early = expectsGrant(user.userId, amount, cacheKey) ? startStream({ prompt, tools, delivery, early: true }) : undefined;
+      let sentEarly = early.expectsGrant(user.userId, amount, cacheKey) ? startStream({ prompt, tools, delivery, early: true }) : undefined;
       const unused = () => {
-        if (!early) return;
+        if (!sentEarly) return;
         deps.metrics?.chatEarlyStarts.inc({ outcome: 'cancelled' });
-        void early.cancel();
-        early = undefined;
+        void sentEarly.cancel();
+        sentEarly = undefined;
       };
       let begun: BeginOutcome;
       try {
         begun = await call({ watchHash: hash, amount, minAmount: sizing.minAmount, cacheKey });
       } catch (err) {
-        seenBalances.delete(user.userId);
+        early.sawRefusal(user.userId);
         unused();
         throw err;
       }
@@ -352,17 +323,17 @@ export function createChatService(deps: ChatServiceDeps) {
       if (cacheKey !== undefined) {
         clock.mark('cacheLookup');
         deps.answerCache!.recordLookup(found !== undefined);
-        if (found) seenCacheKeys.set(cacheKey, true);
+        if (found) early.sawCacheEntry(cacheKey);
       }
       let conversationId: string;
       if (begun.outcome === 'reserved') {
         delivery.reserved = begun.reserved;
-        seenBalances.set(user.userId, begun.balance);
+        early.sawBalance(user.userId, begun.balance);
         conversationId = begun.conversationId;
         clock.mark('reservation');
         clock.mark('accepted');
       } else {
-        seenBalances.delete(user.userId);
+        early.sawRefusal(user.userId);
         unused();
         const refused = reservationRefusal((begun as Extract<BeginOutcome, { outcome: 'refused' }>).reservation, sizing.minAmount);
         if (!(found && refused.code === 'insufficient_credits')) throw refused;
@@ -377,10 +348,10 @@ export function createChatService(deps: ChatServiceDeps) {
         return launch({ ...base, conversationId, source: { kind: 'cache', answer: cached } });
       }
       let stream: ProviderStream;
-      if (early && delivery.reserved >= amount) {
-        early.admit();
+      if (sentEarly && delivery.reserved >= amount) {
+        sentEarly.admit();
         deps.metrics?.chatEarlyStarts.inc({ outcome: 'used' });
-        stream = early;
+        stream = sentEarly;
       } else {
         // A partial grant buys a shorter answer than the early call was capped for: it is asked again within the grant.
         unused();
@@ -627,9 +598,9 @@ export function createChatService(deps: ChatServiceDeps) {
     );
     if (settlement.answerFailure) deps.log.error({ err: settlement.answerFailure, requestId: id, userId: user.userId }, 'chat: storing the answer failed');
     if (settlement.cacheFailure) deps.log.warn({ err: settlement.cacheFailure, requestId: id }, 'chat: storing the answer in the cache failed');
-    seenBalances.set(user.userId, settlement.balance);
+    early.sawBalance(user.userId, settlement.balance);
     if (cacheEntry && !settlement.cacheFailure) {
-      seenCacheKeys.set(cacheEntry.key, true);
+      early.sawCacheEntry(cacheEntry.key);
       void deps.answerCache!.sweep();
     }
     const done: ChatDoneEvent = { id, provider, model, usage, credits: { charged: settlement.charged, balance: settlement.balance }, status, conversationId };
