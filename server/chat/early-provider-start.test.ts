@@ -52,6 +52,14 @@ describe('the provider asked while the reservation is being made', () => {
     const text = await (await fetch(`${server.url}/metrics`)).text();
     return Number(text.match(new RegExp(`^zmarty_chat_early_provider_starts_total\\{outcome="${outcome}"\\} (\\d+)`, 'm'))?.[1] ?? 0);
   };
+  /** A new user with a socket on `on`, answered once there: from then on that instance has seen their balance. */
+  async function answeredOnce(on: TestServer) {
+    const user = await on.signUp();
+    const socket = await connect(on, user.accessToken);
+    const first = await ask(socket, { id: randomUUID(), message: 'What is the BTC signal?' });
+    expect(first.done?.status).toBe('complete');
+    return { user, socket, first };
+  }
   /** Sends a question and records what reaches the client, without waiting for it. */
   function send(socket: ClientSocket, message: string) {
     const id = randomUUID();
@@ -109,9 +117,7 @@ describe('the provider asked while the reservation is being made', () => {
   });
 
   it('aborts an early request the reservation refuses, before its first token, charging nothing; the next is asked only once granted', async () => {
-    const user = await server.signUp();
-    const socket = await connect(server, user.accessToken);
-    expect((await ask(socket, { id: randomUUID(), message: 'What is the BTC signal?' })).done?.status).toBe('complete');
+    const { user, socket } = await answeredOnce(server);
     const cancelledBefore = await earlyStarts('cancelled');
 
     // The credits are spent elsewhere: this instance still saw enough.
@@ -137,9 +143,7 @@ describe('the provider asked while the reservation is being made', () => {
   });
 
   it('asks again within a grant smaller than the early request was capped for', async () => {
-    const user = await server.signUp();
-    const socket = await connect(server, user.accessToken);
-    const first = await ask(socket, { id: randomUUID(), message: 'What is the BTC signal?' });
+    const { user, socket, first } = await answeredOnce(server);
     const [reserve] = await ledger(user.userId, first.ack.ok ? first.ack.data.requestId : '');
     const fullAmount = -reserve!.delta;
 
@@ -161,9 +165,7 @@ describe('the provider asked while the reservation is being made', () => {
   });
 
   it('asks a question sent while another answer of the same user is in progress only after its reservation', async () => {
-    const user = await server.signUp();
-    const socket = await connect(server, user.accessToken);
-    expect((await ask(socket, { id: randomUUID(), message: 'What is the BTC signal?' })).done?.status).toBe('complete');
+    const { user, socket } = await answeredOnce(server);
     // A burst of questions meets the cap on answers in progress and the per-minute limit: none of it is sent early.
     grok.setDefault({ text: Array.from({ length: 20 }, (_, i) => `w${i}`).join(' '), tokenDelayMs: 30 });
     const streaming = send(socket, 'Tell me about BTC.');
@@ -180,9 +182,7 @@ describe('the provider asked while the reservation is being made', () => {
   });
 
   it('asks nothing before the reservation with CHAT_EARLY_PROVIDER_START=false', async () => {
-    const user = await withoutEarlyStart.signUp();
-    const socket = await connect(withoutEarlyStart, user.accessToken);
-    expect((await ask(socket, { id: randomUUID(), message: 'What is the BTC signal?' })).done?.status).toBe('complete');
+    const { user, socket } = await answeredOnce(withoutEarlyStart);
     const lock = await holdReservations(user.userId);
     const second = send(socket, 'And the ETH signal?');
     await settle(400);
