@@ -59,6 +59,7 @@ import os from 'node:os';
 import { writeHeapSnapshot } from 'node:v8';
 import { constants, monitorEventLoopDelay, PerformanceObserver } from 'node:perf_hooks';
 import { ANSWER_TIMINGS_CHANNEL, type AnswerTimings } from '../server/chat/answer-timings';
+import { seriesValue } from '../test/prometheus-text';
 import { forkChild, type ChildRpc } from './lib/child';
 import type { PhaseRaw, PhaseSpec } from './lib/chat-clients.process';
 import { printReport, toPhaseResult, type NResult, type ServerSide } from './lib/chat-report';
@@ -189,7 +190,7 @@ async function main() {
     /** zmarty_chat_early_provider_starts_total by outcome, from the server's GET /metrics. */
     const earlyStarts = async () => {
       const text = await (await fetch(`${server.url}/metrics`)).text();
-      const count = (outcome: string) => Number(text.match(new RegExp(`^zmarty_chat_early_provider_starts_total\\{outcome="${outcome}"\\} (\\d+)`, 'm'))?.[1] ?? 0);
+      const count = (outcome: string) => seriesValue(text, 'zmarty_chat_early_provider_starts_total', { outcome }) ?? 0;
       return { used: count('used'), cancelled: count('cancelled') };
     };
 

@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import pg from 'pg';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { startMockOpenAI, type MockOpenAI } from '../../test/mock-providers';
+import { seriesValue } from '../../test/prometheus-text';
 import { ask, connectSocket, type ClientSocket } from '../../test/socket-client';
 import { startTestServer, type TestServer } from '../../test/test-server';
 import { DEFAULT_PRICE_TABLE } from '../credits/pricing';
@@ -68,7 +69,7 @@ describe('answer cache: identical question on identical market context', () => {
   /** zmarty_cache_lookups_total{cache="answer"} from GET /metrics. */
   const answerLookups = async () => {
     const text = await (await fetch(`${server.url}/metrics`)).text();
-    const count = (result: string) => Number(text.match(new RegExp(`^zmarty_cache_lookups_total\\{cache="answer",result="${result}"\\} (\\d+)`, 'm'))?.[1] ?? 0);
+    const count = (result: string) => seriesValue(text, 'zmarty_cache_lookups_total', { cache: 'answer', result }) ?? 0;
     return { hit: count('hit'), miss: count('miss') };
   };
   /** The cache is written after the answer (not on its path): wait for the row. */

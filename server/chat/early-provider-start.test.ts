@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import pg from 'pg';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { startMockOpenAI, type MockOpenAI, type RecordedRequest } from '../../test/mock-providers';
+import { seriesValue } from '../../test/prometheus-text';
 import { ask, connectSocket, type ClientSocket } from '../../test/socket-client';
 import { startTestServer, type TestServer } from '../../test/test-server';
 
@@ -50,7 +51,7 @@ describe('the provider asked while the reservation is being made', () => {
     server.chatDb.query<{ reason: string; delta: number }>('select reason, delta from public.credits_ledger where user_id = $1 and request_id = $2 order by id', [userId, requestId]);
   const earlyStarts = async (outcome: 'used' | 'cancelled') => {
     const text = await (await fetch(`${server.url}/metrics`)).text();
-    return Number(text.match(new RegExp(`^zmarty_chat_early_provider_starts_total\\{outcome="${outcome}"\\} (\\d+)`, 'm'))?.[1] ?? 0);
+    return seriesValue(text, 'zmarty_chat_early_provider_starts_total', { outcome }) ?? 0;
   };
   /** A new user with a socket on `on`, answered once there: from then on that instance has seen their balance. */
   async function answeredOnce(on: TestServer) {
