@@ -50,5 +50,3 @@ export function createEarlyStartPolicy(options: { enabled: boolean; answerCacheT
     },
   };
 }
-
-export type EarlyStartPolicy = ReturnType<typeof createEarlyStartPolicy>;
