@@ -90,4 +90,35 @@ describe('the hot path as the tables grow', () => {
     expect(plan).toContain('signals');
     expect(plan).not.toMatch(SCANS);
   });
+
+  it("stores a batch of new watchers' candles reading them once: the insert of overlaps does not run", async () => {
+    const client = await pool.connect();
+    let plan = '';
+    try {
+      await client.query('begin');
+      const analysing: Queryable = {
+        query: async (text, values) => {
+          const { rows } = await client.query<{ 'QUERY PLAN': string }>(`explain (analyze, costs off, timing off, summary off) ${text}`, values);
+          plan = rows.map((r) => r['QUERY PLAN']).join('\n');
+          return { rows: [] } as never;
+        },
+      };
+      const fresh = Array.from({ length: 10 }, (_, i) => candle(i));
+      const batch = [1, 2, 3].map((n) => ({ key: { symbol: `NEW${n}/USDT`, timeframe: '5m' as const }, source: 'simulated', candles: fresh, newest: candle(9).openTime, beforeLimit: 0 }));
+      await candleStore.storeAndReadBackMany(analysing, batch).catch(() => undefined);
+    } finally {
+      await client.query('rollback');
+      client.release();
+    }
+    // The overlap insert's CTE, up to the next CTE or the main query.
+    const overlap = /CTE gap_filled\n([\s\S]*?)\n {2}(?:CTE|->)/.exec(plan)?.[1] ?? '';
+    expect(overlap).toContain('Conflict Resolution: NOTHING');
+    const reads = overlap.split('\n').filter((line) => line.includes('Function Scan on generate_series'));
+    expect(reads.length).toBeGreaterThan(0);
+    expect(reads.every((line) => line.includes('(never executed)'))).toBe(true);
+    // The plain insert read all 30 candles.
+    const appended = /CTE appended\n([\s\S]*?)\n {2}CTE/.exec(plan)?.[1] ?? '';
+    expect(appended).toMatch(/Function Scan on generate_series \w+ \(actual rows=30\b/);
+  });
 });
+
