@@ -39,7 +39,7 @@ export function decideSeries(candles: readonly Candle[], options: SignalSeriesOp
   return candles.map((_c, i) => {
     if (i + 1 < INDICATOR_WARMUP_CANDLES) return FLAT;
     const window = candles.slice(Math.max(0, i + 1 - lookback), i + 1);
-    const risk: RiskMetric = computeRisk(window, options.timeframe);
+    const risk: RiskMetric = computeRisk(window, options.timeframe, series[i]!.atr14);
     // Estimated on first read: the strategy reads clusters only for a call's take-profit, and most
     // candles are flat, so a new watcher's walk-forward skips most of its costliest step.
     let clusters: LiqCluster[] | undefined;

@@ -177,7 +177,7 @@ export async function runIngest(deps: IngestDeps, key: WatchKey): Promise<Ingest
     window = candles.slice(Math.max(0, i + 1 - lookback), i + 1);
     // Over the candle's anchored indicator window (indicator-window.ts): the cache's values are the full computation's.
     const indicators = deps.indicators ? deps.indicators.valuesAt(key, window, lookback) : computeIndicators(indicatorWindow(key, window, lookback));
-    risk = computeRisk(window, key.timeframe);
+    risk = computeRisk(window, key.timeframe, indicators.atr14);
     // A provider's liquidation map is today's: right for the newest candle only.
     const clusters = i === candles.length - 1 ? await clustersFor(deps, key, window) : estimateLiquidationClusters(window);
     await stores.saveAnalysis(key, window.at(-1)!.openTime, { indicators, risk, clusters });

@@ -1,7 +1,10 @@
 import { describe, expect, it } from 'vitest';
 import { AppError } from '../../common/errors';
 import { TIMEFRAME_MS } from '../../common/symbols';
+import { sharedDataSlices } from '../backtest/fixtures/real-candles';
 import type { Candle } from '../domain';
+import { computeIndicatorSeries, INDICATOR_WARMUP_CANDLES } from '../indicators/compute-indicators';
+import { createIndicatorCache } from '../indicators/indicator-window';
 import { computeRisk, regimeOf } from './compute-risk';
 
 const H = TIMEFRAME_MS['1h'];
@@ -79,5 +82,33 @@ describe('computeRisk', () => {
   it('labels a turbulent series by its realised vol', () => {
     expect(computeRisk(series(zigzag(31, 0.03)), '1h').regime).toBe('extreme'); // ≈ 2.9 annualised
     expect(computeRisk(series(zigzag(31, 0.005)), '1h').regime).toBe('normal'); // ≈ 0.48
+  });
+});
+
+describe('computeRisk with the ATR the caller has', () => {
+  it('takes the given ATR(14) instead of running its own over the candles', () => {
+    const candles = series([100, 101, 102, 103], { range: 2 });
+    expect(computeRisk(candles, '1h', 5.15).atrPct).toBeCloseTo(5, 12);
+    // Without one (or with null: an indicator still warming up), it computes its own, as before.
+    expect(computeRisk(candles, '1h', null)).toEqual(computeRisk(candles, '1h'));
+  });
+
+  it("gives the same risk from the indicators' atr14 as from its own ATR, live and walked forward, at every candle of real data", () => {
+    const lookback = 1000;
+    for (const { name, timeframe, candles } of sharedDataSlices()) {
+      const key = { symbol: `${name.slice(0, 3)}/USDT`, timeframe };
+      const live = createIndicatorCache();
+      const walked = computeIndicatorSeries(candles);
+      for (let i = INDICATOR_WARMUP_CANDLES - 1; i < candles.length; i++) {
+        const window = candles.slice(Math.max(0, i + 1 - lookback), i + 1);
+        const own = computeRisk(window, timeframe);
+        for (const atr14 of [live.valuesAt(key, window, lookback).atr14, walked[i]!.atr14]) {
+          const given = computeRisk(window, timeframe, atr14);
+          // The seeds differ (the window's first candle, the indicator window's anchor, the history's
+          // start), but after 586 or more candles of Wilder smoothing the runs agree to the last bit.
+          expect(given, `${name} candle ${i}`).toEqual(own);
+        }
+      }
+    }
   });
 });

@@ -38,8 +38,15 @@ export function regimeOf(realizedVol: number): VolatilityRegime {
 /**
  * @param timeframe the candles' timeframe, for annualising; when omitted it is
  *   inferred from the median spacing of the candles.
+ * @param atr14 the Wilder ATR(14) at the newest candle when the caller has it
+ *   already: the indicators' `atr14`, the same library's ATR fed from at least
+ *   600 candles back (the live window holds 900 or more, the walk-forward's
+ *   warm-up 600), where the seed has decayed by (13/14)^586 < 1e-18 of the
+ *   value, below a double's precision: the ATR of these candles. Without it
+ *   the ATR is run over every candle given, which was most of a new watcher's
+ *   history walk-forward (a 1,000-candle ATR at each of ~1,400 candles).
  */
-export function computeRisk(candles: readonly Candle[], timeframe?: Timeframe): RiskMetric {
+export function computeRisk(candles: readonly Candle[], timeframe?: Timeframe, atr14?: number | null): RiskMetric {
   const last = candles.at(-1);
   if (!last) throw new AppError('bad_request', 'computeRisk needs at least one candle');
   const tfMs = timeframe ? TIMEFRAME_MS[timeframe] : inferTimeframeMs(candles);
@@ -54,16 +61,7 @@ export function computeRisk(candles: readonly Candle[], timeframe?: Timeframe): 
   }
   const realizedVol = returns.length >= 2 ? stdev(returns) * Math.sqrt(YEAR_MS / tfMs) : 0;
 
-  // ATR (Wilder) needs 14 candles; with fewer, the mean true range so far is the honest estimate.
-  const atr = new ATR(14);
-  let trSum = 0;
-  for (let i = 0; i < candles.length; i++) {
-    const c = candles[i]!;
-    atr.add(c);
-    const prevClose = candles[i - 1]?.close ?? c.close;
-    trSum += Math.max(c.high - c.low, Math.abs(c.high - prevClose), Math.abs(c.low - prevClose));
-  }
-  const atrValue = atr.getResult() ?? trSum / candles.length;
+  const atrValue = typeof atr14 === 'number' ? atr14 : wilderAtr(candles);
   const atrPct = (atrValue / last.close) * 100;
 
   let rollingHigh = 0;
@@ -78,6 +76,19 @@ export function computeRisk(candles: readonly Candle[], timeframe?: Timeframe): 
   }
 
   return { realizedVol: clean(realizedVol), atrPct: clean(atrPct), drawdownPct: clean(drawdownPct), volumeZ: clean(volumeZ), regime: regimeOf(clean(realizedVol)) };
+}
+
+/** ATR (Wilder) needs 14 candles; with fewer, the mean true range so far is the honest estimate. */
+function wilderAtr(candles: readonly Candle[]): number {
+  const atr = new ATR(14);
+  let trSum = 0;
+  for (let i = 0; i < candles.length; i++) {
+    const c = candles[i]!;
+    atr.add(c);
+    const prevClose = candles[i - 1]?.close ?? c.close;
+    trSum += Math.max(c.high - c.low, Math.abs(c.high - prevClose), Math.abs(c.low - prevClose));
+  }
+  return atr.getResult() ?? trSum / candles.length;
 }
 
 function inferTimeframeMs(candles: readonly Candle[]): number {
