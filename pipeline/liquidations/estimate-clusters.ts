@@ -69,9 +69,17 @@ export function estimateLiquidationClusters(candles: readonly Candle[], options:
   for (let i = start; i < n; i++) if (candles[i]!.volume > 0) anyVolume = true;
 
   // Weight per band, keyed by a number (2·band for longs, 2·band + 1 for shorts) rather than an object
-  // or a string per level: this runs for every candle of a new watcher's history walk-forward. A Map
-  // keeps insertion order, which the stable sort below relies on for equal strengths.
-  const bands = new Map<number, number>();
+  // or a string per level: this runs for every call of a new watcher's history walk-forward. The Map
+  // holds each band's slot in `weights` (a small integer, stored unboxed) rather than the weight itself
+  // (a double, a heap number on every update); slots follow first insertion, which the stable sort
+  // below relies on for equal strengths.
+  const slots = new Map<number, number>();
+  const weights = new Float64Array(2 * tiers.length * (n - start));
+  const add = (key: number, weight: number) => {
+    let slot = slots.get(key);
+    if (slot === undefined) slots.set(key, (slot = slots.size));
+    weights[slot] = weights[slot]! + weight;
+  };
   const longFactors = tiers.map(({ leverage }) => 1 - 1 / leverage + mmr);
   const shortFactors = tiers.map(({ leverage }) => 1 + 1 / leverage - mmr);
 
@@ -87,20 +95,14 @@ export function estimateLiquidationClusters(candles: readonly Candle[], options:
       const longLiq = entry * longFactors[t]!;
       const shortLiq = entry * shortFactors[t]!;
       // Filled once a later candle traded through it; it must also still be on its side of the price.
-      if (lowAfter > longLiq && longLiq < last.close) {
-        const key = 2 * Math.floor(longLiq / width);
-        bands.set(key, (bands.get(key) ?? 0) + weight);
-      }
-      if (highAfter < shortLiq && shortLiq > last.close) {
-        const key = 2 * Math.floor(shortLiq / width) + 1;
-        bands.set(key, (bands.get(key) ?? 0) + weight);
-      }
+      if (lowAfter > longLiq && longLiq < last.close) add(2 * Math.floor(longLiq / width), weight);
+      if (highAfter < shortLiq && shortLiq > last.close) add(2 * Math.floor(shortLiq / width) + 1, weight);
     }
   }
 
-  const all = [...bands].map(([key, weight]) => {
+  const all = [...slots].map(([key, slot]) => {
     const short = (key & 1) === 1;
-    return { side: short ? ('short' as const) : ('long' as const), band: short ? (key - 1) / 2 : key / 2, weight };
+    return { side: short ? ('short' as const) : ('long' as const), band: short ? (key - 1) / 2 : key / 2, weight: weights[slot]! };
   });
   const heaviest = all.reduce((m, b) => Math.max(m, b.weight), 0);
   if (heaviest <= 0) return [];
