@@ -1,8 +1,10 @@
 import { describe, expect, it } from 'vitest';
-import { INDICATOR_WARMUP_CANDLES } from '../indicators/compute-indicators';
+import { computeIndicatorSeries, INDICATOR_WARMUP_CANDLES } from '../indicators/compute-indicators';
 import { estimateLiquidationClusters } from '../liquidations/estimate-clusters';
+import { computeRisk } from '../risk/compute-risk';
 import { decideSignal } from '../signals/strategy';
-import { realCandles } from './fixtures/real-candles';
+import { realCandles, sharedDataSlices } from './fixtures/real-candles';
+import type { TradeSignal } from './simulate';
 import { decideSeries } from './signal-series';
 
 describe('decideSeries on real candles', () => {
@@ -43,3 +45,21 @@ describe('decideSeries on real candles', () => {
     expect(calls).toBeLessThan(reads / 2);
   });
 });
+
+describe('decideSeries against its definition', () => {
+  it("takes at every candle of real data the decision of the ingest's whole window: risk with its own ATR over it, clusters from it", () => {
+    const lookback = 1000;
+    for (const { name, timeframe, candles } of sharedDataSlices()) {
+      const indicators = computeIndicatorSeries(candles);
+      const expected = candles.map((_c, i): TradeSignal => {
+        if (i + 1 < INDICATOR_WARMUP_CANDLES) return { direction: 'flat', score: 0, stop: null, takeProfit: null };
+        const window = candles.slice(Math.max(0, i + 1 - lookback), i + 1);
+        const risk = computeRisk(window, timeframe);
+        const d = decideSignal({ candles: window, indicators: indicators[i]!, risk, clusters: estimateLiquidationClusters(window), timeframe });
+        return { direction: d.direction, score: d.score, vote: d.vote, stop: d.stop, takeProfit: d.takeProfit };
+      });
+      expect(decideSeries(candles, { timeframe, lookback }), name).toEqual(expected);
+    }
+  });
+});
+

@@ -2,15 +2,16 @@
  * The pipeline's own decision at every candle, as the ingest and the signal
  * job would have taken it live: indicators from the history up to the candle
  * (one incremental pass, no look-ahead by construction), risk and liquidation
- * clusters from the ingest's window ending at the candle, then the strategy.
+ * clusters from the ingest's window ending at the candle (its newest
+ * RECENT_CANDLES, all they read of it), then the strategy.
  * Element i depends on candles 0..i only; signal-series.test.ts proves it by
  * rewriting the future.
  */
 import type { Timeframe } from '../../common/symbols';
 import type { Candle, IndicatorValues, LiqCluster, RiskMetric, SignalDecision } from '../domain';
-import { computeIndicatorSeries, INDICATOR_WARMUP_CANDLES } from '../indicators/compute-indicators';
-import { estimateLiquidationClusters } from '../liquidations/estimate-clusters';
-import { computeRisk } from '../risk/compute-risk';
+import { createIndicatorEngine, INDICATOR_WARMUP_CANDLES } from '../indicators/compute-indicators';
+import { DEFAULT_ENTRY_CANDLES, estimateLiquidationClusters } from '../liquidations/estimate-clusters';
+import { computeRisk, RISK_CANDLES } from '../risk/compute-risk';
 import { decideSignal, type StrategyInput, type StrategyOptions } from '../signals/strategy';
 import type { TradeSignal } from './simulate';
 
@@ -19,7 +20,11 @@ export type DecideFn = (input: StrategyInput & { timeframe: Timeframe }) => Pick
 
 export interface SignalSeriesOptions {
   timeframe: Timeframe;
-  /** Candles of the ingest's window, for risk and clusters (the indicators see the whole history). */
+  /**
+   * Candles of the ingest's window, for risk and clusters (the indicators see the whole history).
+   * Both read only the newest RECENT_CANDLES of it, and so does the strategy: `candles` of its input
+   * are those (fewer only at the start of the history), not the whole window.
+   */
   lookback?: number;
   strategy?: StrategyOptions;
   decide?: DecideFn;
@@ -28,24 +33,37 @@ export interface SignalSeriesOptions {
 const FLAT: TradeSignal = { direction: 'flat', score: 0, stop: null, takeProfit: null };
 
 /**
+ * The newest candles of the window that risk (given the indicators' ATR) and
+ * the cluster estimate read: a walk-forward hands each candle those, not a
+ * copy of its whole window (1,000 candles at each of ~1,400: the walk-forward's
+ * largest allocation).
+ */
+export const RECENT_CANDLES = Math.max(RISK_CANDLES, DEFAULT_ENTRY_CANDLES);
+
+/**
  * The decision at the close of every candle. Candles before the indicators'
  * warm-up get a flat decision without running the strategy: their EMA200
- * would still be dominated by its seed.
+ * would still be dominated by its seed (and their indicator values are not
+ * even read).
  */
 export function decideSeries(candles: readonly Candle[], options: SignalSeriesOptions): TradeSignal[] {
   const lookback = options.lookback ?? INDICATOR_WARMUP_CANDLES;
   const decide: DecideFn = options.decide ?? ((input) => decideSignal(input, options.strategy));
-  const series: IndicatorValues[] = computeIndicatorSeries(candles);
-  return candles.map((_c, i) => {
+  const engine = createIndicatorEngine();
+  return candles.map((candle, i) => {
+    engine.push(candle);
     if (i + 1 < INDICATOR_WARMUP_CANDLES) return FLAT;
-    const window = candles.slice(Math.max(0, i + 1 - lookback), i + 1);
-    const risk: RiskMetric = computeRisk(window, options.timeframe, series[i]!.atr14);
+    const indicators: IndicatorValues = engine.values();
+    const from = Math.max(0, i + 1 - lookback);
+    // Without an ATR (not finite), risk falls back to the mean true range of the whole window.
+    const window = candles.slice(indicators.atr14 === null ? from : Math.max(from, i + 1 - RECENT_CANDLES), i + 1);
+    const risk: RiskMetric = computeRisk(window, options.timeframe, indicators.atr14);
     // Estimated on first read: the strategy reads clusters only for a call's take-profit, and most
     // candles are flat, so a new watcher's walk-forward skips most of its costliest step.
     let clusters: LiqCluster[] | undefined;
     const input = {
       candles: window,
-      indicators: series[i]!,
+      indicators,
       risk,
       get clusters(): LiqCluster[] {
         return (clusters ??= estimateLiquidationClusters(window));

@@ -34,6 +34,9 @@ export interface EstimateClusterOptions {
   minStrength?: number;
 }
 
+/** Candles (from the newest back) taken as entries by default: all an estimate reads of its candles. */
+export const DEFAULT_ENTRY_CANDLES = 100;
+
 export const DEFAULT_TIERS: readonly LeverageTier[] = [
   { leverage: 10, weight: 0.35 },
   { leverage: 25, weight: 0.3 },
@@ -45,7 +48,7 @@ export function estimateLiquidationClusters(candles: readonly Candle[], options:
   const n = candles.length;
   const last = candles[n - 1];
   if (!last) return [];
-  const lookback = options.lookback ?? 100;
+  const lookback = options.lookback ?? DEFAULT_ENTRY_CANDLES;
   const tiers = options.tiers ?? DEFAULT_TIERS;
   const mmr = options.mmr ?? 0.005;
   const width = last.close * ((options.bandPct ?? 0.5) / 100);
@@ -71,14 +74,16 @@ export function estimateLiquidationClusters(candles: readonly Candle[], options:
   // Weight per band, keyed by a number (2·band for longs, 2·band + 1 for shorts) rather than an object
   // or a string per level: this runs for every call of a new watcher's history walk-forward. The Map
   // holds each band's slot in `weights` (a small integer, stored unboxed) rather than the weight itself
-  // (a double, a heap number on every update); slots follow first insertion, which the stable sort
-  // below relies on for equal strengths.
+  // (a double, a heap number on every update); `weights` holds only doubles, which V8 keeps unboxed.
+  // Slots follow first insertion, which the stable sort below relies on for equal strengths.
   const slots = new Map<number, number>();
-  const weights = new Float64Array(2 * tiers.length * (n - start));
+  const weights: number[] = [];
   const add = (key: number, weight: number) => {
-    let slot = slots.get(key);
-    if (slot === undefined) slots.set(key, (slot = slots.size));
-    weights[slot] = weights[slot]! + weight;
+    const slot = slots.get(key);
+    if (slot === undefined) {
+      slots.set(key, weights.length);
+      weights.push(weight);
+    } else weights[slot] = weights[slot]! + weight;
   };
   const longFactors = tiers.map(({ leverage }) => 1 - 1 / leverage + mmr);
   const shortFactors = tiers.map(({ leverage }) => 1 + 1 / leverage - mmr);

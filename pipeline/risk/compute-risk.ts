@@ -21,6 +21,8 @@ import type { Candle, RiskMetric, VolatilityRegime } from '../domain';
 export const VOL_WINDOW = 30;
 export const DRAWDOWN_WINDOW = 100;
 export const VOLUME_WINDOW = 20;
+/** The newest candles computeRisk reads when it is given the ATR: the rest of a window changes nothing. */
+export const RISK_CANDLES = Math.max(VOL_WINDOW + 1, DRAWDOWN_WINDOW, VOLUME_WINDOW + 1);
 const YEAR_MS = 365 * 86_400_000;
 
 /** Upper bounds (exclusive) of annualised realised vol per regime; anything above the last is extreme. */
