@@ -146,7 +146,7 @@ export async function startPipeline(options: PipelineOptions = {}): Promise<Runn
         handle: async (key) => {
           const ingested = await runIngest(ingestDeps, key);
           // Before the follow-up signal job is sent: the newest candle's signal then carries its edge.
-          const history = await ensureHistory(track, key);
+          const history = await ensureHistory(track, key, ingested.history);
           return history ? { ...ingested, log: { ...ingested.log, history } } : ingested;
         },
         sendFollowUps: (jobs) => enqueueMany(boss, QUEUES.signals, jobs),

@@ -92,6 +92,13 @@ export interface IngestResult {
   log: Record<string, unknown>;
   /** The compute_signals job to send, if the candle still needs its signal. */
   followUp: SignalJob | null;
+  /**
+   * A new watcher's history exactly as this ingest stored it: set when its
+   * series was empty and every fetched candle went in, so that the series'
+   * candles are these. The walk-forward (ensureHistory) then need not read
+   * ~2,000 candles back.
+   */
+  history?: readonly Candle[];
 }
 
 /**
@@ -151,6 +158,7 @@ export async function runIngest(deps: IngestDeps, key: WatchKey): Promise<Ingest
   let before = stored.before;
   if (copy) before = stored.cachedValid ? copy : await stores.window(key, fresh[0]!.openTime - 1, beforeLimit);
   const line = { fetched: fresh.length, inserted: stored.inserted, candleTime: newest };
+  const loadedHistory = latest === null && stored.storedBefore === null && fresh.length > 0 && stored.inserted === fresh.length ? fresh : undefined;
   if (stored.lastAnalysed === newest) {
     if (stored.signalled) return { log: { ...line, outcome: 'unchanged' }, followUp: null };
     return { log: { ...line, outcome: 'signal_requeued' }, followUp: { ...key, candleTime: newest } };
@@ -185,6 +193,7 @@ export async function runIngest(deps: IngestDeps, key: WatchKey): Promise<Ingest
   return {
     log: { ...line, candles: window.length, analysed: candles.length - first, regime: risk?.regime, outcome: 'analysed' },
     followUp: { ...key, candleTime: newest },
+    history: loadedHistory,
   };
 }
 

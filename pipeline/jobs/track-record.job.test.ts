@@ -191,4 +191,39 @@ describe('publishing fewer signals where the strategy has no edge (SIGNAL_PUBLIS
     const published = await runSignal({ ...base, publish: 'all' }, followUp);
     expect(published.withheld).toBeUndefined();
   });
+
+  it("walks a new watcher's history forward from the candles its first ingest stored, exactly as from the same candles read back", async () => {
+    let now = START;
+    const clock = () => now;
+    const market = createSimulatedMarket({ now: clock });
+    const pair: WatchKey = { symbol: 'ADA/USDT', timeframe: '1h' };
+    const ingestDeps = { sql: db.pool, market, log, now: clock, lookback: LOOKBACK, historyCandles: HISTORY };
+    const track: TrackRecordDeps = { sql: db.pool, log, now: clock, settings, lookback: LOOKBACK, historyCandles: HISTORY };
+    const rowsOf = async () => ({
+      decisions: await db.query(`select * from public.history_decisions where symbol = $1 order by candle_time`, [pair.symbol]),
+      rollups: (await db.query<Row>(`select * from public.track_record where symbol = $1 order by window_name`, [pair.symbol])).map(({ computed_at: _, ...r }) => r),
+    });
+
+    const first = await runIngest(ingestDeps, pair);
+    // Handed over only because the series was empty and every candle fetched went in: they are the series.
+    const stored = await db.query<{ t: number; close: number }>(
+      `select (extract(epoch from open_time) * 1000)::float8 as t, close from public.candles where symbol = $1 order by open_time`,
+      [pair.symbol],
+    );
+    expect(first.history?.map((c) => ({ t: c.openTime, close: c.close }))).toEqual(stored);
+    expect(await ensureHistory(track, pair, first.history)).toMatchObject({ history: HISTORY, decisions: HISTORY - INDICATOR_WARMUP_CANDLES });
+    const handedOver = await rowsOf();
+    expect(handedOver.decisions).toHaveLength(HISTORY - INDICATOR_WARMUP_CANDLES);
+
+    // The same walk-forward from the database's copy.
+    await db.query(`delete from public.history_decisions where symbol = $1`, [pair.symbol]);
+    await db.query(`delete from public.track_record where symbol = $1`, [pair.symbol]);
+    await ensureHistory(track, pair);
+    expect(await rowsOf()).toEqual(handedOver);
+
+    // A later ingest stores one candle into a series that had some: nothing to hand over.
+    now += HOUR;
+    expect((await runIngest(ingestDeps, pair)).history).toBeUndefined();
+  });
 });
+

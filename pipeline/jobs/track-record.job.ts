@@ -1,7 +1,7 @@
 import type { Queryable } from '../../common/db';
 import type { Logger } from '../../common/logger';
 import { decideSeries } from '../backtest/signal-series';
-import type { WatchKey } from '../domain';
+import type { Candle, WatchKey } from '../domain';
 import { INDICATOR_WARMUP_CANDLES } from '../indicators/compute-indicators';
 import { directStores, type PipelineStores } from '../storage/stores';
 import { trackRecordStore, type HistoryDecision } from '../storage/track-record.store';
@@ -46,14 +46,20 @@ export async function runTrackRecord(deps: TrackRecordDeps, key: WatchKey): Prom
  * before the newest candle's live signal is computed, so that signal carries
  * its edge. The newest candle is left to the live path. Runs once per
  * watcher: a retry after a crash finds no history stored and does it again;
- * the inserts ignore what an earlier attempt stored.
+ * the inserts ignore what an earlier attempt stored. `given`: the series'
+ * candles when the caller has just stored all of them (runIngest's
+ * `history`), read from the database otherwise.
  */
-export async function ensureHistory(deps: TrackRecordDeps, key: WatchKey): Promise<Record<string, unknown> | null> {
+export async function ensureHistory(deps: TrackRecordDeps, key: WatchKey, given?: readonly Candle[]): Promise<Record<string, unknown> | null> {
   const stores = deps.stores ?? directStores(deps.sql);
   if (deps.historyCandles <= 0 || (await stores.hasHistory(key))) return null;
-  const newest = await stores.latestOpenTime(key);
-  if (newest === null) return null;
-  const candles = await stores.window(key, newest, deps.historyCandles);
+  let candles: readonly Candle[];
+  if (given?.length) candles = given.slice(-deps.historyCandles);
+  else {
+    const newest = await stores.latestOpenTime(key);
+    if (newest === null) return null;
+    candles = await stores.window(key, newest, deps.historyCandles);
+  }
   // Fewer candles than the indicators' warm-up: no decision can be taken yet (a pair listed days ago).
   if (candles.length <= INDICATOR_WARMUP_CANDLES) return { history: candles.length, decisions: 0 };
   const series = decideSeries(candles, { timeframe: key.timeframe, lookback: deps.lookback });
