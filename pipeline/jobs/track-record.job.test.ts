@@ -37,16 +37,24 @@ afterAll(async () => {
 });
 
 type Row = { window_name: string } & Record<string, unknown>;
+
+/** The simulated market on a clock from START, with the ingest's and the track record's dependencies over it. */
+function simulatedPipeline() {
+  let now = START;
+  const clock = () => now;
+  const market = createSimulatedMarket({ now: clock });
+  return {
+    ingestDeps: { sql: db.pool, market, log, now: clock, lookback: LOOKBACK, historyCandles: HISTORY },
+    track: { sql: db.pool, log, now: clock, settings, lookback: LOOKBACK, historyCandles: HISTORY } satisfies TrackRecordDeps,
+    nextHour: () => void (now += HOUR),
+  };
+}
 const rollups = () => db.query<Row>('select * from public.track_record order by window_name').then((rows) => rows.map(({ computed_at: _, ...r }) => r));
 
 describe('track record: history walked forward, then live signals, rolled up per window', () => {
   it('counts positions not signals, prefers the strategy\'s own call to a published signal, matches a backtest of the same decisions, and is the same on every rerun', async () => {
-    let now = START;
-    const clock = () => now;
-    const market = createSimulatedMarket({ now: clock });
     const key: WatchKey = { symbol: 'BTC/USDT', timeframe: '1h' };
-    const ingestDeps = { sql: db.pool, market, log, now: clock, lookback: LOOKBACK, historyCandles: HISTORY };
-    const track: TrackRecordDeps = { sql: db.pool, log, now: clock, settings, lookback: LOOKBACK, historyCandles: HISTORY };
+    const { ingestDeps, track, nextHour } = simulatedPipeline();
     const signalDeps = { sql: db.pool, positionPct: 5, doubling: { scoreDelta: 5, maxRealizedVol: 5, cooldownCandles: 0, maxPositionPct: 20 }, horizonCandles: HORIZON };
 
     for (let i = 0; i < STEPS; i++) {
@@ -56,7 +64,7 @@ describe('track record: history walked forward, then live signals, rolled up per
       if (i === 0) expect(history).toMatchObject({ history: HISTORY, decisions: HISTORY - INDICATOR_WARMUP_CANDLES });
       else expect(history).toBeNull();
       expect((await runSignal(signalDeps, ingested.followUp!)).outcome).toBe('inserted');
-      now += HOUR;
+      nextHour();
     }
     const rolled = await runTrackRecord(track, key);
     expect(rolled.outcome).toBe('rolled_up');
@@ -193,12 +201,8 @@ describe('publishing fewer signals where the strategy has no edge (SIGNAL_PUBLIS
   });
 
   it("walks a new watcher's history forward from the candles its first ingest stored, exactly as from the same candles read back", async () => {
-    let now = START;
-    const clock = () => now;
-    const market = createSimulatedMarket({ now: clock });
     const pair: WatchKey = { symbol: 'ADA/USDT', timeframe: '1h' };
-    const ingestDeps = { sql: db.pool, market, log, now: clock, lookback: LOOKBACK, historyCandles: HISTORY };
-    const track: TrackRecordDeps = { sql: db.pool, log, now: clock, settings, lookback: LOOKBACK, historyCandles: HISTORY };
+    const { ingestDeps, track, nextHour } = simulatedPipeline();
     const rowsOf = async () => ({
       decisions: await db.query(`select * from public.history_decisions where symbol = $1 order by candle_time`, [pair.symbol]),
       rollups: (await db.query<Row>(`select * from public.track_record where symbol = $1 order by window_name`, [pair.symbol])).map(({ computed_at: _, ...r }) => r),
@@ -222,7 +226,7 @@ describe('publishing fewer signals where the strategy has no edge (SIGNAL_PUBLIS
     expect(await rowsOf()).toEqual(handedOver);
 
     // A later ingest stores one candle into a series that had some: nothing to hand over.
-    now += HOUR;
+    nextHour();
     expect((await runIngest(ingestDeps, pair)).history).toBeUndefined();
   });
 });
