@@ -73,4 +73,17 @@ describe('estimateLiquidationClusters', () => {
     expect(estimateLiquidationClusters(candles, { tiers: only10x }).length).toBeGreaterThan(0);
     expect(estimateLiquidationClusters([])).toEqual([]);
   });
+
+  it('keeps its bands when one entry sits hundreds of times above the price (too many bands apart for a table of them)', () => {
+    const normal = Array.from({ length: 99 }, (_, i) => c(i + 1, 99 + (i % 5) * 0.3, 101 + (i % 7) * 0.3, 100 + (i % 3) * 0.2));
+    const far = c(0, 49_900, 50_100, 50_000, 0.001);
+    // A featherweight far entry adds no band strong enough to keep, and changes none of the others.
+    expect(estimateLiquidationClusters([far, ...normal])).toEqual(estimateLiquidationClusters(normal));
+    // A heavy one makes the strongest band, its short liquidations ~50,000 × 1.095 above the price.
+    const heavy = estimateLiquidationClusters([{ ...far, volume: 1e6 }, ...normal]);
+    const strongest = heavy.find((b) => b.strength === 1)!;
+    expect(strongest.side).toBe('short');
+    expect(strongest.priceLow).toBeGreaterThan(50_000);
+  });
 });
+

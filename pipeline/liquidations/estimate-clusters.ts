@@ -71,23 +71,23 @@ export function estimateLiquidationClusters(candles: readonly Candle[], options:
   let anyVolume = false;
   for (let i = start; i < n; i++) if (candles[i]!.volume > 0) anyVolume = true;
 
-  // Weight per band, keyed by a number (2·band for longs, 2·band + 1 for shorts) rather than an object
-  // or a string per level: this runs for every call of a new watcher's history walk-forward. The Map
-  // holds each band's slot in `weights` (a small integer, stored unboxed) rather than the weight itself
-  // (a double, a heap number on every update); `weights` holds only doubles, which V8 keeps unboxed.
-  // Slots follow first insertion, which the stable sort below relies on for equal strengths.
-  const slots = new Map<number, number>();
-  const weights: number[] = [];
-  const add = (key: number, weight: number) => {
-    const slot = slots.get(key);
-    if (slot === undefined) {
-      slots.set(key, weights.length);
-      weights.push(weight);
-    } else weights[slot] = weights[slot]! + weight;
-  };
+  // Every surviving level in the order met (entry by entry, tier by tier, long before short), as its
+  // band key (2·band for longs, 2·band + 1 for shorts) and weight: numbers in typed arrays rather than
+  // an object or a string per level, since this runs at every call of a new watcher's history
+  // walk-forward.
   const longFactors = tiers.map(({ leverage }) => 1 - 1 / leverage + mmr);
   const shortFactors = tiers.map(({ leverage }) => 1 + 1 / leverage - mmr);
-
+  const levelKeys = new Float64Array(2 * tiers.length * (n - start));
+  const levelWeights = new Float64Array(levelKeys.length);
+  let levels = 0;
+  let minKey = Number.POSITIVE_INFINITY;
+  let maxKey = Number.NEGATIVE_INFINITY;
+  const level = (key: number, weight: number) => {
+    levelKeys[levels] = key;
+    levelWeights[levels++] = weight;
+    if (key < minKey) minKey = key;
+    if (key > maxKey) maxKey = key;
+  };
   for (let i = start; i < n; i++) {
     const c = candles[i]!;
     const entry = (c.high + c.low + c.close) / 3;
@@ -100,14 +100,34 @@ export function estimateLiquidationClusters(candles: readonly Candle[], options:
       const longLiq = entry * longFactors[t]!;
       const shortLiq = entry * shortFactors[t]!;
       // Filled once a later candle traded through it; it must also still be on its side of the price.
-      if (lowAfter > longLiq && longLiq < last.close) add(2 * Math.floor(longLiq / width), weight);
-      if (highAfter < shortLiq && shortLiq > last.close) add(2 * Math.floor(shortLiq / width) + 1, weight);
+      if (lowAfter > longLiq && longLiq < last.close) level(2 * Math.floor(longLiq / width), weight);
+      if (highAfter < shortLiq && shortLiq > last.close) level(2 * Math.floor(shortLiq / width) + 1, weight);
     }
   }
 
-  const all = [...slots].map(([key, slot]) => {
+  // Weight per band, summed in the order met; bands in the order first met, which the stable sort
+  // below relies on for equal strengths. A band's slot is found through a table indexed by key when
+  // the keys span a few thousand bands (always, bar a price many times the last close), else a Map.
+  const bandKeys: number[] = [];
+  const bandWeights: number[] = [];
+  const span = maxKey - minKey + 1;
+  const table = span <= 8192 ? new Int32Array(span).fill(-1) : undefined;
+  const map = table ? undefined : new Map<number, number>();
+  for (let l = 0; l < levels; l++) {
+    const key = levelKeys[l]!;
+    const slot = table ? table[key - minKey]! : (map!.get(key) ?? -1);
+    if (slot >= 0) bandWeights[slot] = bandWeights[slot]! + levelWeights[l]!;
+    else {
+      if (table) table[key - minKey] = bandKeys.length;
+      else map!.set(key, bandKeys.length);
+      bandKeys.push(key);
+      bandWeights.push(levelWeights[l]!);
+    }
+  }
+
+  const all = bandKeys.map((key, slot) => {
     const short = (key & 1) === 1;
-    return { side: short ? ('short' as const) : ('long' as const), band: short ? (key - 1) / 2 : key / 2, weight: weights[slot]! };
+    return { side: short ? ('short' as const) : ('long' as const), band: short ? (key - 1) / 2 : key / 2, weight: bandWeights[slot]! };
   });
   const heaviest = all.reduce((m, b) => Math.max(m, b.weight), 0);
   if (heaviest <= 0) return [];
