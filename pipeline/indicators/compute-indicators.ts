@@ -124,51 +124,50 @@ export function createIndicatorEngine(): IndicatorEngine {
     },
 
     values() {
-      const out = Object.fromEntries(INDICATOR_NAMES.map((n) => [n, null])) as IndicatorValues;
-      if (!last || count === 0) return out;
+      if (!last || count === 0) return Object.fromEntries(INDICATOR_NAMES.map((n) => [n, null])) as IndicatorValues;
       const close = last.close;
       const m = macd.getResult();
       const bands = bb.getResult();
+      const width = bands ? bands.upper - bands.lower : 0;
       const st = stoch.getResult();
-
-      out.rsi14 = finite(rsi.getResult());
-      out.macd = finite(m?.macd);
-      // The library starts the signal EMA with the first MACD value; until it has seen
-      // 9 of them (candle 34) it is not a 9-period EMA yet, so report it as warming up.
-      if (macdSignal.isStable) {
-        out.macd_signal = finite(m?.signal);
-        out.macd_hist = finite(m?.histogram);
-      }
-      out.ema20 = finite(ema20.getResult());
-      out.ema50 = finite(ema50.getResult());
-      out.ema200 = finite(ema200.getResult());
-      out.sma20 = finite(sma20.getResult());
-      if (bands) {
-        const width = bands.upper - bands.lower;
-        // Flat prices collapse the bands: the close sits exactly on the middle.
-        out.bb_percent_b = width > 0 ? finite((close - bands.lower) / width) : 0.5;
-        out.bb_width = bands.middle > 0 ? finite(width / bands.middle) : null;
-      }
-      out.atr14 = finite(atr.getResult());
-      out.adx14 = finite(adx.getResult());
-      out.stoch_k = finite(st?.stochK);
       // The library reports 100 (on its 0..1 scale) when the RSI was flat over the window;
       // there is no position within a zero range, so call it neutral.
       const sr = stochRsi.getResult();
-      out.stoch_rsi = sr === null ? null : sr > 1 ? 0.5 : finite(sr);
-      out.cci20 = finite(cci.getResult());
-      out.mfi14 = finite(mfi.getResult());
+      let obvSlope: number | null = null;
       if (obvHistory.length === OBV_WINDOW + 1 && volumes.length === OBV_WINDOW) {
         const totalVolume = volumes.reduce((a, v) => a + v, 0);
         const delta = (obvHistory[OBV_WINDOW] ?? 0) - (obvHistory[0] ?? 0);
-        out.obv_slope = totalVolume > 0 ? finite(delta / totalVolume) : 0;
+        obvSlope = totalVolume > 0 ? finite(delta / totalVolume) : 0;
       }
-      out.williams_r = finite(willr.getResult());
       const r = roc.getResult();
-      out.roc12 = r === null ? null : finite(r * 100);
-      out.psar = finite(psar.getResult());
-      out.ao = finite(ao.getResult());
-      return out;
+      // One object literal in INDICATOR_NAMES' order: a walk-forward reads it at every candle, and a
+      // literal gets a fixed shape where a built-up object would not.
+      return {
+        rsi14: finite(rsi.getResult()),
+        macd: finite(m?.macd),
+        // The library starts the signal EMA with the first MACD value; until it has seen
+        // 9 of them (candle 34) it is not a 9-period EMA yet, so report it as warming up.
+        macd_signal: macdSignal.isStable ? finite(m?.signal) : null,
+        macd_hist: macdSignal.isStable ? finite(m?.histogram) : null,
+        ema20: finite(ema20.getResult()),
+        ema50: finite(ema50.getResult()),
+        ema200: finite(ema200.getResult()),
+        sma20: finite(sma20.getResult()),
+        // Flat prices collapse the bands: the close sits exactly on the middle.
+        bb_percent_b: bands ? (width > 0 ? finite((close - bands.lower) / width) : 0.5) : null,
+        bb_width: bands && bands.middle > 0 ? finite(width / bands.middle) : null,
+        atr14: finite(atr.getResult()),
+        adx14: finite(adx.getResult()),
+        stoch_k: finite(st?.stochK),
+        stoch_rsi: sr === null ? null : sr > 1 ? 0.5 : finite(sr),
+        cci20: finite(cci.getResult()),
+        mfi14: finite(mfi.getResult()),
+        obv_slope: obvSlope,
+        williams_r: finite(willr.getResult()),
+        roc12: r === null ? null : finite(r * 100),
+        psar: finite(psar.getResult()),
+        ao: finite(ao.getResult()),
+      } satisfies Record<(typeof INDICATOR_NAMES)[number], number | null>;
     },
   };
 }
