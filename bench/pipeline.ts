@@ -17,6 +17,10 @@
  * Procfile would: one Node process computes on one core. Worker CPU and job
  * figures then sum over all of them; statements and pool waits count this
  * process's only.
+ * BENCH_STEADY_ROUNDS (1): that many steady rounds, one candle apart. With
+ * several worker processes the first steady round is the one where half the
+ * watchers land on a process that has not seen them yet; the later ones show
+ * processes taking turns on warm caches.
  * BENCH_CPU_PROFILE=/tmp/pipe writes the worker's CPU profile of each round
  * (/tmp/pipe-backfill.cpuprofile …) and prints its top self times.
  *
@@ -52,6 +56,7 @@ const TIMEFRAME = '5m' as const;
 const SYMBOL_PREFIX = 'BZ';
 const CPU_PROFILE = process.env.BENCH_CPU_PROFILE;
 const WORKER_PROCESSES = Math.max(1, Number(process.env.BENCH_WORKER_PROCESSES ?? 1));
+const STEADY_ROUNDS = Math.max(1, Number(process.env.BENCH_STEADY_ROUNDS ?? 1));
 
 async function main() {
   const dbs = await openBenchDatabases();
@@ -227,8 +232,10 @@ async function main() {
         `node flags ${process.execArgv.filter((f) => f.startsWith('--max-')).join(' ') || `none (the worker's are ${WORKER_NODE_FLAGS.join(' ')})`}`,
     );
     if (await round('backfill', WATCHERS)) {
-      now += tf;
-      await round('steady', 2 * WATCHERS);
+      for (let k = 1; k <= STEADY_ROUNDS; k++) {
+        now += tf;
+        if (!(await round(k === 1 ? 'steady' : `steady ${k}`, (k + 1) * WATCHERS))) break;
+      }
     }
   } finally {
     census.stop();
