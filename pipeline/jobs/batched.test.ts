@@ -8,7 +8,7 @@ import { createIndicatorCache } from '../indicators/indicator-window';
 import type { MarketSource } from '../market/market-source';
 import { createSimulatedMarket } from '../market/simulated';
 import { batchedStores, directStores, type PipelineStores } from '../storage/stores';
-import { createLatestCache, createWindowCache, runIngest, type IngestDeps } from './ingest.job';
+import { createLatestCache, createWindowCache, lastClosedOpenTime, runIngest, type IngestDeps } from './ingest.job';
 import { runSignal } from './signals.job';
 import { ensureHistory, type TrackRecordDeps } from './track-record.job';
 
@@ -136,6 +136,79 @@ describe('several symbols per job', () => {
     expect(actual.signals.filter((s) => s.timeframe === '1m')).toHaveLength(minutes * (1 + 1 + 4 + 1));
     expect(TIMEFRAME_MS['1m']).toBe(60_000);
   }, 240_000);
+
+  it('two workers taking turns on the same watchers, each with its own caches, store what one worker stores, and read no window back once each has seen them', async () => {
+    const [reference, shared] = await Promise.all([createMigratedDatabases(), createMigratedDatabases()]);
+    const dbs: Db[] = [];
+    try {
+      const dbR = createDb({ connectionString: reference.tradingUrl, max: 4 });
+      const dbS = createDb({ connectionString: shared.tradingUrl, max: 4 });
+      dbs.push(dbR, dbS);
+      let now = START;
+      const clock = () => now;
+      const statements: string[] = [];
+      const counted: Queryable = {
+        query: (text, values) => {
+          statements.push(text);
+          return dbS.pool.query(text, values);
+        },
+      };
+      const one = depsFor(dbR, directStores(dbR.pool), clock);
+      const workers = [0, 1].map(() =>
+        depsFor(dbS, batchedStores(counted), clock, undefined, { latest: createLatestCache(), windows: createWindowCache(), indicators: createIndicatorCache() }),
+      );
+      // A window read on its own (candleStore.windowMany): what a worker does when its copy is stale for a reason it cannot see.
+      const windowReads = () => statements.filter((text) => text.includes('up_to float8')).length;
+      const keys = KEYS.filter((k) => k.timeframe === '1m').slice(0, 4);
+      for (let step = 0; step < 6; step++) {
+        now = START + step * 60_000;
+        for (const key of keys) await cycle(one, key);
+        // Each watcher goes to the other worker than last time: each worker's copy misses the other's candle.
+        const readsBefore = windowReads();
+        await Promise.all(keys.map((key, i) => cycle(workers[(step + i) % 2]!, key)));
+        // From its second turn on, a worker is told the candles the other appended instead of reading its window back,
+        // and its copy stays vouched for by the series' version (else the next turn would read it back in its statement).
+        if (step < 2) continue;
+        expect(windowReads() - readsBefore, `step ${step}`).toBe(0);
+        keys.forEach((key, i) => expect(workers[(step + i) % 2]!.ingest.windows!.get(key)?.version, `${key.symbol} step ${step}`).toBeDefined());
+      }
+      const [expected, actual] = await Promise.all([snapshot(dbR), snapshot(dbS)]);
+      expect(expected.indicators.length).toBe(keys.length * 6);
+      for (const table of Object.keys(expected) as Array<keyof typeof expected>) expect(actual[table], table).toEqual(expected[table]);
+    } finally {
+      await Promise.all(dbs.map((db) => db.close()));
+      await Promise.all([reference.drop(), shared.drop()]);
+    }
+  }, 120_000);
+
+  it('does not vouch for its copy when a candle another worker stored first differs from the one it fetched', async () => {
+    const own = await createMigratedDatabases();
+    const db = createDb({ connectionString: own.tradingUrl, max: 4 });
+    try {
+      let now = START;
+      const clock = () => now;
+      const caches = () => ({ latest: createLatestCache(), windows: createWindowCache(), indicators: createIndicatorCache() });
+      const market = createSimulatedMarket({ now: clock });
+      const worker = depsFor(db, batchedStores(db.pool), clock, market, caches());
+      // Another worker whose source gives other values for the same candles.
+      const other = depsFor(db, batchedStores(db.pool), clock, createSimulatedMarket({ now: clock, seed: 43 }), caches());
+      const key = KEYS.find((k) => k.timeframe === '1m')!;
+      await cycle(worker, key);
+      expect(worker.ingest.windows!.get(key)?.version).toBeDefined();
+      now += 60_000;
+      await cycle(other, key);
+      const next = market.candleAt(key.symbol, key.timeframe, lastClosedOpenTime(key.timeframe, now));
+      now += 60_000;
+      await cycle(worker, key);
+      // Its window holds its own values for the other's candle, not the stored ones: not the series' newest candles.
+      const held = worker.ingest.windows!.get(key)!;
+      expect(held.candles.find((c) => c.openTime === next.openTime)?.close).toBe(next.close);
+      expect(held.version).toBeUndefined();
+    } finally {
+      await db.close();
+      await own.drop();
+    }
+  });
 
   it('fails only the symbol at fault: a statement rejected for one watcher, or its market, leaves its batch-mates done', async () => {
     const db = createDb({ connectionString: isolation.tradingUrl, max: 4 });

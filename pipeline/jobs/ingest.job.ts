@@ -60,9 +60,11 @@ export type LatestCache = ReturnType<typeof createLatestCache>;
  * back. `version` is set when the window was the series' newest stored
  * candles at that version of the series (the database's counter,
  * sql/trading/0007): the next ingest sends only that number to check the copy
- * against (candleStore.storeAndReadBack's `cached`), and reads the candles
- * only when another worker's ingest stored some since. A wrong copy is
- * therefore never used, and a missing one costs only the read. Bounded (least
+ * against (candleStore.storeAndReadBack's `cached`). When another worker's
+ * ingests appended candles since, the statement returns just those
+ * (`appendedSince`); the window is read back only when anything else changed
+ * (a gap filled). A wrong copy is therefore never used, and a missing one
+ * costs only the read. Bounded (least
  * recently used first out): ~70 KB a watcher at a 1,000-candle lookback.
  */
 export function createWindowCache(maxEntries = 2_000) {
@@ -151,12 +153,17 @@ export async function runIngest(deps: IngestDeps, key: WatchKey): Promise<Ingest
   // The candles before the new ones, when this process holds them from the watcher's last ingest.
   const held = beforeLimit > 0 ? deps.windows?.get(key) : undefined;
   const usable = held?.version !== undefined && held.candles.length >= beforeLimit && held.candles.at(-1)!.openTime < fresh[0]!.openTime;
-  const copy = usable ? held.candles.slice(-beforeLimit) : undefined;
-  const cached = usable ? { version: held.version! } : undefined;
+  const cached = usable ? { version: held.version!, newest: held.candles.at(-1)!.openTime } : undefined;
   const stored = await stores.storeAndReadBack({ key, source: market.name, candles: fresh, newest, beforeLimit, cached });
   deps.latest?.set(key, newest);
   let before = stored.before;
-  if (copy) before = stored.cachedValid ? copy : await stores.window(key, fresh[0]!.openTime - 1, beforeLimit);
+  // Stale only by candles appended since (another worker's ingests of this watcher): the copy and those of them before ours.
+  const appended = usable && !stored.cachedValid ? stored.appendedSince : null;
+  if (usable) {
+    if (stored.cachedValid) before = held.candles.slice(-beforeLimit);
+    else if (appended) before = [...held.candles, ...appended.filter((c) => c.openTime < fresh[0]!.openTime)].slice(-beforeLimit);
+    else before = await stores.window(key, fresh[0]!.openTime - 1, beforeLimit);
+  }
   const line = { fetched: fresh.length, inserted: stored.inserted, candleTime: newest };
   const loadedHistory = latest === null && stored.storedBefore === null && fresh.length > 0 && stored.inserted === fresh.length ? fresh : undefined;
   if (stored.lastAnalysed === newest) {
@@ -172,9 +179,14 @@ export async function runIngest(deps: IngestDeps, key: WatchKey): Promise<Ingest
   if (candles.at(-1)?.openTime !== newest) throw new Error(`candle ${newest} of ${key.symbol} ${key.timeframe} missing from its window`);
   // The version vouches for the copy only if the window is the series' newest candles: a read up to
   // `newest` when nothing newer was stored, or the stored ones before the given candles followed by
-  // them when none was stored at or after the first (else a hole in the fetch could hide one).
+  // them when none was stored at or after the first (else a hole in the fetch could hide one), or
+  // when those stored at or after it are all candles appended since the copy, each one of ours as
+  // we have it (another worker stored them first: this process fetched from an older newest).
   // A candle stored meanwhile by another worker makes the version older than the series': checked false.
-  const suffix = stored.storedBefore === null || stored.storedBefore < (reread ? newest + 1 : fresh[0]!.openTime);
+  const suffix =
+    stored.storedBefore === null ||
+    stored.storedBefore < (reread ? newest + 1 : fresh[0]!.openTime) ||
+    (!reread && appended !== null && appended.every((c) => c.openTime < fresh[0]!.openTime || sameCandle(c, fresh, fresh[0]!.openTime, key.timeframe)));
   deps.windows?.set(key, candles.slice(-lookback), suffix ? stored.seriesVersion : undefined);
 
   const first = firstToAnalyse(candles, stored.lastAnalysed, catchUp);
@@ -195,6 +207,20 @@ export async function runIngest(deps: IngestDeps, key: WatchKey): Promise<Ingest
     followUp: { ...key, candleTime: newest },
     history: loadedHistory,
   };
+}
+
+/** Whether `candles` (consecutive, from `firstOpen`) hold `c`, field for field. */
+function sameCandle(c: Candle, candles: readonly Candle[], firstOpen: number, timeframe: WatchKey['timeframe']): boolean {
+  const mine = candles[(c.openTime - firstOpen) / TIMEFRAME_MS[timeframe]];
+  return (
+    mine !== undefined &&
+    mine.openTime === c.openTime &&
+    mine.open === c.open &&
+    mine.high === c.high &&
+    mine.low === c.low &&
+    mine.close === c.close &&
+    mine.volume === c.volume
+  );
 }
 
 /** Provider clusters when the source has them (KingFisher), else estimated from candles; a provider failure degrades to the estimate. */

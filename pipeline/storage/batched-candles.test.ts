@@ -206,34 +206,48 @@ describe("the check of a worker's cached window", () => {
   };
 
   for (const [via, store] of Object.entries(storeVia)) {
-    it(`${via}: reads the version from before its own candles, returns the one after them, and holds the copy valid until another worker stores a candle`, async () => {
+    it(`${via}: reads the version from before its own candles, returns the one after them, holds the copy valid until another worker stores a candle, then hands back just the candles appended since when that is all that changed`, async () => {
       const symbol = `CACHE-${via}/USDT`;
-      const at = (i: number, version: number): StoreRequest => ({
+      const at = (i: number, version: number, copyNewest = i - 1): StoreRequest => ({
         key: key(symbol),
         source: 'simulated',
         candles: [candle(i)],
         newest: candle(i).openTime,
         beforeLimit: 5,
-        cached: { version },
+        // The copy ends with the candle this worker's last ingest of the watcher analysed.
+        cached: { version, newest: candle(copyNewest).openTime },
       });
       await storeDirectly(symbol, [...range(0, 4), ...range(6, 9)]); // 9 candles, 5 missing
 
       // Nothing stored since the copy: valid, and `before` not read. The statement saw 9, not its own 10th candle.
       const steady = await store(at(10, 9));
-      expect(steady).toMatchObject({ cachedValid: true, inserted: 1, seriesVersion: 10, storedBefore: candle(9).openTime, before: [] });
+      expect(steady).toMatchObject({ cachedValid: true, appendedSince: null, inserted: 1, seriesVersion: 10, storedBefore: candle(9).openTime, before: [] });
 
-      // Another worker fills the gap: the copy (taken at 10) is stale, whatever its range.
+      // Another worker fills the gap: the copy (taken at 10) is stale, whatever its range, and no append explains it.
       await storeDirectly(symbol, [candle(5)]);
       const afterGapFill = await store(at(11, 10));
-      expect(afterGapFill).toMatchObject({ cachedValid: false, inserted: 1, seriesVersion: 12 });
+      expect(afterGapFill).toMatchObject({ cachedValid: false, appendedSince: null, inserted: 1, seriesVersion: 12 });
 
-      // Another worker appends the next candle first: stale again.
+      // Another worker appends the next candle first: stale again, by that candle alone, which comes back.
       await storeDirectly(symbol, [candle(12)]);
-      const afterAppend = await store(at(13, 12));
-      expect(afterAppend).toMatchObject({ cachedValid: false, inserted: 1, seriesVersion: 14, storedBefore: candle(12).openTime });
+      const afterAppend = await store(at(13, 12, 11));
+      expect(afterAppend).toMatchObject({ cachedValid: false, inserted: 1, seriesVersion: 14, storedBefore: candle(12).openTime, before: [] });
+      expect(afterAppend.appendedSince).toEqual([candle(12)]);
 
       // A re-fetch of a stored candle inserts nothing and changes nothing: still valid.
-      expect(await store(at(13, 14))).toMatchObject({ cachedValid: true, inserted: 0, seriesVersion: 14 });
+      expect(await store(at(13, 14))).toMatchObject({ cachedValid: true, appendedSince: null, inserted: 0, seriesVersion: 14 });
+
+      // Appended, this call's own candle among them (stored first by the other worker): all of them, as stored.
+      await storeDirectly(symbol, range(14, 15));
+      const overlapping = await store(at(15, 14, 13));
+      expect(overlapping).toMatchObject({ cachedValid: false, inserted: 0, seriesVersion: 16 });
+      expect(overlapping.appendedSince).toEqual([candle(14), candle(15)]);
+      // More appended than the window it needs (5): read instead.
+      await storeDirectly(symbol, range(16, 21));
+      expect(await store(at(22, 16, 15))).toMatchObject({ cachedValid: false, appendedSince: null, inserted: 1, seriesVersion: 23 });
+      // Two appended since, both before its own candle: both, in order.
+      await storeDirectly(symbol, range(23, 24));
+      expect((await store(at(25, 23, 22))).appendedSince).toEqual([candle(23), candle(24)]);
       // A series never stored is at version 0.
       expect(await store({ ...at(0, 0), key: key(`NEW-${via}/USDT`) })).toMatchObject({ cachedValid: true, seriesVersion: 1, storedBefore: null });
       await expectTotalsExact();

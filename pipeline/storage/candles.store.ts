@@ -37,6 +37,15 @@ export interface StoredBatch {
   before: Candle[];
   /** With `cached`: the series is still as the caller's copy found it (and `before` was not read). */
   cachedValid: boolean;
+  /**
+   * With `cached` (and its `newest`) when the copy is stale only because
+   * candles were appended after it (another worker's ingests): those candles,
+   * ascending, as stored (some may be this call's own, fetched again). The
+   * copy followed by them is then the series' newest candles, so `before`
+   * need not be read. Null when anything else changed (a gap filled, a
+   * delete), or when more than `beforeLimit` were appended.
+   */
+  appendedSince: Candle[] | null;
   /** The series' version (sql/trading/0007) once this call's candles are stored: the `version` to send as `cached` next time. */
   seriesVersion: number;
   /** Open time of the newest candle stored before this call (null: none). */
@@ -62,6 +71,25 @@ const seriesVersionSql = (sym: string, tf: string) =>
  */
 const cachedCheckSql = (versionBefore: string, cachedVersion: string) =>
   `case when ${cachedVersion}::float8 is null then null else ${versionBefore} = ${cachedVersion}::float8 end`;
+
+/**
+ * The candles stored after a stale copy's newest one, when they are all that
+ * changed: as many rows after it as the version moved (every change since the
+ * copy an insert after it, none removed). At most `limit` + 1 rows are read,
+ * so a copy far behind costs no more than reading the window. With a second
+ * worker taking turns on the same watchers, this is a candle or two where the
+ * window read was a thousand.
+ */
+const appendedSinceSql = (sym: string, tf: string, versionBefore: string, cachedVersion: string, cachedNewest: string, limit: string) =>
+  `case when ${cachedVersion}::float8 is null or ${cachedNewest}::float8 is null or ${versionBefore} = ${cachedVersion}::float8
+          or ${versionBefore} - ${cachedVersion}::float8 > ${limit} then null
+   else (select case when count(*) = ${versionBefore} - ${cachedVersion}::float8
+                  then json_agg(json_build_array((extract(epoch from a.open_time) * 1000)::float8, a.open, a.high, a.low, a.close, a.volume)
+                                order by a.open_time) end
+         from (select open_time, open, high, low, close, volume from public.candles c
+                where c.symbol = ${sym} and c.timeframe = ${tf} and c.open_time > ${fromMs(cachedNewest)}
+                order by c.open_time limit ${limit} + 1) a)
+   end`;
 
 /**
  * Candles as six binary `float8[]` parameters (open time in ms, open, high,
@@ -124,7 +152,11 @@ export interface StoreRequest {
    * `version` (nothing stored since), and says so in `cachedValid`;
    * `before` is then empty.
    */
-  cached?: { version: number };
+  cached?: {
+    version: number;
+    /** Open time of the copy's newest candle: with it, a copy stale only by appended candles gets them (`appendedSince`). */
+    newest?: number;
+  };
 }
 
 interface StoredRow {
@@ -134,6 +166,7 @@ interface StoredRow {
   signalled: boolean;
   before: Array<[number, number, number, number, number, number]>;
   cached_valid: boolean | null;
+  appended_since: Array<[number, number, number, number, number, number]> | null;
   series_version: number;
   stored_before: number | null;
 }
@@ -147,6 +180,7 @@ interface ManyRow extends Omit<StoredRow, 'inserted' | 'newest_inserted' | 'seri
 
 const storedBatchOf = (row: StoredRow): StoredBatch => ({
   cachedValid: row.cached_valid === true,
+  appendedSince: row.appended_since ? candlesFromArray(row.appended_since) : null,
   inserted: row.inserted,
   newestInserted: row.newest_inserted,
   lastAnalysed: row.last_analysed,
@@ -200,7 +234,8 @@ export const candleStore = {
          ${signalledSql('$1', '$2', fromMs('$4'))} as signalled,
          ${CANDLE_ARRAY_SQL(`(select ${EPOCH_MS} as t, open, high, low, close, volume from public.candles
              where symbol = $1 and timeframe = $2 and open_time < ${fromMs('$5')} order by open_time desc limit $6)`)} as before,
-         ${cachedCheckSql(seriesVersionSql('$1', '$2'), '$7')} as cached_valid`,
+         ${cachedCheckSql(seriesVersionSql('$1', '$2'), '$7')} as cached_valid,
+         ${appendedSinceSql('$1', '$2', seriesVersionSql('$1', '$2'), '$7', '$14', '$15::int')} as appended_since`,
       [
         key.symbol,
         key.timeframe,
@@ -210,6 +245,8 @@ export const candleStore = {
         cached ? 0 : Math.max(0, beforeLimit),
         cached?.version ?? null,
         ...candleColumns(candles),
+        cached?.newest ?? null,
+        Math.max(0, beforeLimit),
       ],
     );
     return storedBatchOf(rows[0]!);
@@ -241,6 +278,8 @@ export const candleStore = {
       before: it.candles[0]?.openTime ?? it.newest + 1,
       lim: it.cached ? 0 : Math.max(0, it.beforeLimit),
       cached_version: it.cached?.version,
+      cached_newest: it.cached?.newest,
+      since_lim: Math.max(0, it.beforeLimit),
     }));
     const all = items.flatMap((it) => it.candles);
     const owner = new Int32Array(all.length);
@@ -251,7 +290,7 @@ export const candleStore = {
          select k.*, (select max(c.open_time) from public.candles c where c.symbol = k.symbol and c.timeframe = k.timeframe) as stored,
            ${seriesVersionSql('k.symbol', 'k.timeframe')} as series_version
          from json_to_recordset($1::json) as k(i int, symbol text, timeframe text, source text, newest float8, before float8, lim int,
-           cached_version float8)
+           cached_version float8, cached_newest float8, since_lim int)
        ), given as not materialized (
          -- Read by both inserts below, each taking its part (not copied into a work table first).
          select k.symbol, k.timeframe, timestamptz 'epoch' + u.t * interval '1 millisecond' as open_time, u.o, u.h, u.l, u.c, u.v, k.source, k.stored
@@ -287,7 +326,8 @@ export const candleStore = {
          ${signalledSql('k.symbol', 'k.timeframe', fromMs('k.newest'))} as signalled,
          ${CANDLE_ARRAY_SQL(`(select ${EPOCH_MS} as t, open, high, low, close, volume from public.candles
              where symbol = k.symbol and timeframe = k.timeframe and open_time < ${fromMs('k.before')} order by open_time desc limit k.lim)`)} as before,
-         ${cachedCheckSql('k.series_version', 'k.cached_version')} as cached_valid
+         ${cachedCheckSql('k.series_version', 'k.cached_version')} as cached_valid,
+         ${appendedSinceSql('k.symbol', 'k.timeframe', 'k.series_version', 'k.cached_version', 'k.cached_newest', 'k.since_lim')} as appended_since
        from keys k left join gap_per_key n on n.symbol = k.symbol and n.timeframe = k.timeframe
        order by k.i`,
       [JSON.stringify(keys), int4ArrayParam(owner), ...candleColumns(all)],
