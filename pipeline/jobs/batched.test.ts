@@ -49,6 +49,18 @@ function depsFor(
   return { ingest, track, signal };
 }
 
+/** `db`'s pool as a Queryable that keeps the text of every statement it runs. */
+function recorded(db: Db) {
+  const statements: string[] = [];
+  const counted: Queryable = {
+    query: (text, values) => {
+      statements.push(text);
+      return db.pool.query(text, values);
+    },
+  };
+  return { statements, counted };
+}
+
 /** What one ingest job and the signal job it asks for do, in the worker's order. */
 async function cycle(deps: ReturnType<typeof depsFor>, key: WatchKey) {
   const ingested = await runIngest(deps.ingest, key);
@@ -95,13 +107,7 @@ describe('several symbols per job', () => {
     pools.push(dbA, dbB);
     let now = START;
     const clock = () => now;
-    const statements: string[] = [];
-    const counted: Queryable = {
-      query: (text, values) => {
-        statements.push(text);
-        return dbB.pool.query(text, values);
-      },
-    };
+    const { statements, counted } = recorded(dbB);
     // The reference reads everything from the database; the batched side runs as the worker does, with its caches.
     const windows = createWindowCache();
     const a = depsFor(dbA, directStores(dbA.pool), clock);
@@ -146,13 +152,7 @@ describe('several symbols per job', () => {
       dbs.push(dbR, dbS);
       let now = START;
       const clock = () => now;
-      const statements: string[] = [];
-      const counted: Queryable = {
-        query: (text, values) => {
-          statements.push(text);
-          return dbS.pool.query(text, values);
-        },
-      };
+      const { statements, counted } = recorded(dbS);
       const one = depsFor(dbR, directStores(dbR.pool), clock);
       const workers = [0, 1].map(() =>
         depsFor(dbS, batchedStores(counted), clock, undefined, { latest: createLatestCache(), windows: createWindowCache(), indicators: createIndicatorCache() }),
