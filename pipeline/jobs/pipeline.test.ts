@@ -337,8 +337,11 @@ describe('signal pipeline', () => {
     };
     const keys: WatchKey[] = ['SLOW/USDT', 'FAST1/USDT', 'FAST2/USDT', 'FAST3/USDT'].map((symbol) => ({ symbol, timeframe: '1h' }));
     for (const key of keys) await addWatcher(key);
-    // One worker, one batch: the four ingests are enqueued together at start and fetched together.
-    const p = await start({ market: slowMarket, catchUpOnStart: true, config: configFor({ WORKER_BATCH_SIZE: '10', WORKER_CONCURRENCY: '1' }) });
+    // One worker, one batch: every active watcher's ingest (these four and the earlier tests' watchers)
+    // is enqueued at start and fetched together. The batch must hold them all: pg-boss hands out jobs
+    // enqueued together in no set order, so with a smaller batch the slow one could wait for the next.
+    const p = await start({ market: slowMarket, catchUpOnStart: true, config: configFor({ WORKER_BATCH_SIZE: '50', WORKER_CONCURRENCY: '1' }) });
+    expect((await db.query<{ n: number }>('select count(*)::int as n from public.watchers where active'))[0]!.n).toBeLessThanOrEqual(50);
     try {
       for (const key of keys.slice(1)) await until(async () => (await count('signals', key)) === 1, `the signal of ${key.symbol}`);
       expect(await count('signals', keys[0]!)).toBe(0);
