@@ -16,13 +16,16 @@ const EPOCH_MS = `(extract(epoch from open_time) * 1000)::float8`;
 const fromMs = (param: string) => `(timestamptz 'epoch' + ${param}::float8 * interval '1 millisecond')`;
 const toCandle = (r: CandleRecord): Candle => ({ openTime: r.t, open: r.open, high: r.high, low: r.low, close: r.close, volume: r.volume });
 
+/** The aggregate behind CANDLE_ARRAY_SQL, over rows `alias` with columns t (epoch ms), open, high, low, close, volume. */
+const candleArrayAgg = (alias: string) =>
+  `coalesce(json_agg(json_build_array(${['t', 'open', 'high', 'low', 'close', 'volume'].map((c) => `${alias}.${c}`).join(', ')}) order by ${alias}.t), '[]')`;
+
 /**
  * Candles as one JSON array of [t, o, h, l, c, v] rows: Postgres builds it,
  * Node parses it natively, instead of a row and six parsed fields per candle
  * (the hot path reads hundreds per job). float8 → JSON is exact in PG ≥ 12.
  */
-export const CANDLE_ARRAY_SQL = (from: string) =>
-  `(select coalesce(json_agg(json_build_array(w.t, w.open, w.high, w.low, w.close, w.volume) order by w.t), '[]') from ${from} w)`;
+export const CANDLE_ARRAY_SQL = (from: string) => `(select ${candleArrayAgg('w')} from ${from} w)`;
 export const candlesFromArray = (rows: Array<[number, number, number, number, number, number]>): Candle[] =>
   rows.map(([openTime, open, high, low, close, volume]) => ({ openTime, open, high, low, close, volume }));
 
@@ -83,10 +86,8 @@ const cachedCheckSql = (versionBefore: string, cachedVersion: string) =>
 const appendedSinceSql = (sym: string, tf: string, versionBefore: string, cachedVersion: string, cachedNewest: string, limit: string) =>
   `case when ${cachedVersion}::float8 is null or ${cachedNewest}::float8 is null or ${versionBefore} = ${cachedVersion}::float8
           or ${versionBefore} - ${cachedVersion}::float8 > ${limit} then null
-   else (select case when count(*) = ${versionBefore} - ${cachedVersion}::float8
-                  then json_agg(json_build_array((extract(epoch from a.open_time) * 1000)::float8, a.open, a.high, a.low, a.close, a.volume)
-                                order by a.open_time) end
-         from (select open_time, open, high, low, close, volume from public.candles c
+   else (select case when count(*) = ${versionBefore} - ${cachedVersion}::float8 then ${candleArrayAgg('a')} end
+         from (select ${EPOCH_MS} as t, open, high, low, close, volume from public.candles c
                 where c.symbol = ${sym} and c.timeframe = ${tf} and c.open_time > ${fromMs(cachedNewest)}
                 order by c.open_time limit ${limit} + 1) a)
    end`;
