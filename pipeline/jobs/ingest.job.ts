@@ -158,7 +158,8 @@ export async function runIngest(deps: IngestDeps, key: WatchKey): Promise<Ingest
   deps.latest?.set(key, newest);
   let before = stored.before;
   // Stale only by candles appended since (another worker's ingests of this watcher): the copy and those of them before ours.
-  const appended = usable && !stored.cachedValid ? stored.appendedSince : null;
+  // (Null unless the copy was sent and found stale: the store says so only then.)
+  const appended = stored.appendedSince;
   if (usable) {
     if (stored.cachedValid) before = held.candles.slice(-beforeLimit);
     else if (appended) before = [...held.candles, ...appended.filter((c) => c.openTime < fresh[0]!.openTime)].slice(-beforeLimit);
