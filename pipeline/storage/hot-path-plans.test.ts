@@ -49,18 +49,29 @@ afterAll(async () => {
   await dbs?.drop();
 });
 
-/** Runs a store call against EXPLAIN instead of executing it (nothing is written) and returns the plan's text. */
-async function planOf(call: (q: Queryable) => Promise<unknown>): Promise<string> {
+/**
+ * Runs a store call against EXPLAIN instead of executing it (nothing is written) and returns the plan's text.
+ * With `analyze`, EXPLAIN ANALYZE runs it, inside a transaction rolled back after: the plan says which parts ran.
+ */
+async function planOf(call: (q: Queryable) => Promise<unknown>, options: { analyze?: boolean } = {}): Promise<string> {
+  const explain = options.analyze ? 'explain (analyze, costs off, timing off, summary off)' : 'explain';
+  const client = await pool.connect();
   let plan = '';
-  const explaining: Queryable = {
-    query: async (text, values) => {
-      const { rows } = await pool.query<{ 'QUERY PLAN': string }>(`explain ${text}`, values);
-      plan = rows.map((r) => r['QUERY PLAN']).join('\n');
-      return { rows: [] } as never;
-    },
-  };
-  // The store then reads the (empty) result as its own: what it makes of that is not the point here.
-  await call(explaining).catch(() => undefined);
+  try {
+    if (options.analyze) await client.query('begin');
+    const explaining: Queryable = {
+      query: async (text, values) => {
+        const { rows } = await client.query<{ 'QUERY PLAN': string }>(`${explain} ${text}`, values);
+        plan = rows.map((r) => r['QUERY PLAN']).join('\n');
+        return { rows: [] } as never;
+      },
+    };
+    // The store then reads the (empty) result as its own: what it makes of that is not the point here.
+    await call(explaining).catch(() => undefined);
+  } finally {
+    if (options.analyze) await client.query('rollback');
+    client.release();
+  }
   expect(plan).not.toBe('');
   return plan;
 }
@@ -92,24 +103,9 @@ describe('the hot path as the tables grow', () => {
   });
 
   it("stores a batch of new watchers' candles reading them once: the insert of overlaps does not run", async () => {
-    const client = await pool.connect();
-    let plan = '';
-    try {
-      await client.query('begin');
-      const analysing: Queryable = {
-        query: async (text, values) => {
-          const { rows } = await client.query<{ 'QUERY PLAN': string }>(`explain (analyze, costs off, timing off, summary off) ${text}`, values);
-          plan = rows.map((r) => r['QUERY PLAN']).join('\n');
-          return { rows: [] } as never;
-        },
-      };
-      const fresh = Array.from({ length: 10 }, (_, i) => candle(i));
-      const batch = [1, 2, 3].map((n) => ({ key: { symbol: `NEW${n}/USDT`, timeframe: '5m' as const }, source: 'simulated', candles: fresh, newest: candle(9).openTime, beforeLimit: 0 }));
-      await candleStore.storeAndReadBackMany(analysing, batch).catch(() => undefined);
-    } finally {
-      await client.query('rollback');
-      client.release();
-    }
+    const fresh = Array.from({ length: 10 }, (_, i) => candle(i));
+    const batch = [1, 2, 3].map((n) => ({ key: { symbol: `NEW${n}/USDT`, timeframe: '5m' as const }, source: 'simulated', candles: fresh, newest: candle(9).openTime, beforeLimit: 0 }));
+    const plan = await planOf((q) => candleStore.storeAndReadBackMany(q, batch), { analyze: true });
     // The overlap insert's CTE, up to the next CTE or the main query.
     const overlap = /CTE gap_filled\n([\s\S]*?)\n {2}(?:CTE|->)/.exec(plan)?.[1] ?? '';
     expect(overlap).toContain('Conflict Resolution: NOTHING');
