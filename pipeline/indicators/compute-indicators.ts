@@ -60,6 +60,25 @@ export const LONGEST_INDICATOR_PERIOD = 200;
  */
 export const INDICATOR_WARMUP_CANDLES = 3 * LONGEST_INDICATOR_PERIOD;
 
+/**
+ * The indicators whose value depends on their last few candles only (a moving
+ * window, no smoothing carried from earlier candles): SMA20, Bollinger,
+ * stochastic %K, CCI, MFI, OBV slope, Williams %R, ROC and AO. The longest
+ * window among them is AO's SMA 34, so they need no more candles than this;
+ * fed more, they give the same values (OBV's running total aside, which
+ * differs in rounding only).
+ */
+export const LONGEST_WINDOWED_PERIOD = 34;
+
+export interface IndicatorEngineOptions {
+  /**
+   * Open time of the first candle the windowed indicators are fed; the
+   * candles before it go to the smoothed ones only (EMA, MACD, RSI and
+   * stochastic RSI, ATR, ADX, SAR), which need the long warm-up. Default: all.
+   */
+  windowedFrom?: number;
+}
+
 export interface IndicatorEngine {
   /** Feeds the next candle (ascending openTime). */
   push(candle: Candle): void;
@@ -67,7 +86,8 @@ export interface IndicatorEngine {
   values(): IndicatorValues;
 }
 
-export function createIndicatorEngine(): IndicatorEngine {
+export function createIndicatorEngine(options: IndicatorEngineOptions = {}): IndicatorEngine {
+  const windowedFrom = options.windowedFrom ?? Number.NEGATIVE_INFINITY;
   const rsi = new RSI(14);
   const macdSignal = new EMA(9);
   const macd = new MACD(new EMA(12), new EMA(26), macdSignal);
@@ -102,17 +122,18 @@ export function createIndicatorEngine(): IndicatorEngine {
       ema20.add(c.close);
       ema50.add(c.close);
       ema200.add(c.close);
-      sma20.add(c.close);
-      bb.add(c.close);
       stochRsi.add(c.close);
-      roc.add(c.close);
       atr.add(c);
       adx.add(c);
+      psar.add(c);
+      if (c.openTime < windowedFrom) return;
+      sma20.add(c.close);
+      bb.add(c.close);
+      roc.add(c.close);
       stoch.add(c);
       cci.add(c);
       mfi.add(c);
       willr.add(c);
-      psar.add(c);
       ao.add(c);
       const o = obv.add(c);
       if (o !== null) {
@@ -173,8 +194,8 @@ export function createIndicatorEngine(): IndicatorEngine {
 }
 
 /** The 21 values for the LAST candle of the series. */
-export function computeIndicators(candles: readonly Candle[]): IndicatorValues {
-  const engine = createIndicatorEngine();
+export function computeIndicators(candles: readonly Candle[], options: IndicatorEngineOptions = {}): IndicatorValues {
+  const engine = createIndicatorEngine(options);
   for (const c of candles) engine.push(c);
   return engine.values();
 }

@@ -2,8 +2,8 @@ import { describe, expect, it } from 'vitest';
 import { TIMEFRAME_MS } from '../../common/symbols';
 import { realCandles, sharedDataSlices } from '../backtest/fixtures/real-candles';
 import { INDICATOR_NAMES, type Candle, type WatchKey } from '../domain';
-import { computeIndicators, computeIndicatorSeries } from './compute-indicators';
-import { anchorStep, createIndicatorCache, indicatorAnchor, indicatorWindow } from './indicator-window';
+import { computeIndicators, computeIndicatorSeries, LONGEST_WINDOWED_PERIOD } from './compute-indicators';
+import { anchorStep, createIndicatorCache, indicatorAnchor, indicatorWindow, WINDOWED_FEED_SLOTS, windowedFrom, windowIndicators } from './indicator-window';
 
 const BTC: WatchKey = { symbol: 'BTC/USDT', timeframe: '1h' };
 const H = TIMEFRAME_MS['1h'];
@@ -52,6 +52,43 @@ describe('the anchored indicator window', () => {
   });
 });
 
+describe('the windowed indicators, fed the window\'s last candles only', () => {
+  const WINDOWED = ['sma20', 'bb_percent_b', 'bb_width', 'stoch_k', 'cci20', 'mfi14', 'obv_slope', 'williams_r', 'roc12', 'ao'] as const;
+
+  it.each([
+    { name: 'BTCUSDT 1h, lookback 1,000', key: BTC, candles: realCandles(), lookback: 1000 },
+    { name: 'ETHUSDT 1h, lookback 300', key: { symbol: 'ETH/USDT', timeframe: '1h' } as WatchKey, candles: sharedDataSlices()[1]!.candles.slice(0, 1500), lookback: 300 },
+  ])('$name: give the values of a feed of the whole window, at every candle', ({ key, candles, lookback }) => {
+    const tf = TIMEFRAME_MS[key.timeframe];
+    for (let n = lookback - 1; n < candles.length; n++) {
+      const window = lookbackWindow(candles, n, lookback);
+      const anchor = indicatorAnchor(key, candles[n]!.openTime, lookback);
+      const fed = (candles[n]!.openTime - windowedFrom(key, anchor, lookback)) / tf + 1;
+      expect(fed).toBeGreaterThanOrEqual(WINDOWED_FEED_SLOTS + 1);
+      expect(fed).toBeLessThanOrEqual(WINDOWED_FEED_SLOTS + anchorStep(lookback));
+      const live = windowIndicators(key, window, lookback);
+      const whole = computeIndicators(indicatorWindow(key, window, lookback));
+      // OBV is a running total: started later, it rounds differently, by a few units of the last place.
+      const { obv_slope: liveObv, ...liveRest } = live;
+      const { obv_slope: wholeObv, ...wholeRest } = whole;
+      expect(liveRest, `candle ${n}`).toStrictEqual(wholeRest);
+      expect(Math.abs(liveObv! - wholeObv!), `candle ${n}`).toBeLessThan(1e-12);
+    }
+  });
+
+  it('gives the candles before windowedFrom to the smoothed indicators only, and the windowed ones need no more than LONGEST_WINDOWED_PERIOD', () => {
+    const candles = realCandles().slice(0, 400);
+    const last = (fed: number) => computeIndicators(candles, { windowedFrom: candles[candles.length - fed]!.openTime });
+    // Fed fewer candles than any of their periods, the windowed ones are still warming up; the smoothed ones are not.
+    const short = last(10);
+    for (const name of INDICATOR_NAMES) expect(short[name], name).toBe((WINDOWED as readonly string[]).includes(name) ? null : computeIndicators(candles)[name]);
+    // Fed the longest of their periods, every one has its value.
+    const enough = last(LONGEST_WINDOWED_PERIOD);
+    for (const name of WINDOWED) expect(enough[name], name).not.toBeNull();
+    expect(last(LONGEST_WINDOWED_PERIOD - 1).ao).toBeNull();
+  });
+});
+
 describe('incremental indicators (createIndicatorCache)', () => {
   const cases = [
     { name: 'BTCUSDT 1h, lookback 1,000', key: BTC, candles: realCandles(), lookback: 1000 },
@@ -63,7 +100,7 @@ describe('incremental indicators (createIndicatorCache)', () => {
     let steps = 0;
     for (let n = lookback - 1; n < candles.length; n++) {
       const window = lookbackWindow(candles, n, lookback);
-      expect(cache.valuesAt(key, window, lookback), `candle ${n}`).toStrictEqual(computeIndicators(indicatorWindow(key, window, lookback)));
+      expect(cache.valuesAt(key, window, lookback), `candle ${n}`).toStrictEqual(windowIndicators(key, window, lookback));
       steps++;
     }
     // Rebuilt only on the first call and at each jump of the anchor: advanced otherwise.
@@ -80,7 +117,7 @@ describe('incremental indicators (createIndicatorCache)', () => {
     for (let n = lookback - 1; n < candles.length; n++) {
       const window = lookbackWindow(candles, n, lookback);
       const worker = workers[flips.next().value!]!;
-      expect(worker.valuesAt(key, window, lookback), `candle ${n}`).toStrictEqual(computeIndicators(indicatorWindow(key, window, lookback)));
+      expect(worker.valuesAt(key, window, lookback), `candle ${n}`).toStrictEqual(windowIndicators(key, window, lookback));
     }
     // Each caught up over the candles it had not seen instead of rebuilding.
     for (const w of workers) expect(w.stats().hits).toBeGreaterThan(w.stats().misses * 5);
@@ -92,7 +129,7 @@ describe('incremental indicators (createIndicatorCache)', () => {
     let n = 700;
     while (indicatorAnchor(key, candles[n]!.openTime, lookback) !== indicatorAnchor(key, candles[n - 1]!.openTime, lookback)) n++;
     const window = lookbackWindow(candles, n, lookback);
-    const expected = computeIndicators(indicatorWindow(key, window, lookback));
+    const expected = windowIndicators(key, window, lookback);
     const anchored = indicatorWindow(key, window, lookback).length;
     const start = window.length - anchored;
 

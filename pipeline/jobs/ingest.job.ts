@@ -4,8 +4,7 @@ import type { Logger } from '../../common/logger';
 import { TIMEFRAME_MS } from '../../common/symbols';
 import { watchKeyId, type Candle, type LiqCluster, type WatchKey } from '../domain';
 import { fetchHistory } from '../backtest/history';
-import { computeIndicators } from '../indicators/compute-indicators';
-import { indicatorWindow, type IndicatorCache } from '../indicators/indicator-window';
+import { windowIndicators, type IndicatorCache } from '../indicators/indicator-window';
 import { estimateLiquidationClusters } from '../liquidations/estimate-clusters';
 import type { MarketSource } from '../market/market-source';
 import { sanitizeCandles } from '../market/validate-candles';
@@ -197,7 +196,7 @@ export async function runIngest(deps: IngestDeps, key: WatchKey): Promise<Ingest
     // No look-ahead: each candle is analysed from the lookback candles up to it, as if ingested on time.
     window = candles.slice(Math.max(0, i + 1 - lookback), i + 1);
     // Over the candle's anchored indicator window (indicator-window.ts): the cache's values are the full computation's.
-    const indicators = deps.indicators ? deps.indicators.valuesAt(key, window, lookback) : computeIndicators(indicatorWindow(key, window, lookback));
+    const indicators = deps.indicators ? deps.indicators.valuesAt(key, window, lookback) : windowIndicators(key, window, lookback);
     risk = computeRisk(window, key.timeframe, indicators.atr14);
     // A provider's liquidation map is today's: right for the newest candle only.
     const clusters = i === candles.length - 1 ? await clustersFor(deps, key, window) : estimateLiquidationClusters(window);
