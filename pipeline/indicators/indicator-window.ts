@@ -20,8 +20,8 @@
  *
  * Only the smoothed indicators need the whole window. The windowed ones
  * (compute-indicators.ts, LONGEST_WINDOWED_PERIOD) are fed its last 101–200
- * candle slots (`windowedFrom`): the same values, without the ~1.7 ms of a new
- * watcher's ~3.5 ms indicator build that feeding them ~1,000 candles cost.
+ * candle slots (`windowedFrom`): the same values, and a new watcher's
+ * indicator build over ~950 candles takes 1.4 ms instead of 3.2 ms.
  */
 import { TIMEFRAME_MS } from '../../common/symbols';
 import { LRUCache } from 'lru-cache';
