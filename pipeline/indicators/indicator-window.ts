@@ -84,11 +84,22 @@ function firstAtOrAfter(candles: readonly Candle[], time: number): number {
   return lo;
 }
 
+/**
+ * Where the indicator window of the newest of `candles` (ascending) starts:
+ * its anchor, the index of its first candle, and where the windowed
+ * indicators start. Undefined for no candles.
+ */
+function anchoredWindow(key: WatchKey, candles: readonly Candle[], lookback: number) {
+  const last = candles.at(-1);
+  if (!last) return undefined;
+  const anchor = indicatorAnchor(key, last.openTime, lookback);
+  return { anchor, from: firstAtOrAfter(candles, anchor), windowedFrom: windowedFrom(key, anchor, lookback) };
+}
+
 /** The candles of `candles` (ascending, ending with the candle analysed) inside its indicator window. */
 export function indicatorWindow(key: WatchKey, candles: readonly Candle[], lookback: number): readonly Candle[] {
-  const last = candles.at(-1);
-  if (!last) return [];
-  return candles.slice(firstAtOrAfter(candles, indicatorAnchor(key, last.openTime, lookback)));
+  const window = anchoredWindow(key, candles, lookback);
+  return window ? candles.slice(window.from) : [];
 }
 
 /**
@@ -98,10 +109,8 @@ export function indicatorWindow(key: WatchKey, candles: readonly Candle[], lookb
  * exactly these.
  */
 export function windowIndicators(key: WatchKey, candles: readonly Candle[], lookback: number): IndicatorValues {
-  const last = candles.at(-1);
-  if (!last) return computeIndicators([]);
-  const anchor = indicatorAnchor(key, last.openTime, lookback);
-  return computeIndicators(candles.slice(firstAtOrAfter(candles, anchor)), { windowedFrom: windowedFrom(key, anchor, lookback) });
+  const window = anchoredWindow(key, candles, lookback);
+  return window ? computeIndicators(candles.slice(window.from), { windowedFrom: window.windowedFrom }) : computeIndicators([]);
 }
 
 interface Entry {
@@ -187,11 +196,9 @@ export function createIndicatorCache(maxEntries = 2_000): IndicatorCache {
   let misses = 0;
   return {
     valuesAt(key, candles, lookback) {
-      const last = candles.at(-1);
-      if (!last) return createIndicatorEngine().values();
-      const anchor = indicatorAnchor(key, last.openTime, lookback);
-      const windowed = windowedFrom(key, anchor, lookback);
-      const from = firstAtOrAfter(candles, anchor);
+      const window = anchoredWindow(key, candles, lookback);
+      if (!window) return computeIndicators([]);
+      const { anchor, from, windowedFrom: windowed } = window;
       const id = watchKeyId(key);
       let entry = map.get(id);
       const fed = entry && entry.anchor === anchor && entry.windowedFrom === windowed && entry.count <= candles.length - from ? entry.count : -1;
