@@ -10,7 +10,7 @@
 import type { Timeframe } from '../../common/symbols';
 import type { Candle, IndicatorValues, LiqCluster, RiskMetric, SignalDecision } from '../domain';
 import { createIndicatorEngine, INDICATOR_WARMUP_CANDLES } from '../indicators/compute-indicators';
-import { DEFAULT_ENTRY_CANDLES, estimateLiquidationClusters } from '../liquidations/estimate-clusters';
+import { createClusterEstimator, DEFAULT_ENTRY_CANDLES } from '../liquidations/estimate-clusters';
 import { computeRisk, RISK_CANDLES } from '../risk/compute-risk';
 import { decideSignal, type StrategyInput, type StrategyOptions } from '../signals/strategy';
 import type { TradeSignal } from './simulate';
@@ -50,6 +50,7 @@ export function decideSeries(candles: readonly Candle[], options: SignalSeriesOp
   const lookback = options.lookback ?? INDICATOR_WARMUP_CANDLES;
   const decide: DecideFn = options.decide ?? ((input) => decideSignal(input, options.strategy));
   const engine = createIndicatorEngine();
+  const estimateClusters = createClusterEstimator();
   return candles.map((candle, i) => {
     engine.push(candle);
     if (i + 1 < INDICATOR_WARMUP_CANDLES) return FLAT;
@@ -66,7 +67,7 @@ export function decideSeries(candles: readonly Candle[], options: SignalSeriesOp
       indicators,
       risk,
       get clusters(): LiqCluster[] {
-        return (clusters ??= estimateLiquidationClusters(window));
+        return (clusters ??= estimateClusters(window));
       },
       timeframe: options.timeframe,
     };

@@ -1,7 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import type { Candle } from '../domain';
 import { createSimulatedMarket } from '../market/simulated';
-import { estimateLiquidationClusters } from './estimate-clusters';
+import { realCandles } from '../backtest/fixtures/real-candles';
+import { createClusterEstimator, estimateLiquidationClusters } from './estimate-clusters';
 
 const H = 3_600_000;
 const c = (i: number, low: number, high: number, close: number, volume = 10): Candle => ({ openTime: i * H, open: close, high, low, close, volume });
@@ -85,5 +86,23 @@ describe('estimateLiquidationClusters', () => {
     expect(strongest.side).toBe('short');
     expect(strongest.priceLow).toBeGreaterThan(50_000);
   });
-});
 
+  it('gives, reusing its arrays call after call, what a fresh estimate gives, whatever the window sizes and options in between', () => {
+    const candles = realCandles();
+    const estimator = createClusterEstimator();
+    const far = c(0, 49_900, 50_100, 50_000, 1e6);
+    const cases: Array<[Candle[], Parameters<typeof estimateLiquidationClusters>[1]]> = [];
+    for (let i = 1; i <= candles.length; i += 7) {
+      // Windows that grow, then one small and one wide in between: every array is reused smaller and larger.
+      cases.push([candles.slice(Math.max(0, i - 100), i), undefined]);
+      cases.push([candles.slice(Math.max(0, i - 3), i), { lookback: 2, tiers: only10x, minStrength: 0 }]);
+      cases.push([candles.slice(Math.max(0, i - 300), i), { lookback: 300, bandPct: 0.1, maxClusters: 40 }]);
+    }
+    // Zero volume (equal weights), and a price far enough away that the bands need a Map.
+    cases.push([candles.slice(0, 50).map((k) => ({ ...k, volume: 0 })), undefined]);
+    cases.push([[far, ...candles.slice(0, 99)], undefined]);
+    cases.push([candles.slice(0, 100), undefined]);
+    for (const [window, options] of cases) expect(estimator(window, options)).toEqual(estimateLiquidationClusters(window, options));
+    expect(cases.length).toBeGreaterThan(300);
+  });
+});

@@ -44,7 +44,41 @@ export const DEFAULT_TIERS: readonly LeverageTier[] = [
   { leverage: 100, weight: 0.15 },
 ];
 
+/**
+ * The typed arrays one estimate works in, grown as needed. A walk-forward over
+ * a new watcher's history estimates at every candle that makes a call (~500 of
+ * 2,000), and allocating these afresh (off-heap backing stores) was about a
+ * third of each estimate's cost.
+ */
+interface Scratch {
+  lowAfter: Float64Array;
+  highAfter: Float64Array;
+  levelKeys: Float64Array;
+  levelWeights: Float64Array;
+  bandSlots: Int32Array;
+}
+
+const emptyScratch = (): Scratch => ({
+  lowAfter: new Float64Array(0),
+  highAfter: new Float64Array(0),
+  levelKeys: new Float64Array(0),
+  levelWeights: new Float64Array(0),
+  bandSlots: new Int32Array(0),
+});
+
+export type ClusterEstimator = (candles: readonly Candle[], options?: EstimateClusterOptions) => LiqCluster[];
+
+/** estimateLiquidationClusters, reusing its working arrays from one call to the next (one caller at a time: calls are synchronous). */
+export function createClusterEstimator(): ClusterEstimator {
+  const scratch = emptyScratch();
+  return (candles, options = {}) => estimate(candles, options, scratch);
+}
+
 export function estimateLiquidationClusters(candles: readonly Candle[], options: EstimateClusterOptions = {}): LiqCluster[] {
+  return estimate(candles, options, emptyScratch());
+}
+
+function estimate(candles: readonly Candle[], options: EstimateClusterOptions, scratch: Scratch): LiqCluster[] {
   const n = candles.length;
   const last = candles[n - 1];
   if (!last) return [];
@@ -59,8 +93,15 @@ export function estimateLiquidationClusters(candles: readonly Candle[], options:
   const start = Math.max(0, n - lookback);
   // Lowest low / highest high strictly after each entry candle: "was this level crossed later?" in O(1).
   // Only the entries (the last `lookback` candles) are asked, so only their suffix is scanned.
-  const minLowAfter = new Float64Array(n + 1 - start).fill(Number.POSITIVE_INFINITY);
-  const maxHighAfter = new Float64Array(n + 1 - start).fill(Number.NEGATIVE_INFINITY);
+  const entries = n - start;
+  if (scratch.lowAfter.length < entries + 1) {
+    scratch.lowAfter = new Float64Array(entries + 1);
+    scratch.highAfter = new Float64Array(entries + 1);
+  }
+  const minLowAfter = scratch.lowAfter;
+  const maxHighAfter = scratch.highAfter;
+  minLowAfter[entries] = Number.POSITIVE_INFINITY;
+  maxHighAfter[entries] = Number.NEGATIVE_INFINITY;
   for (let i = n - 1; i >= start; i--) {
     const c = candles[i]!;
     minLowAfter[i - start] = Math.min(minLowAfter[i + 1 - start]!, c.low);
@@ -73,21 +114,18 @@ export function estimateLiquidationClusters(candles: readonly Candle[], options:
 
   // Every surviving level in the order met (entry by entry, tier by tier, long before short), as its
   // band key (2·band for longs, 2·band + 1 for shorts) and weight: numbers in typed arrays rather than
-  // an object or a string per level, since this runs at every call of a new watcher's history
-  // walk-forward.
+  // an object or a string per level.
   const longFactors = tiers.map(({ leverage }) => 1 - 1 / leverage + mmr);
   const shortFactors = tiers.map(({ leverage }) => 1 + 1 / leverage - mmr);
-  const levelKeys = new Float64Array(2 * tiers.length * (n - start));
-  const levelWeights = new Float64Array(levelKeys.length);
+  if (scratch.levelKeys.length < 2 * tiers.length * entries) {
+    scratch.levelKeys = new Float64Array(2 * tiers.length * entries);
+    scratch.levelWeights = new Float64Array(2 * tiers.length * entries);
+  }
+  const levelKeys = scratch.levelKeys;
+  const levelWeights = scratch.levelWeights;
   let levels = 0;
   let minKey = Number.POSITIVE_INFINITY;
   let maxKey = Number.NEGATIVE_INFINITY;
-  const level = (key: number, weight: number) => {
-    levelKeys[levels] = key;
-    levelWeights[levels++] = weight;
-    if (key < minKey) minKey = key;
-    if (key > maxKey) maxKey = key;
-  };
   for (let i = start; i < n; i++) {
     const c = candles[i]!;
     const entry = (c.high + c.low + c.close) / 3;
@@ -100,8 +138,20 @@ export function estimateLiquidationClusters(candles: readonly Candle[], options:
       const longLiq = entry * longFactors[t]!;
       const shortLiq = entry * shortFactors[t]!;
       // Filled once a later candle traded through it; it must also still be on its side of the price.
-      if (lowAfter > longLiq && longLiq < last.close) level(2 * Math.floor(longLiq / width), weight);
-      if (highAfter < shortLiq && shortLiq > last.close) level(2 * Math.floor(shortLiq / width) + 1, weight);
+      if (lowAfter > longLiq && longLiq < last.close) {
+        const key = 2 * Math.floor(longLiq / width);
+        levelKeys[levels] = key;
+        levelWeights[levels++] = weight;
+        if (key < minKey) minKey = key;
+        if (key > maxKey) maxKey = key;
+      }
+      if (highAfter < shortLiq && shortLiq > last.close) {
+        const key = 2 * Math.floor(shortLiq / width) + 1;
+        levelKeys[levels] = key;
+        levelWeights[levels++] = weight;
+        if (key < minKey) minKey = key;
+        if (key > maxKey) maxKey = key;
+      }
     }
   }
 
@@ -111,7 +161,11 @@ export function estimateLiquidationClusters(candles: readonly Candle[], options:
   const bandKeys: number[] = [];
   const bandWeights: number[] = [];
   const span = maxKey - minKey + 1;
-  const table = span <= 8192 ? new Int32Array(span).fill(-1) : undefined;
+  let table: Int32Array | undefined;
+  if (span <= 8192) {
+    if (scratch.bandSlots.length < span) scratch.bandSlots = new Int32Array(span);
+    table = scratch.bandSlots.fill(-1, 0, span);
+  }
   const map = table ? undefined : new Map<number, number>();
   for (let l = 0; l < levels; l++) {
     const key = levelKeys[l]!;
@@ -125,24 +179,29 @@ export function estimateLiquidationClusters(candles: readonly Candle[], options:
     }
   }
 
-  const all = bandKeys.map((key, slot) => {
-    const short = (key & 1) === 1;
-    return { side: short ? ('short' as const) : ('long' as const), band: short ? (key - 1) / 2 : key / 2, weight: bandWeights[slot]! };
-  });
-  const heaviest = all.reduce((m, b) => Math.max(m, b.weight), 0);
+  // Only the bands kept become objects: a window has tens of bands, the result at most maxClusters.
+  let heaviest = 0;
+  for (const w of bandWeights) heaviest = Math.max(heaviest, w);
   if (heaviest <= 0) return [];
-  return all
-    .map((b) => ({ ...b, strength: b.weight / heaviest }))
-    .filter((b) => b.strength >= minStrength)
-    .sort((a, b) => b.strength - a.strength)
+  const strengths = bandWeights.map((w) => w / heaviest);
+  const kept: number[] = [];
+  for (let slot = 0; slot < strengths.length; slot++) if (strengths[slot]! >= minStrength) kept.push(slot);
+  // Stable: equal strengths keep the order first met.
+  kept.sort((a, b) => strengths[b]! - strengths[a]!);
+  return kept
     .slice(0, maxClusters)
-    .map((b) => ({
-      side: b.side,
-      // Clip the band to its side of the price so a band never straddles the last close.
-      priceLow: b.side === 'short' ? Math.max(b.band * width, last.close) : b.band * width,
-      priceHigh: b.side === 'long' ? Math.min((b.band + 1) * width, last.close) : (b.band + 1) * width,
-      strength: b.strength,
-      source: 'estimated' as const,
-    }))
+    .map((slot): LiqCluster => {
+      const key = bandKeys[slot]!;
+      const short = (key & 1) === 1;
+      const band = short ? (key - 1) / 2 : key / 2;
+      return {
+        side: short ? 'short' : 'long',
+        // Clip the band to its side of the price so a band never straddles the last close.
+        priceLow: short ? Math.max(band * width, last.close) : band * width,
+        priceHigh: short ? (band + 1) * width : Math.min((band + 1) * width, last.close),
+        strength: strengths[slot]!,
+        source: 'estimated',
+      };
+    })
     .sort((a, b) => a.priceLow - b.priceLow);
 }
