@@ -215,7 +215,11 @@ describe('publishing fewer signals where the strategy has no edge (SIGNAL_PUBLIS
       [pair.symbol],
     );
     expect(first.history?.map((c) => ({ t: c.openTime, close: c.close }))).toEqual(stored);
-    expect(await ensureHistory(track, pair, first.history)).toMatchObject({ history: HISTORY, decisions: HISTORY - INDICATOR_WARMUP_CANDLES });
+    const sent: string[] = [];
+    const recorded: TrackRecordDeps = { ...track, sql: { query: (text, values) => (sent.push(text), track.sql.query(text, values)) } };
+    expect(await ensureHistory(recorded, pair, first.history)).toMatchObject({ history: HISTORY, decisions: HISTORY - INDICATOR_WARMUP_CANDLES });
+    // Nor are they read back for the rollup.
+    expect(sent.filter((text) => /from public\.candles/.test(text))).toEqual([]);
     const handedOver = await rowsOf();
     expect(handedOver.decisions).toHaveLength(HISTORY - INDICATOR_WARMUP_CANDLES);
 

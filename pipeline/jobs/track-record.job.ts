@@ -30,8 +30,13 @@ export const TRACK_RECORD_MAX_CANDLES = 10_000;
  * forward over its stored candles and decisions. One upsert statement, so a
  * reader sees the three windows of one run, and a rerun only refreshes them.
  */
-export async function runTrackRecord(deps: TrackRecordDeps, key: WatchKey): Promise<Record<string, unknown>> {
-  const { candles, decisions } = await trackRecordStore.load(deps.sql, key, deps.maxCandles ?? TRACK_RECORD_MAX_CANDLES);
+export async function runTrackRecord(deps: TrackRecordDeps, key: WatchKey, series?: readonly Candle[]): Promise<Record<string, unknown>> {
+  const max = deps.maxCandles ?? TRACK_RECORD_MAX_CANDLES;
+  // `series`: the watcher's whole series, in the caller's hands (ensureHistory's `given`): only the decisions are read.
+  const held = series?.slice(-max);
+  const { candles, decisions } = held
+    ? { candles: held, decisions: await trackRecordStore.decisionsFor(deps.sql, key, held) }
+    : await trackRecordStore.load(deps.sql, key, max);
   const records = computeTrackRecords(candles, decisions, deps.settings, deps.now());
   await trackRecordStore.upsert(deps.sql, key, records);
   const all = records.find((r) => r.window === 'all');
@@ -66,6 +71,7 @@ export async function ensureHistory(deps: TrackRecordDeps, key: WatchKey, given?
   const rows: HistoryDecision[] = [];
   for (let i = INDICATOR_WARMUP_CANDLES - 1; i < candles.length - 1; i++) rows.push({ candleTime: candles[i]!.openTime, decision: series[i]! });
   const stored = await trackRecordStore.saveHistory(deps.sql, key, rows);
-  const rolled = await runTrackRecord(deps, key);
+  // The rollup reads the decisions just stored; the candles it has (~2,000, as JSON) are not read back.
+  const rolled = await runTrackRecord(deps, key, given?.length ? given : undefined);
   return { history: candles.length, decisions: stored, trades: rolled.trades, edge: rolled.edge };
 }

@@ -97,4 +97,25 @@ describe('storing a walk-forward history', () => {
     await expect(trackRecordStore.saveHistory(pool, key('H3/USDT'), [flat(0), bad])).rejects.toMatchObject({ code: '23514' });
     expect(await stored('H3/USDT')).toEqual([]);
   });
+
+  it("reads for held candles the decisions load reads with the stored ones: the history's, else the live signal's, else none", async () => {
+    const symbol = 'H4/USDT';
+    await pool.query(
+      `insert into public.candles (symbol, timeframe, open_time, open, high, low, close, volume, source)
+       select $1, '5m', timestamptz 'epoch' + ($2::float8 + i * $3) * interval '1 millisecond', 10, 12, 9, 11, 1, 'seed' from generate_series(0, 7) i`,
+      [symbol, T0, TF],
+    );
+    await trackRecordStore.saveHistory(pool, key(symbol), [flat(1), long(2), flat(4)]);
+    // Live signals at 4 (the history's decision wins there) and 6 (the only decision at 6).
+    await pool.query(
+      `insert into public.signals (symbol, timeframe, candle_time, direction, score, entry, stop, take_profit)
+       select $1, '5m', timestamptz 'epoch' + ($2::float8 + i * $3) * interval '1 millisecond', 'short', 55, 11, 12, 9 from unnest(array[4, 6]) i`,
+      [symbol, T0, TF],
+    );
+    const loaded = await trackRecordStore.load(pool, key(symbol), 6);
+    expect(loaded.candles.map((c) => (c.openTime - T0) / TF)).toEqual([2, 3, 4, 5, 6, 7]);
+    expect(loaded.decisions.map((d) => d?.direction ?? null)).toEqual(['long', null, 'flat', null, 'short', null]);
+    expect(await trackRecordStore.decisionsFor(pool, key(symbol), loaded.candles)).toEqual(loaded.decisions);
+    expect(await trackRecordStore.decisionsFor(pool, key(symbol), [])).toEqual([]);
+  });
 });

@@ -34,6 +34,30 @@ const insertHistorySql = (onConflict: string) =>
    from unnest($3::float8[], $4::int4[], $5::int4[], $6::float8[], $7::float8[]) as u(t, d, score, stop, take_profit)
    ${onConflict}`;
 
+interface DecisionRow {
+  t: number;
+  direction: Direction;
+  score: number;
+  stop: number | null;
+  take_profit: number | null;
+}
+
+/** Per candle time from `since` on: the history's decision, else the live signal ($1 symbol, $2 timeframe). */
+const decisionsSinceSql = (since: string) =>
+  `(select coalesce(json_agg(d), '[]') from (
+      select (extract(epoch from h.candle_time) * 1000)::float8 as t, h.direction, h.score, h.stop, h.take_profit
+      from public.history_decisions h where h.symbol = $1 and h.timeframe = $2 and h.candle_time >= ${since}
+      union all
+      select (extract(epoch from s.candle_time) * 1000)::float8, s.direction, s.score, s.stop, s.take_profit
+      from public.signals s where s.symbol = $1 and s.timeframe = $2 and s.candle_time >= ${since}
+        and not exists (select 1 from public.history_decisions h where h.symbol = $1 and h.timeframe = $2 and h.candle_time = s.candle_time)
+    ) d)`;
+
+function alignDecisions(candles: readonly Candle[], rows: readonly DecisionRow[]): Array<TradeSignal | null> {
+  const byTime = new Map(rows.map((d) => [d.t, { direction: d.direction, score: d.score, stop: d.stop, takeProfit: d.take_profit }]));
+  return candles.map((c) => byTime.get(c.openTime) ?? null);
+}
+
 export interface HistoryDecision {
   candleTime: number;
   decision: TradeSignal;
@@ -88,28 +112,30 @@ export const trackRecordStore = {
    * One round trip.
    */
   load: async (q: Queryable, key: WatchKey, limit: number): Promise<{ candles: Candle[]; decisions: Array<TradeSignal | null> }> => {
-    const { rows } = await q.query<{
-      candles: Array<[number, number, number, number, number, number]>;
-      decisions: Array<{ t: number; direction: Direction; score: number; stop: number | null; take_profit: number | null }>;
-    }>(
+    const { rows } = await q.query<{ candles: Array<[number, number, number, number, number, number]>; decisions: DecisionRow[] }>(
       `with w as (
          select (extract(epoch from open_time) * 1000)::float8 as t, open_time, open, high, low, close, volume from public.candles
          where symbol = $1 and timeframe = $2 order by open_time desc limit $3
        )
-       select ${CANDLE_ARRAY_SQL('w')} as candles,
-         (select coalesce(json_agg(d), '[]') from (
-            select (extract(epoch from h.candle_time) * 1000)::float8 as t, h.direction, h.score, h.stop, h.take_profit
-            from public.history_decisions h where h.symbol = $1 and h.timeframe = $2 and h.candle_time >= (select min(open_time) from w)
-            union all
-            select (extract(epoch from s.candle_time) * 1000)::float8, s.direction, s.score, s.stop, s.take_profit
-            from public.signals s where s.symbol = $1 and s.timeframe = $2 and s.candle_time >= (select min(open_time) from w)
-              and not exists (select 1 from public.history_decisions h where h.symbol = $1 and h.timeframe = $2 and h.candle_time = s.candle_time)
-          ) d) as decisions`,
+       select ${CANDLE_ARRAY_SQL('w')} as candles, ${decisionsSinceSql('(select min(open_time) from w)')} as decisions`,
       [key.symbol, key.timeframe, limit],
     );
     const candles = candlesFromArray(rows[0]!.candles);
-    const byTime = new Map(rows[0]!.decisions.map((d) => [d.t, { direction: d.direction, score: d.score, stop: d.stop, takeProfit: d.take_profit }]));
-    return { candles, decisions: candles.map((c) => byTime.get(c.openTime) ?? null) };
+    return { candles, decisions: alignDecisions(candles, rows[0]!.decisions) };
+  },
+
+  /**
+   * load's decisions for candles the caller holds (a first ingest's, just
+   * stored): the same reading, without sending the candles back.
+   */
+  decisionsFor: async (q: Queryable, key: WatchKey, candles: readonly Candle[]): Promise<Array<TradeSignal | null>> => {
+    if (!candles.length) return [];
+    const { rows } = await q.query<{ decisions: DecisionRow[] }>(`select ${decisionsSinceSql(fromMs('$3'))} as decisions`, [
+      key.symbol,
+      key.timeframe,
+      candles[0]!.openTime,
+    ]);
+    return alignDecisions(candles, rows[0]!.decisions);
   },
 
   upsert: async (q: Queryable, key: WatchKey, records: readonly TrackRecord[]): Promise<void> => {
