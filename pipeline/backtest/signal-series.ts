@@ -12,7 +12,7 @@ import type { Candle, IndicatorValues, LiqCluster, RiskMetric, SignalDecision } 
 import { createIndicatorEngine, INDICATOR_WARMUP_CANDLES } from '../indicators/compute-indicators';
 import { createClusterEstimator, DEFAULT_ENTRY_CANDLES } from '../liquidations/estimate-clusters';
 import { computeRisk, RISK_CANDLES } from '../risk/compute-risk';
-import { decideSignal, type StrategyInput, type StrategyOptions } from '../signals/strategy';
+import { decideCall, type StrategyInput, type StrategyOptions } from '../signals/strategy';
 import type { TradeSignal } from './simulate';
 
 /** The strategy as a function of one candle's inputs: decideSignal, or a candidate being measured. */
@@ -48,7 +48,8 @@ export const RECENT_CANDLES = Math.max(RISK_CANDLES, DEFAULT_ENTRY_CANDLES);
  */
 export function decideSeries(candles: readonly Candle[], options: SignalSeriesOptions): TradeSignal[] {
   const lookback = options.lookback ?? INDICATOR_WARMUP_CANDLES;
-  const decide: DecideFn = options.decide ?? ((input) => decideSignal(input, options.strategy));
+  // decideSignal's decision without its reasons, which a series discards.
+  const decide: DecideFn = options.decide ?? ((input) => decideCall(input, options.strategy));
   const engine = createIndicatorEngine();
   const estimateClusters = createClusterEstimator();
   return candles.map((candle, i) => {

@@ -5,7 +5,9 @@ import { estimateLiquidationClusters } from '../liquidations/estimate-clusters';
 import { createSimulatedMarket } from '../market/simulated';
 import { computeRisk } from '../risk/compute-risk';
 import { scoreOf } from './score-calibration';
-import { decideSignal } from './strategy';
+import { sharedDataSlices } from '../backtest/fixtures/real-candles';
+import { createIndicatorEngine } from '../indicators/compute-indicators';
+import { decideCall, decideSignal, type StrategyOptions } from './strategy';
 
 const ENTRY = 100;
 const candles: Candle[] = [{ openTime: 0, open: 99, high: 101, low: 98, close: ENTRY, volume: 5 }];
@@ -177,5 +179,29 @@ describe('decideSignal has no look-ahead', () => {
       seen.add(decideSignal({ candles: past, indicators: series[k]!, risk: computeRisk(past, '1h'), clusters: [], timeframe: '1h' }).direction);
     }
     expect([...seen].sort()).toEqual(['flat', 'long', 'short']);
+  });
+});
+
+describe('decideCall', () => {
+  it("takes decideSignal's decision without its reasons, at every candle of the four real-data files and with each opt-in rule", () => {
+    const options: StrategyOptions[] = [{}, { trendGate: true }, { minMoveFees: 3, feePct: 0.1 }, { minRewardRisk: 1, threshold: 30 }];
+    let calls = 0;
+    for (const { candles: all, timeframe } of sharedDataSlices()) {
+      const engine = createIndicatorEngine();
+      all.forEach((candle, i) => {
+        engine.push(candle);
+        const past = all.slice(Math.max(0, i - 99), i + 1);
+        const indicators = engine.values();
+        const input = { candles: past, indicators, risk: computeRisk(past, timeframe, indicators.atr14), clusters: estimateLiquidationClusters(past), timeframe };
+        for (const o of options) {
+          const explained = decideSignal(input, o);
+          const call = decideCall(input, o);
+          expect(call).toEqual({ ...explained, reasons: [] });
+          if (call.direction !== 'flat') calls++;
+        }
+      });
+    }
+    // Calls with stops, targets and scores were compared, not only flat decisions.
+    expect(calls).toBeGreaterThan(1000);
   });
 });

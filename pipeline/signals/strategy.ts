@@ -86,78 +86,143 @@ type Vote = SignalReason['vote'];
 
 const fmt = (x: number, digits = 2): string => (Math.abs(x) >= 1000 ? x.toFixed(0) : x.toPrecision(Math.max(digits, 3)));
 
-/** Contrarian vote at the extremes of an oscillator. */
-function extreme(indicator: string, value: number, weight: number, low: number, high: number): SignalReason {
-  const vote: Vote = value <= low ? 'long' : value >= high ? 'short' : 'neutral';
-  const where = vote === 'long' ? `≤ ${low}, oversold` : vote === 'short' ? `≥ ${high}, overbought` : `between ${low} and ${high}`;
-  return { indicator, vote, weight, detail: `${indicator} ${fmt(value)} (${where})` };
+/**
+ * One indicator's vote: null while it warms up (it then neither votes nor
+ * counts). Its reason's text is a separate function because only an explained
+ * decision needs it: a new watcher's walk-forward decides at ~2,000 candles and
+ * discards the reasons, and formatting them was ~15 % of that walk-forward.
+ */
+interface VoteRule {
+  indicator: string;
+  weight: number;
+  vote(close: number, v: IndicatorValues): Vote | null;
+  detail(close: number, v: IndicatorValues, vote: Vote): string;
 }
 
-function sign(indicator: string, value: number, weight: number, deadband: number, what: string): SignalReason {
-  const vote: Vote = value > deadband ? 'long' : value < -deadband ? 'short' : 'neutral';
-  return { indicator, vote, weight, detail: `${what} ${fmt(value)}${vote === 'neutral' ? ' (flat)' : vote === 'long' ? ' (rising)' : ' (falling)'}` };
+/** Contrarian vote at the extremes of an oscillator. */
+function extreme(indicator: string, value: (v: IndicatorValues) => number | null, weight: number, low: number, high: number): VoteRule {
+  return {
+    indicator,
+    weight,
+    vote: (_close, v) => {
+      const x = value(v);
+      return x === null ? null : x <= low ? 'long' : x >= high ? 'short' : 'neutral';
+    },
+    detail: (_close, v, vote) =>
+      `${indicator} ${fmt(value(v)!)} (${vote === 'long' ? `≤ ${low}, oversold` : vote === 'short' ? `≥ ${high}, overbought` : `between ${low} and ${high}`})`,
+  };
 }
+
+function sign(indicator: string, value: (v: IndicatorValues) => number | null, weight: number, deadband: number, what: string): VoteRule {
+  return {
+    indicator,
+    weight,
+    vote: (_close, v) => {
+      const x = value(v);
+      return x === null ? null : x > deadband ? 'long' : x < -deadband ? 'short' : 'neutral';
+    },
+    detail: (_close, v, vote) => `${what} ${fmt(value(v)!)}${vote === 'neutral' ? ' (flat)' : vote === 'long' ? ' (rising)' : ' (falling)'}`,
+  };
+}
+
+/** The voters, in the order their reasons are listed. */
+const VOTE_RULES: readonly VoteRule[] = [
+  {
+    indicator: 'ema_trend',
+    weight: 2,
+    vote: (close, v) => {
+      if (v.ema20 === null || v.ema50 === null) return null;
+      return close > v.ema20 && v.ema20 > v.ema50 ? 'long' : close < v.ema20 && v.ema20 < v.ema50 ? 'short' : 'neutral';
+    },
+    detail: (_close, _v, vote) => (vote === 'long' ? 'close > EMA20 > EMA50' : vote === 'short' ? 'close < EMA20 < EMA50' : 'EMAs not stacked'),
+  },
+  {
+    indicator: 'ema200',
+    weight: 1.5,
+    vote: (close, v) => (v.ema200 === null ? null : close > v.ema200 ? 'long' : close < v.ema200 ? 'short' : 'neutral'),
+    detail: (close, v) => `close ${close > v.ema200! ? 'above' : 'below'} EMA200 ${fmt(v.ema200!)}`,
+  },
+  sign('macd', (v) => v.macd_hist, 1.5, 0, 'MACD histogram'),
+  {
+    indicator: 'adx14',
+    weight: 1,
+    vote: (close, v) => {
+      if (v.adx14 === null || v.ema50 === null) return null;
+      return v.adx14 < 25 ? 'neutral' : close > v.ema50 ? 'long' : close < v.ema50 ? 'short' : 'neutral';
+    },
+    detail: (_close, v) => (v.adx14! >= 25 ? `ADX ${fmt(v.adx14!)} confirms the trend` : `ADX ${fmt(v.adx14!)} < 25, no trend`),
+  },
+  {
+    indicator: 'psar',
+    weight: 1,
+    vote: (close, v) => (v.psar === null ? null : v.psar < close ? 'long' : v.psar > close ? 'short' : 'neutral'),
+    detail: (close, v) => `SAR ${fmt(v.psar!)} ${v.psar! < close ? 'below' : 'above'} price`,
+  },
+  sign('ao', (v) => v.ao, 1, 0, 'Awesome Oscillator'),
+  sign('roc12', (v) => v.roc12, 1, 0.5, 'ROC(12) %'),
+  sign('obv_slope', (v) => v.obv_slope, 1, 0.1, 'OBV slope'),
+  extreme('rsi14', (v) => v.rsi14, 1.5, 30, 70),
+  extreme('stoch_k', (v) => v.stoch_k, 0.75, 20, 80),
+  extreme('stoch_rsi', (v) => v.stoch_rsi, 0.5, 0.2, 0.8),
+  extreme('cci20', (v) => v.cci20, 0.75, -100, 100),
+  extreme('mfi14', (v) => v.mfi14, 0.75, 20, 80),
+  extreme('williams_r', (v) => v.williams_r, 0.5, -80, -20),
+  {
+    indicator: 'bb_percent_b',
+    weight: 0.75,
+    vote: (_close, v) => (v.bb_percent_b === null ? null : v.bb_percent_b < 0 ? 'long' : v.bb_percent_b > 1 ? 'short' : 'neutral'),
+    detail: (_close, v) => {
+      const b = v.bb_percent_b!;
+      return `%B ${fmt(b)} (${b < 0 ? 'below the lower band' : b > 1 ? 'above the upper band' : 'inside the bands'})`;
+    },
+  },
+];
 
 /** The votes of the indicators that have a value. */
 export function collectVotes(close: number, v: IndicatorValues): SignalReason[] {
   const votes: SignalReason[] = [];
-  if (v.ema20 !== null && v.ema50 !== null) {
-    const up = close > v.ema20 && v.ema20 > v.ema50;
-    const down = close < v.ema20 && v.ema20 < v.ema50;
-    votes.push({
-      indicator: 'ema_trend',
-      vote: up ? 'long' : down ? 'short' : 'neutral',
-      weight: 2,
-      detail: up ? 'close > EMA20 > EMA50' : down ? 'close < EMA20 < EMA50' : 'EMAs not stacked',
-    });
-  }
-  if (v.ema200 !== null) {
-    votes.push({ indicator: 'ema200', vote: close > v.ema200 ? 'long' : close < v.ema200 ? 'short' : 'neutral', weight: 1.5, detail: `close ${close > v.ema200 ? 'above' : 'below'} EMA200 ${fmt(v.ema200)}` });
-  }
-  if (v.macd_hist !== null) votes.push(sign('macd', v.macd_hist, 1.5, 0, 'MACD histogram'));
-  if (v.adx14 !== null && v.ema50 !== null) {
-    const trending = v.adx14 >= 25;
-    const vote: Vote = !trending ? 'neutral' : close > v.ema50 ? 'long' : close < v.ema50 ? 'short' : 'neutral';
-    votes.push({ indicator: 'adx14', vote, weight: 1, detail: trending ? `ADX ${fmt(v.adx14)} confirms the trend` : `ADX ${fmt(v.adx14)} < 25, no trend` });
-  }
-  if (v.psar !== null) {
-    votes.push({ indicator: 'psar', vote: v.psar < close ? 'long' : v.psar > close ? 'short' : 'neutral', weight: 1, detail: `SAR ${fmt(v.psar)} ${v.psar < close ? 'below' : 'above'} price` });
-  }
-  if (v.ao !== null) votes.push(sign('ao', v.ao, 1, 0, 'Awesome Oscillator'));
-  if (v.roc12 !== null) votes.push(sign('roc12', v.roc12, 1, 0.5, 'ROC(12) %'));
-  if (v.obv_slope !== null) votes.push(sign('obv_slope', v.obv_slope, 1, 0.1, 'OBV slope'));
-  if (v.rsi14 !== null) votes.push(extreme('rsi14', v.rsi14, 1.5, 30, 70));
-  if (v.stoch_k !== null) votes.push(extreme('stoch_k', v.stoch_k, 0.75, 20, 80));
-  if (v.stoch_rsi !== null) votes.push(extreme('stoch_rsi', v.stoch_rsi, 0.5, 0.2, 0.8));
-  if (v.cci20 !== null) votes.push(extreme('cci20', v.cci20, 0.75, -100, 100));
-  if (v.mfi14 !== null) votes.push(extreme('mfi14', v.mfi14, 0.75, 20, 80));
-  if (v.williams_r !== null) votes.push(extreme('williams_r', v.williams_r, 0.5, -80, -20));
-  if (v.bb_percent_b !== null) {
-    const b = v.bb_percent_b;
-    votes.push({ indicator: 'bb_percent_b', vote: b < 0 ? 'long' : b > 1 ? 'short' : 'neutral', weight: 0.75, detail: `%B ${fmt(b)} (${b < 0 ? 'below the lower band' : b > 1 ? 'above the upper band' : 'inside the bands'})` });
+  for (const rule of VOTE_RULES) {
+    const vote = rule.vote(close, v);
+    if (vote !== null) votes.push({ indicator: rule.indicator, vote, weight: rule.weight, detail: rule.detail(close, v, vote) });
   }
   return votes;
 }
 
+/** The weights voting long and short, and of every voter: collectVotes summed, without its reasons. */
+function tallyVotes(close: number, v: IndicatorValues): { long: number; short: number; total: number } {
+  let long = 0;
+  let short = 0;
+  let total = 0;
+  for (const rule of VOTE_RULES) {
+    const vote = rule.vote(close, v);
+    if (vote === null) continue;
+    total += rule.weight;
+    if (vote === 'long') long += rule.weight;
+    else if (vote === 'short') short += rule.weight;
+  }
+  return { long, short, total };
+}
+
 export function decideSignal(input: StrategyInput, options: StrategyOptions = {}): SignalDecision {
+  return decide(input, options, true);
+}
+
+/** decideSignal's decision without its reasons (`reasons` is empty): for a walk-forward, which discards them. */
+export function decideCall(input: StrategyInput, options: StrategyOptions = {}): SignalDecision {
+  return decide(input, options, false);
+}
+
+function decide(input: StrategyInput, options: StrategyOptions, explain: boolean): SignalDecision {
   const last = input.candles.at(-1);
   if (!last) throw new AppError('bad_request', 'decideSignal needs at least one candle');
   const threshold = options.threshold ?? DEFAULT_THRESHOLD;
   const entry = last.close;
-  const reasons = collectVotes(entry, input.indicators);
-
-  let long = 0;
-  let short = 0;
-  let total = 0;
-  for (const r of reasons) {
-    total += r.weight;
-    if (r.vote === 'long') long += r.weight;
-    else if (r.vote === 'short') short += r.weight;
-  }
+  const { long, short, total } = tallyVotes(entry, input.indicators);
+  const reasons = explain ? collectVotes(entry, input.indicators) : [];
   let agreement = total > 0 ? (100 * Math.abs(long - short)) / total : 0;
   if (input.risk.regime === 'extreme') {
     agreement *= EXTREME_VOL_DAMPING;
-    reasons.push({ indicator: 'risk_regime', vote: 'neutral', weight: 0, detail: `extreme volatility (${(input.risk.realizedVol * 100).toFixed(0)} % annualised): vote ×${EXTREME_VOL_DAMPING}` });
+    if (explain) reasons.push({ indicator: 'risk_regime', vote: 'neutral', weight: 0, detail: `extreme volatility (${(input.risk.realizedVol * 100).toFixed(0)} % annualised): vote ×${EXTREME_VOL_DAMPING}` });
   }
   const vote = Math.max(0, Math.min(100, Math.round(agreement)));
 
@@ -168,20 +233,20 @@ export function decideSignal(input: StrategyInput, options: StrategyOptions = {}
   const atr = input.indicators.atr14 ?? (input.risk.atrPct > 0 ? (input.risk.atrPct / 100) * entry : null);
   let direction: Direction = vote >= threshold && long !== short ? (long > short ? 'long' : 'short') : 'flat';
   if (direction !== 'flat' && !(atr !== null && atr > 0)) {
-    reasons.push({ indicator: 'atr14', vote: 'neutral', weight: 0, detail: 'no volatility estimate for a stop: staying flat' });
+    if (explain) reasons.push({ indicator: 'atr14', vote: 'neutral', weight: 0, detail: 'no volatility estimate for a stop: staying flat' });
     direction = 'flat';
   }
   if (direction === 'flat' || atr === null) return flat();
 
   const ema200 = input.indicators.ema200;
   if (options.trendGate && ema200 !== null && (direction === 'long' ? entry < ema200 : entry > ema200)) {
-    reasons.push({ indicator: 'trend_gate', vote: 'neutral', weight: 0, detail: `a ${direction} against the EMA200 regime: staying flat` });
+    if (explain) reasons.push({ indicator: 'trend_gate', vote: 'neutral', weight: 0, detail: `a ${direction} against the EMA200 regime: staying flat` });
     return flat();
   }
   const stopAtr = options.stopAtr ?? 1.5;
   const takeProfitAtr = options.takeProfitAtr ?? 3;
   if (options.minMoveFees && ((takeProfitAtr * atr) / entry) * 100 < options.minMoveFees * 2 * (options.feePct ?? 0.1)) {
-    reasons.push({ indicator: 'fee_hurdle', vote: 'neutral', weight: 0, detail: `a ${fmt(((takeProfitAtr * atr) / entry) * 100)} % target does not clear ${options.minMoveFees}× the round-trip fee: staying flat` });
+    if (explain) reasons.push({ indicator: 'fee_hurdle', vote: 'neutral', weight: 0, detail: `a ${fmt(((takeProfitAtr * atr) / entry) * 100)} % target does not clear ${options.minMoveFees}× the round-trip fee: staying flat` });
     return flat();
   }
   const s = direction === 'long' ? 1 : -1;
@@ -192,20 +257,24 @@ export function decideSignal(input: StrategyInput, options: StrategyOptions = {}
   const target = clusterTarget(direction, entry, atr, input.clusters, minTargetAtr);
   if (target) {
     takeProfit = target.price;
-    reasons.push({
-      indicator: 'liq_cluster',
-      vote: direction,
-      weight: 0,
-      detail: `take-profit at ${direction === 'long' ? 'short' : 'long'}-liquidation band ${fmt(target.cluster.priceLow)}–${fmt(target.cluster.priceHigh)} (strength ${target.cluster.strength.toFixed(2)}, ${target.cluster.source})`,
-    });
+    if (explain) {
+      reasons.push({
+        indicator: 'liq_cluster',
+        vote: direction,
+        weight: 0,
+        detail: `take-profit at ${direction === 'long' ? 'short' : 'long'}-liquidation band ${fmt(target.cluster.priceLow)}–${fmt(target.cluster.priceHigh)} (strength ${target.cluster.strength.toFixed(2)}, ${target.cluster.source})`,
+      });
+    }
   }
   const score = scoreOf(input.timeframe, vote);
-  reasons.push({
-    indicator: 'score',
-    vote: direction,
-    weight: 0,
-    detail: `score ${score}: ${score} of 100 past ${input.timeframe === '1d' ? 'daily' : 'intraday'} calls with agreement ${vote} or near it closed in profit after fees`,
-  });
+  if (explain) {
+    reasons.push({
+      indicator: 'score',
+      vote: direction,
+      weight: 0,
+      detail: `score ${score}: ${score} of 100 past ${input.timeframe === '1d' ? 'daily' : 'intraday'} calls with agreement ${vote} or near it closed in profit after fees`,
+    });
+  }
   return { direction, vote, score, entry, stop, takeProfit, reasons };
 }
 
