@@ -74,11 +74,18 @@ export function computeTrackRecords(
   if (first === -1 || candles.length < 2) return [];
   const series = decisions.map((d) => d ?? FLAT);
   const records: TrackRecord[] = [];
+  // Windows that start at the same candle are the same backtest (a new 5m pair's ~7 days of history is all
+  // three): each start is run once.
+  const runs = new Map<number, ReturnType<typeof runBacktest>>();
   for (const w of TRACK_WINDOWS) {
     const since = w.ms === null ? -Infinity : now - w.ms;
     const start = Math.max(first, candles.findIndex((c) => c.openTime >= since));
     if (start < 0 || start >= candles.length - 1) continue;
-    const r = runBacktest(candles, series, { from: start, feePct: settings.feePct, horizonCandles: settings.horizonCandles, draws: settings.draws, seed: settings.seed });
+    let r = runs.get(start);
+    if (!r) {
+      r = runBacktest(candles, series, { from: start, feePct: settings.feePct, horizonCandles: settings.horizonCandles, draws: settings.draws, seed: settings.seed });
+      runs.set(start, r);
+    }
     records.push({
       window: w.name,
       fromTime: r.from,
