@@ -1,7 +1,7 @@
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Queryable } from '../../common/db';
 import { createMigratedDatabases } from '../../test/databases';
+import { recordingQueryable } from '../../test/recording-queryable';
 import type { Candle, WatchKey } from '../domain';
 import { candleStore, type StoreRequest } from './candles.store';
 import { batchedStores } from './stores';
@@ -35,23 +35,8 @@ const stored = async (symbol: string) =>
     )
   ).rows;
 
-/** A Queryable over the pool that records each statement sent and whether it failed. */
-function recording() {
-  const sent: Array<{ many: boolean; failed: boolean }> = [];
-  const q: Queryable = {
-    query: async (text, values) => {
-      const entry = { many: text.includes('json_to_recordset($1::json) as k(i int'), failed: false };
-      sent.push(entry);
-      try {
-        return await pool.query(text, values);
-      } catch (err) {
-        entry.failed = true;
-        throw err;
-      }
-    },
-  };
-  return { q, sent };
-}
+/** Records each statement sent: whether it was the batched one, and whether it failed. */
+const recording = () => recordingQueryable(pool, (text) => ({ many: text.includes('json_to_recordset($1::json) as k(i int') }));
 
 beforeAll(async () => {
   dbs = await createMigratedDatabases();

@@ -1,7 +1,7 @@
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Queryable } from '../../common/db';
 import { createMigratedDatabases } from '../../test/databases';
+import { recordingQueryable } from '../../test/recording-queryable';
 import type { WatchKey } from '../domain';
 import { trackRecordStore, type HistoryDecision } from './track-record.store';
 
@@ -14,23 +14,8 @@ const key = (symbol: string): WatchKey => ({ symbol, timeframe: '5m' });
 const flat = (i: number): HistoryDecision => ({ candleTime: T0 + i * TF, decision: { direction: 'flat', score: 0, stop: null, takeProfit: null } });
 const long = (i: number, score = 61.6): HistoryDecision => ({ candleTime: T0 + i * TF, decision: { direction: 'long', score, stop: 95.25 + i, takeProfit: 110.125 + i } });
 
-/** A Queryable over the pool that records each statement sent: whether it had ON CONFLICT, and whether it failed. */
-function recording() {
-  const sent: Array<{ onConflict: boolean; failed: boolean }> = [];
-  const q: Queryable = {
-    query: async (text, values) => {
-      const entry = { onConflict: /on conflict/i.test(text), failed: false };
-      sent.push(entry);
-      try {
-        return await pool.query(text, values);
-      } catch (err) {
-        entry.failed = true;
-        throw err;
-      }
-    },
-  };
-  return { q, sent };
-}
+/** Records each statement sent: whether it had ON CONFLICT, and whether it failed. */
+const recording = () => recordingQueryable(pool, (text) => ({ onConflict: /on conflict/i.test(text) }));
 
 const stored = async (symbol: string) =>
   (
