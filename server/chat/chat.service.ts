@@ -159,16 +159,18 @@ export function createChatService(deps: ChatServiceDeps) {
   const watchlists = new LRUCache<string, { symbols: AnswerFacts['symbols']; hash: string }>({ max: 50_000 });
   const early = createEarlyStartPolicy({ enabled: deps.earlyProviderStart ?? true, answerCacheTtlMs: deps.answerCache?.ttlMs });
   // The requests this instance is accepting, by user and id: a second one with the same id here is a conflict at once
-  // (the reservation decides across instances), so it never sends a provider call of its own early.
-  const startingIds = new Set<string>();
+  // (the reservation decides across instances), so it never sends a provider call of its own early; and a resume
+  // of one waits for it to be registered (startingAnswer).
+  const startingIds = new Map<string, Promise<StartedAnswer>>();
+  const startingKey = (userId: string, id: string) => `${userId}\u0000${id}`;
 
   function start(input: StartChatInput): Promise<StartedAnswer> {
     if (!accepting) return Promise.reject(new AppError('unavailable', 'Zmarty is restarting; ask again in a moment'));
-    const key = `${input.user.userId}\u0000${input.id}`;
+    const key = startingKey(input.user.userId, input.id);
     if (startingIds.has(key)) return Promise.reject(new AppError('conflict', 'This request is already being answered; resume it instead'));
-    startingIds.add(key);
     const ended = early.starts(input.user.userId);
     const started = begin(input);
+    startingIds.set(key, started);
     starting.add(started);
     void started.then((a) => a.finished.catch(() => undefined).finally(ended), ended);
     void started
@@ -632,6 +634,15 @@ export function createChatService(deps: ChatServiceDeps) {
 
   return {
     start,
+    /**
+     * Settles once this instance has registered the answer it is starting with
+     * this id (or failed to start it); undefined when it is starting none. A
+     * client whose chat:send ack was lost with its connection sends it again
+     * and resumes on the conflict, possibly before the first send is through.
+     */
+    startingAnswer(userId: string, id: string): Promise<unknown> | undefined {
+      return startingIds.get(startingKey(userId, id))?.catch(() => undefined);
+    },
     /** The answers this process is running and what each has delivered so far. */
     progress: (): AnswerProgress[] => [...deliveries.values()].map(progressOf),
     /**

@@ -179,6 +179,29 @@ describe('realtime chat over Socket.IO (Grok via the openai SDK, ElevenLabs voic
     expect(received.join('')).toBe(long);
   });
 
+  it('follows an answer from a resume sent right behind its chat:send, as a client does when a send whose ack was lost is repeated', async () => {
+    const long = Array.from({ length: 40 }, (_, i) => `piece${i}`).join(' ');
+    grok.script({ text: long, tokenDelayMs: 5 });
+    const socket = await connect();
+    const id = randomUUID();
+    const bySeq = new Map<number, string>();
+    const done = new Promise<{ status: string }>((resolve) => {
+      socket.on('chat:token', (e) => bySeq.set(e.seq, e.delta));
+      socket.on('chat:done', (e) => resolve(e));
+    });
+    // The resume reaches the server while the send is still being started (its reservation is a database call away).
+    const sent = new Promise<{ ok: boolean }>((resolve) => socket.emit('chat:send', { id, message: 'stream something long' }, resolve as never));
+    const resumed = new Promise<{ ok: boolean; error?: { code: string } }>((resolve) => socket.emit('chat:resume', { id, fromSeq: -1 }, resolve as never));
+    // And the repeated send is a conflict, not a second answer.
+    const repeated = new Promise<{ ok: boolean; error?: { code: string } }>((resolve) => socket.emit('chat:send', { id, message: 'stream something long' }, resolve as never));
+    expect(await resumed).toMatchObject({ ok: true });
+    expect(await sent).toMatchObject({ ok: true });
+    expect(await repeated).toMatchObject({ ok: false, error: { code: 'conflict' } });
+    expect((await done).status).toBe('complete');
+    expect([...bySeq.keys()].sort((a, b) => a - b).map((seq) => bySeq.get(seq)).join('')).toBe(long);
+    expect((await ledgerRows(id)).map((r) => r.reason)).toEqual(['reserve', 'settle']);
+  });
+
   it('streams voice: audio chunks in order after their text, then a final marker; a repeat is served from the cache', async () => {
     const socket = await connect();
     const id = randomUUID();

@@ -97,6 +97,8 @@ export function registerChatHandlers(
     const reply = ackOf(ack);
     try {
       const { id, fromSeq } = parsePayload(resumeSchema, payload);
+      // Still being started here (its chat:send came a moment ago, on this socket or an earlier one): it is registered then.
+      await deps.chat.startingAnswer(socket.data.userId, id);
       const answer = deps.registry.get(socket.data.userId, id);
       if (answer) {
         const status = answer.attach(sink, fromSeq);

@@ -8,10 +8,16 @@ import { createSpeaker } from '../voice/speech';
 import { takeSentences } from '../voice/speech.logic';
 import { loadCurrentConversation, loadInFlight, saveCurrentConversation, saveInFlight } from './chat-storage';
 import { answerFromInFlight, answersFromMessages, inFlightOf } from './history.logic';
-import { chatReducer, emptyChat, isInProgress, resumeFromSeq, type Answer } from './stream.logic';
+import { chatReducer, emptyChat, isInProgress, reconnectActions, resumeFromSeq, type Answer } from './stream.logic';
 
 const SEND_TIMEOUT_MS = 15_000;
 const RESUME_TIMEOUT_MS = 10_000;
+
+interface SendRequest {
+  message: string;
+  voice: boolean;
+  conversationId: string | undefined;
+}
 
 export interface ChatOptions {
   connection: Connection;
@@ -76,9 +82,52 @@ export function useChat({ connection, userId, api, audioRef, onAudioBlocked }: C
           // answer_lost: the instance answering it died; the conversation shows why, in words of its own.
           dispatch({ type: 'resume_failed', id: answer.id, message: ack.error.message, code: ack.error.code === 'answer_lost' ? 'answer_lost' : undefined });
         })
-        .catch(() => dispatch({ type: 'resume_failed', id: answer.id, message: 'The server did not answer the resume request' }));
+        .catch(() => {
+          // Cut off again before the ack (the token expired once more, say): the next connect resumes it again.
+          if (!socket.connected) return;
+          dispatch({ type: 'resume_failed', id: answer.id, message: 'The server did not answer the resume request' });
+        });
     },
     [socket, show],
+  );
+
+  /**
+   * chat:send for an answer on screen. A send whose ack was lost with the
+   * connection (socket.io drops the acks of packets already sent) may or may
+   * not have reached the server: it went out on a socket the server may have
+   * been closing. So it is kept in `lostSends` and the next connect sends it
+   * again, with the same id, which the server answers at most once: a question
+   * it did get comes back as a conflict, and is resumed. A send made while
+   * offline waits in socket.io's buffer instead (`awaitingAck`): it goes out
+   * on the next connection, and its ack still comes.
+   */
+  const awaitingAck = useRef(new Set<string>());
+  const lostSends = useRef(new Map<string, SendRequest>());
+  const submit = useCallback(
+    async (id: string, request: SendRequest) => {
+      awaitingAck.current.add(id);
+      try {
+        const ack = await socket.timeout(SEND_TIMEOUT_MS).emitWithAck('chat:send', { id, ...request });
+        awaitingAck.current.delete(id);
+        if (ack.ok) {
+          setConversationId(ack.data.conversationId);
+          void refreshList();
+          return;
+        }
+        const answer = stateRef.current.answers.find((a) => a.id === id);
+        if (ack.error.code === 'conflict' && answer) return resume(answer);
+        dispatch({ type: 'error', event: { id, code: ack.error.code, message: ack.error.message } });
+      } catch {
+        awaitingAck.current.delete(id);
+        if (!socket.connected) {
+          lostSends.current.set(id, request);
+          return;
+        }
+        const answer = stateRef.current.answers.find((a) => a.id === id);
+        if (answer?.status === 'pending') dispatch({ type: 'error', event: { id, code: 'timeout', message: 'No reply from the server' } });
+      }
+    },
+    [socket, refreshList, resume],
   );
 
   // First render: the answer this tab was streaming before a reload (resumed), else the conversation it showed, else the latest.
@@ -169,14 +218,22 @@ export function useChat({ connection, userId, api, audioRef, onAudioBlocked }: C
   // After a reconnect, ask for what we missed of each answer still in progress.
   useEffect(() => {
     const offConnected = connection.onConnected(() => {
-      for (const answer of stateRef.current.answers.filter(isInProgress)) resume(answer);
+      const answers = stateRef.current.answers;
+      const sends = { lost: new Set(lostSends.current.keys()), buffered: awaitingAck.current };
+      for (const { id, action } of reconnectActions(answers, sends)) {
+        const answer = answers.find((a) => a.id === id)!;
+        const lost = lostSends.current.get(id);
+        lostSends.current.delete(id);
+        if (action === 'send' && lost) void submit(id, lost);
+        else resume(answer);
+      }
     });
     const offLost = connection.onLost(() => dispatch({ type: 'connection_lost' }));
     return () => {
       offConnected();
       offLost();
     };
-  }, [connection, resume]);
+  }, [connection, resume, submit]);
 
   const busy = state.answers.some(isInProgress);
   useEffect(() => connection.setBusy(busy), [connection, busy]);
@@ -197,23 +254,10 @@ export function useChat({ connection, userId, api, audioRef, onAudioBlocked }: C
     async (message: string, voice: boolean) => {
       const id = newId();
       dispatch({ type: 'send', id, question: message, voice });
-      try {
-        const ack = await socket.timeout(SEND_TIMEOUT_MS).emitWithAck('chat:send', { id, message, voice, conversationId: conversationRef.current });
-        if (!ack.ok) {
-          dispatch({ type: 'error', event: { id, code: ack.error.code, message: ack.error.message } });
-        } else {
-          setConversationId(ack.data.conversationId);
-          void refreshList();
-        }
-      } catch {
-        // The ack was lost with the connection: the reconnect's chat:resume settles this answer.
-        if (!socket.connected) return id;
-        const answer = stateRef.current.answers.find((a) => a.id === id);
-        if (answer?.status === 'pending') dispatch({ type: 'error', event: { id, code: 'timeout', message: 'No reply from the server' } });
-      }
+      await submit(id, { message, voice, conversationId: conversationRef.current });
       return id;
     },
-    [socket, refreshList],
+    [submit],
   );
 
   const stop = useCallback(

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { ChatDoneEvent } from '../../../common/events';
-import { applyToken, chatReducer, displayStatus, emptyChat, errorText, isInProgress, newAnswer, resumeFromSeq, voiceNoticeAnswerId, type ChatAction, type ChatState } from './stream.logic';
+import { applyToken, chatReducer, displayStatus, emptyChat, errorText, isInProgress, newAnswer, reconnectActions, resumeFromSeq, voiceNoticeAnswerId, type ChatAction, type ChatState } from './stream.logic';
 
 function done(id: string, status: ChatDoneEvent['status'], charged = 3): ChatDoneEvent {
   return {
@@ -112,6 +112,25 @@ describe('status transitions', () => {
     state = run([{ type: 'resumed', id: 'a' }, { type: 'resume_failed', id: 'b', message: 'gone' }], state);
     expect(state.answers[1]).toMatchObject({ interrupted: false, status: 'streaming' });
     expect(state.answers[2]).toMatchObject({ interrupted: false, status: 'incomplete', error: { code: 'connection_lost' } });
+  });
+
+  it('on reconnect sends again a question whose ack was lost, leaves one still buffered, and resumes the other answers in progress', () => {
+    const state = run([
+      { type: 'send', id: 'done', question: 'q0', voice: false },
+      { type: 'done', event: done('done', 'complete') },
+      { type: 'send', id: 'streaming', question: 'q1', voice: false },
+      tok(0, 'x', 'streaming'),
+      { type: 'send', id: 'lost', question: 'q2', voice: false },
+      { type: 'send', id: 'buffered', question: 'q3', voice: false },
+      { type: 'send', id: 'unacked', question: 'q4', voice: false },
+      { type: 'connection_lost' },
+    ]);
+    expect(reconnectActions(state.answers, { lost: new Set(['lost']), buffered: new Set(['buffered']) })).toEqual([
+      { id: 'streaming', action: 'resume' },
+      { id: 'lost', action: 'send' },
+      // Acknowledged, no token yet: the server has it.
+      { id: 'unacked', action: 'resume' },
+    ]);
   });
 
   it('a resume refused with answer_lost keeps the text received and says the answer was lost, not the connection', () => {

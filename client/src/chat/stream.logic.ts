@@ -113,6 +113,25 @@ export function applyError(answer: Answer, event: { code: string; message: strin
 }
 
 /** The value for `chat:resume.fromSeq`: the last seq we hold contiguously (-1 when none). */
+/**
+ * What a reconnect does for each answer in progress: a question whose send
+ * ack was lost with the old connection is sent again (the server may never
+ * have had it; the same id is answered at most once), one still waiting in
+ * socket.io's buffer is left to go out by itself, and the others are resumed.
+ */
+export function reconnectActions(
+  answers: readonly Answer[],
+  sends: { lost: ReadonlySet<string>; buffered: ReadonlySet<string> },
+): Array<{ id: string; action: 'send' | 'resume' }> {
+  const actions: Array<{ id: string; action: 'send' | 'resume' }> = [];
+  for (const a of answers) {
+    if (!isInProgress(a)) continue;
+    if (sends.lost.has(a.id)) actions.push({ id: a.id, action: 'send' });
+    else if (!sends.buffered.has(a.id)) actions.push({ id: a.id, action: 'resume' });
+  }
+  return actions;
+}
+
 export function resumeFromSeq(answer: Answer): number {
   return answer.nextSeq - 1;
 }
