@@ -150,34 +150,30 @@ export function createChatService(deps: ChatServiceDeps) {
   const coalescing = { minMs: coalesceMs, eventsPerSecond: deps.tokenEventsPerSecond ?? 0 };
   const deliveries = new Map<LiveAnswer, Delivery>();
   const running = new Set<Promise<ChatDoneEvent>>();
-  // Accepted requests still gathering context or reserving: a drain waits for them to become answers.
-  const starting = new Set<Promise<unknown>>();
   let accepting = true;
   const answerPath = createAnswerPath({ chatDb: deps.chatDb });
   // The watchlist each user's last prompt was built from, and its hash: never trusted, only named to begin_answer,
   // which checks it against the stored one in the same call (a change made on any instance is seen at once).
   const watchlists = new LRUCache<string, { symbols: AnswerFacts['symbols']; hash: string }>({ max: 50_000 });
   const early = createEarlyStartPolicy({ enabled: deps.earlyProviderStart ?? true, answerCacheTtlMs: deps.answerCache?.ttlMs });
-  // The requests this instance is accepting, by user and id: a second one with the same id here is a conflict at once
-  // (the reservation decides across instances), so it never sends a provider call of its own early; and a resume
-  // of one waits for it to be registered (startingAnswer).
-  const startingIds = new Map<string, Promise<StartedAnswer>>();
+  // Accepted requests still gathering context or reserving, by user and id: a drain waits for them to become answers;
+  // a second one with the same id here is a conflict at once (the reservation decides across instances), so it never
+  // sends a provider call of its own early; and a resume of one waits for it to be registered (startingAnswer).
+  const starting = new Map<string, Promise<StartedAnswer>>();
   const startingKey = (userId: string, id: string) => `${userId}\u0000${id}`;
 
   function start(input: StartChatInput): Promise<StartedAnswer> {
     if (!accepting) return Promise.reject(new AppError('unavailable', 'Zmarty is restarting; ask again in a moment'));
     const key = startingKey(input.user.userId, input.id);
-    if (startingIds.has(key)) return Promise.reject(new AppError('conflict', 'This request is already being answered; resume it instead'));
+    if (starting.has(key)) return Promise.reject(new AppError('conflict', 'This request is already being answered; resume it instead'));
     const ended = early.starts(input.user.userId);
     const started = begin(input);
-    startingIds.set(key, started);
-    starting.add(started);
+    starting.set(key, started);
     void started.then((a) => a.finished.catch(() => undefined).finally(ended), ended);
     void started
       .catch(() => undefined)
       .finally(() => {
-        starting.delete(started);
-        startingIds.delete(key);
+        starting.delete(key);
       });
     return started;
   }
@@ -641,7 +637,7 @@ export function createChatService(deps: ChatServiceDeps) {
      * and resumes on the conflict, possibly before the first send is through.
      */
     startingAnswer(userId: string, id: string): Promise<unknown> | undefined {
-      return startingIds.get(startingKey(userId, id))?.catch(() => undefined);
+      return starting.get(startingKey(userId, id))?.catch(() => undefined);
     },
     /** The answers this process is running and what each has delivered so far. */
     progress: (): AnswerProgress[] => [...deliveries.values()].map(progressOf),
@@ -653,7 +649,7 @@ export function createChatService(deps: ChatServiceDeps) {
      */
     async drain(timeoutMs: number): Promise<{ finished: number; aborted: number }> {
       accepting = false;
-      await Promise.allSettled([...starting]);
+      await Promise.allSettled([...starting.values()]);
       const all = [...running];
       let timer: NodeJS.Timeout | undefined;
       const timedOut = await Promise.race([
