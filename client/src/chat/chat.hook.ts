@@ -218,13 +218,11 @@ export function useChat({ connection, userId, api, audioRef, onAudioBlocked }: C
   // After a reconnect, ask for what we missed of each answer still in progress.
   useEffect(() => {
     const offConnected = connection.onConnected(() => {
-      const answers = stateRef.current.answers;
-      const sends = { lost: new Set(lostSends.current.keys()), buffered: awaitingAck.current };
-      for (const { id, action } of reconnectActions(answers, sends)) {
-        const answer = answers.find((a) => a.id === id)!;
-        const lost = lostSends.current.get(id);
-        lostSends.current.delete(id);
-        if (action === 'send' && lost) void submit(id, lost);
+      const sends = { lost: lostSends.current, buffered: awaitingAck.current };
+      for (const { answer, action } of reconnectActions(stateRef.current.answers, sends)) {
+        const lost = lostSends.current.get(answer.id);
+        lostSends.current.delete(answer.id);
+        if (action === 'send' && lost) void submit(answer.id, lost);
         else resume(answer);
       }
     });

@@ -125,7 +125,8 @@ describe('status transitions', () => {
       { type: 'send', id: 'unacked', question: 'q4', voice: false },
       { type: 'connection_lost' },
     ]);
-    expect(reconnectActions(state.answers, { lost: new Set(['lost']), buffered: new Set(['buffered']) })).toEqual([
+    const actions = reconnectActions(state.answers, { lost: new Set(['lost']), buffered: new Set(['buffered']) });
+    expect(actions.map(({ answer, action }) => ({ id: answer.id, action }))).toEqual([
       { id: 'streaming', action: 'resume' },
       { id: 'lost', action: 'send' },
       // Acknowledged, no token yet: the server has it.

@@ -121,13 +121,13 @@ export function applyError(answer: Answer, event: { code: string; message: strin
  */
 export function reconnectActions(
   answers: readonly Answer[],
-  sends: { lost: ReadonlySet<string>; buffered: ReadonlySet<string> },
-): Array<{ id: string; action: 'send' | 'resume' }> {
-  const actions: Array<{ id: string; action: 'send' | 'resume' }> = [];
-  for (const a of answers) {
-    if (!isInProgress(a)) continue;
-    if (sends.lost.has(a.id)) actions.push({ id: a.id, action: 'send' });
-    else if (!sends.buffered.has(a.id)) actions.push({ id: a.id, action: 'resume' });
+  sends: { lost: { has(id: string): boolean }; buffered: { has(id: string): boolean } },
+): Array<{ answer: Answer; action: 'send' | 'resume' }> {
+  const actions: Array<{ answer: Answer; action: 'send' | 'resume' }> = [];
+  for (const answer of answers) {
+    if (!isInProgress(answer)) continue;
+    if (sends.lost.has(answer.id)) actions.push({ answer, action: 'send' });
+    else if (!sends.buffered.has(answer.id)) actions.push({ answer, action: 'resume' });
   }
   return actions;
 }
