@@ -22,11 +22,19 @@
  * clock at sub-millisecond resolution. Every process of the run (database,
  * servers, clients) shares the same cores, so the tail includes the clients'
  * own work of reading 1,000 frames per signal.
+ *
+ * The baseline, measured first in the same run: the floor. The same client
+ * processes and sockets, but the two servers are bench/push-floor-server.ts,
+ * which get each signal over IPC and write one prebuilt frame to each socket
+ * (no database, no NOTIFY, no rooms): the least any server could do on these
+ * cores. Its latency runs from just before the IPC send. What Zmarty adds is
+ * the difference of the percentiles.
  */
 import { fork, spawn, type ChildProcess } from 'node:child_process';
 import os from 'node:os';
 import path from 'node:path';
 import pg from 'pg';
+import type { SignalRow } from '../common/events';
 import type { ChildMessage, ClientGroupSpec } from './push-clients';
 import { openBenchDatabases, percentile } from './pipeline-databases';
 
@@ -45,17 +53,23 @@ const profileArgs = CPU_PROF ? ['--cpu-prof', `--cpu-prof-dir=${CPU_PROF}`] : []
 
 /**
  * Per server: candle time → [broadcast start, broadcast end] (wall clock), and the server's cumulative CPU ms
- * at that start; printed by the server at exit.
+ * at that end; printed by the server at exit.
  */
 type ServerTiming = [start: number, end: number, cpuMs: number];
-const serverTimings: Array<Promise<Map<string, ServerTiming>>> = [];
-/** Per server: sockets written the direct way (one shared frame) vs through socket.emit, over the whole run. */
-const serverWrites: string[] = [];
 
-async function startServer(env: NodeJS.ProcessEnv): Promise<{ child: ChildProcess; port: number }> {
-  const child = spawn(process.execPath, [...profileArgs, '--import', 'tsx', path.join(import.meta.dirname, 'push-server.ts')], {
+interface BenchServer {
+  child: ChildProcess;
+  port: number;
+  /** Resolves at exit. */
+  timings: Promise<Map<string, ServerTiming>>;
+  /** Sockets written the direct way (one shared frame) vs through socket.emit, over the whole phase. */
+  writes: Promise<string | undefined>;
+}
+
+async function startServer(script: 'push-server.ts' | 'push-floor-server.ts', env: NodeJS.ProcessEnv): Promise<BenchServer> {
+  const child = spawn(process.execPath, [...profileArgs, '--import', 'tsx', path.join(import.meta.dirname, script)], {
     env,
-    stdio: ['ignore', 'pipe', 'inherit'],
+    stdio: ['ignore', 'pipe', 'inherit', 'ipc'],
   });
   const port = await new Promise<number>((resolve, reject) => {
     let out = '';
@@ -72,18 +86,17 @@ async function startServer(env: NodeJS.ProcessEnv): Promise<{ child: ChildProces
   });
   let all = '';
   child.stdout!.on('data', (d: Buffer) => (all += d.toString()));
-  serverTimings.push(
-    new Promise((resolve) =>
-      child.once('exit', () => {
-        const line = all.split('\n').find((l) => l.startsWith('TIMING '));
-        const writes = all.split('\n').find((l) => l.startsWith('WRITES '));
-        if (writes) serverWrites.push(writes.slice('WRITES '.length));
-        const rows = line ? (JSON.parse(line.slice('TIMING '.length)) as Array<[string, number, number, number]>) : [];
-        resolve(new Map(rows.map(([t, start, end, cpu]) => [t, [start, end, cpu]])));
-      }),
-    ),
-  );
-  return { child, port };
+  const exited = new Promise<string[]>((resolve) => child.once('exit', () => resolve(all.split('\n'))));
+  return {
+    child,
+    port,
+    timings: exited.then((lines) => {
+      const line = lines.find((l) => l.startsWith('TIMING '));
+      const rows = line ? (JSON.parse(line.slice('TIMING '.length)) as Array<[string, number, number, number]>) : [];
+      return new Map(rows.map(([t, start, end, cpu]) => [t, [start, end, cpu]]));
+    }),
+    writes: exited.then((lines) => lines.find((l) => l.startsWith('WRITES '))?.slice('WRITES '.length)),
+  };
 }
 
 interface ClientGroup {
@@ -132,7 +145,7 @@ function cpuPerSignal(sentAt: Map<string, number>, samples: Iterable<[string, nu
 
 type Report = { receipts: Array<[string, number]>; cpu: Array<[string, number]> };
 
-function printBreakdown(sentAt: Map<string, number>, reports: Report[], servers: Array<Map<string, ServerTiming>>) {
+function printBreakdown(sentAt: Map<string, number>, reports: Report[], servers: Array<Map<string, ServerTiming>>, writes: string[]) {
   const toStart: number[] = [];
   const during: number[] = [];
   for (const timings of servers) {
@@ -157,7 +170,7 @@ function printBreakdown(sentAt: Map<string, number>, reports: Report[], servers:
     return `p50 ${percentile(xs, 50).toFixed(1)} / p99 ${percentile(xs, 99).toFixed(1)} ms`;
   };
   if (!toStart.length) return;
-  console.log(`  insert sent → server broadcast starts: ${f(toStart)}`);
+  console.log(`  signal sent → server broadcast starts: ${f(toStart)}`);
   console.log(`  broadcast to its sockets (per server): ${f(during)}`);
   console.log(`  last server's broadcast end → client callback: ${f(afterEnd)}`);
   // Load-independent: what each process burns per signal (the cores are shared by all of them and the database).
@@ -179,35 +192,41 @@ function printBreakdown(sentAt: Map<string, number>, reports: Report[], servers:
     for (const [first, last] of span.values()) spreads.push(last - first);
   }
   if (spreads.length) console.log(`  one client process, a signal's first → last receipt: ${f(spreads)}`);
-  if (serverWrites.length) console.log(`  socket writes per server (whole run): ${serverWrites.join(', ')}`);
+  if (writes.length) console.log(`  socket writes per server (whole phase): ${writes.join(', ')}`);
 }
 
-let breakdown: { sentAt: Map<string, number>; reports: Report[] } | undefined;
+interface PhaseResult {
+  latencies: number[];
+  duplicates: number;
+  clientProcesses: number;
+}
 
-async function main() {
-  const dbs = await openBenchDatabases();
-  const chat = new pg.Pool({ connectionString: dbs.chatUrl, max: 2 });
-  const trading = new pg.Pool({ connectionString: dbs.tradingUrl, max: 2 });
-  // pool.end() resolves before its clients have closed; stopping the embedded server then errors them.
-  for (const pool of [chat, trading]) pool.on('error', () => undefined);
+const ms = (x: number) => `${x.toFixed(1)} ms`;
+const summary = (xs: readonly number[]) =>
+  `p50 ${ms(percentile(xs, 50))}  p95 ${ms(percentile(xs, 95))}  p99 ${ms(percentile(xs, 99))}  max ${ms(xs.at(-1) ?? Number.NaN)}`;
+
+/**
+ * One phase: two servers of `kind`, the client processes subscribed to them, WARMUP signals then SIGNALS
+ * every INTERVAL_MS, each sent by `send` (which records its wall time when `record`), and every receipt.
+ */
+async function runPhase(
+  kind: 'floor' | 'zmarty',
+  env: NodeJS.ProcessEnv,
+  userIds: string[],
+  send: (candleTime: string, servers: BenchServer[]) => Promise<void>,
+): Promise<PhaseResult> {
+  const servers: BenchServer[] = [];
   const children: ChildProcess[] = [];
-  const userIds: string[] = [];
+  const sentAt = new Map<string, number>();
+  let reports: Array<Extract<ChildMessage, { type: 'report' }>> = [];
+  let result: PhaseResult;
   try {
-    for (let i = 0; i < USERS; i++) {
-      const { rows } = await chat.query<{ id: string }>('insert into auth.users (email) values ($1) returning id', [
-        `push-bench-${process.pid}-${i}@example.com`,
-      ]);
-      userIds.push(rows[0]!.id);
-      await chat.query('insert into public.user_symbols (user_id, symbol, timeframe) values ($1, $2, $3)', [rows[0]!.id, SYMBOL, '1m']);
-    }
-
-    const env = { ...process.env, TRADING_DATABASE_URL: dbs.tradingUrl, CHAT_DATABASE_URL: dbs.chatUrl };
-    const ports: number[] = [];
     for (let i = 0; i < SERVERS; i++) {
-      const s = await startServer(env);
-      children.push(s.child);
-      ports.push(s.port);
+      const server = await startServer(kind === 'floor' ? 'push-floor-server.ts' : 'push-server.ts', env);
+      servers.push(server);
+      children.push(server.child);
     }
+    const ports = servers.map((s) => s.port);
     const groups: ClientGroup[] = [];
     const per = Math.ceil(SOCKETS / CLIENT_PROCESSES);
     for (let offset = 0; offset < SOCKETS; offset += per) {
@@ -217,26 +236,21 @@ async function main() {
     }
     await Promise.all(groups.map((g) => g.ready));
 
-    // candle time → wall time just before its INSERT was sent.
-    const sentAt = new Map<string, number>();
-    let candle = Math.floor(Date.now() / 60_000) * 60_000 + 3_600_000 * 24 * 365;
-    const insert = async (record: boolean) => {
+    // Signals of distinct candle times (a year ahead, so never a real one); candle time → wall time just before it was sent.
+    let candle = Math.floor(Date.now() / 60_000) * 60_000 + 3_600_000 * 24 * 365 + (kind === 'floor' ? 0 : 3_600_000 * 24 * 30);
+    const fire = async (record: boolean) => {
       candle += 60_000;
-      const candleTime = new Date(candle);
-      if (record) sentAt.set(candleTime.toISOString(), wallNow());
-      await trading.query(
-        `insert into public.signals (symbol, timeframe, candle_time, direction, score, entry, stop, take_profit, reasons)
-         values ($1, '1m', $2, 'long', 72, 100, 97, 106, '[{"indicator":"rsi14","vote":"long","weight":1.5,"detail":"rsi14 28 (≤ 30, oversold)"}]')`,
-        [SYMBOL, candleTime],
-      );
+      const candleTime = new Date(candle).toISOString();
+      if (record) sentAt.set(candleTime, wallNow());
+      await send(candleTime, servers);
     };
     // Warm-up: LISTEN paths, JIT.
-    for (let i = 0; i < WARMUP; i++) await insert(false);
+    for (let i = 0; i < WARMUP; i++) await fire(false);
     await new Promise((r) => setTimeout(r, 500));
 
     const started = performance.now();
     for (let i = 0; i < SIGNALS; i++) {
-      await insert(true);
+      await fire(true);
       const wait = started + (i + 1) * INTERVAL_MS - performance.now();
       if (wait > 0) await new Promise((r) => setTimeout(r, wait));
     }
@@ -244,7 +258,7 @@ async function main() {
     const deadline = performance.now() + 15_000;
     while (groups.reduce((n, g) => n + g.received, 0) < expected && performance.now() < deadline) await new Promise((r) => setTimeout(r, 50));
 
-    const reports = await Promise.all(groups.map((g) => g.report()));
+    reports = await Promise.all(groups.map((g) => g.report()));
     const latencies: number[] = [];
     let duplicates = 0;
     for (const r of reports) {
@@ -255,26 +269,95 @@ async function main() {
       }
     }
     latencies.sort((a, b) => a - b);
-    const ms = (x: number) => `${x.toFixed(1)} ms`;
-    console.log(
-      `push bench: ${SOCKETS} sockets over ${SERVERS} server processes (${groups.length} client processes), ` +
-        `${SIGNALS} signals every ${INTERVAL_MS} ms, ${process.env.BENCH_PUSH_CLIENT === 'raw' ? 'RAW WebSocket clients (diagnostic), ' : ''}${os.cpus().length} CPUs, ${dbs.embedded ? 'embedded' : 'given'} PostgreSQL, ` +
-        `load average ${os.loadavg().map((l) => l.toFixed(2)).join(' ')}`,
-    );
-    console.log(`delivered ${latencies.length}/${SIGNALS * SOCKETS}, duplicates ${duplicates}`);
-    console.log(
-      `commit → signal:new  p50 ${ms(percentile(latencies, 50))}  p95 ${ms(percentile(latencies, 95))}  ` +
-        `p99 ${ms(percentile(latencies, 99))}  max ${ms(latencies.at(-1) ?? Number.NaN)}`,
-    );
-    if (latencies.length < SIGNALS * SOCKETS || duplicates) process.exitCode = 1;
-    console.log(
-      `BENCH_RESULT ${JSON.stringify({ bench: 'push', sockets: SOCKETS, signals: SIGNALS, p50: percentile(latencies, 50), p95: percentile(latencies, 95), p99: percentile(latencies, 99) })}`,
-    );
-    breakdown = { sentAt, reports };
+    result = { latencies, duplicates, clientProcesses: groups.length };
   } finally {
     for (const c of children) if (c.exitCode === null) c.kill('SIGTERM');
     await Promise.all(children.map((c) => (c.exitCode === null ? new Promise((r) => c.once('exit', r)) : undefined)));
-    if (breakdown) printBreakdown(breakdown.sentAt, breakdown.reports, await Promise.all(serverTimings));
+  }
+  const label = kind === 'floor' ? 'floor  (IPC → one prebuilt frame per socket)' : 'zmarty (commit → signal:new)';
+  console.log(`${label}: delivered ${result.latencies.length}/${SIGNALS * SOCKETS}, duplicates ${result.duplicates}`);
+  console.log(`  ${summary(result.latencies)}`);
+  const writes = (await Promise.all(servers.map((s) => s.writes))).filter((w): w is string => w !== undefined);
+  printBreakdown(sentAt, reports, await Promise.all(servers.map((s) => s.timings)), writes);
+  return result;
+}
+
+/** The same columns as the signal the zmarty phase inserts, as the server pushes it (signals.queries.ts). */
+function floorRow(candleTime: string, id: number): SignalRow {
+  return {
+    id,
+    symbol: SYMBOL,
+    timeframe: '1m',
+    candleTime,
+    direction: 'long',
+    score: 72,
+    entry: 100,
+    stop: 97,
+    takeProfit: 106,
+    reasons: [{ indicator: 'rsi14', vote: 'long', weight: 1.5, detail: 'rsi14 28 (≤ 30, oversold)' }],
+    doubling: null,
+    edge: null,
+    createdAt: new Date().toISOString(),
+  };
+}
+
+async function main() {
+  const dbs = await openBenchDatabases();
+  const chat = new pg.Pool({ connectionString: dbs.chatUrl, max: 2 });
+  const trading = new pg.Pool({ connectionString: dbs.tradingUrl, max: 2 });
+  // pool.end() resolves before its clients have closed; stopping the embedded server then errors them.
+  for (const pool of [chat, trading]) pool.on('error', () => undefined);
+  const userIds: string[] = [];
+  try {
+    for (let i = 0; i < USERS; i++) {
+      const { rows } = await chat.query<{ id: string }>('insert into auth.users (email) values ($1) returning id', [
+        `push-bench-${process.pid}-${i}@example.com`,
+      ]);
+      userIds.push(rows[0]!.id);
+      await chat.query('insert into public.user_symbols (user_id, symbol, timeframe) values ($1, $2, $3)', [rows[0]!.id, SYMBOL, '1m']);
+    }
+    const env = { ...process.env, TRADING_DATABASE_URL: dbs.tradingUrl, CHAT_DATABASE_URL: dbs.chatUrl };
+    console.log(
+      `push bench: ${SOCKETS} sockets over ${SERVERS} server processes (${CLIENT_PROCESSES} client processes), ` +
+        `${SIGNALS} signals every ${INTERVAL_MS} ms, ${process.env.BENCH_PUSH_CLIENT === 'raw' ? 'RAW WebSocket clients (diagnostic), ' : ''}${os.cpus().length} CPUs, ${dbs.embedded ? 'embedded' : 'given'} PostgreSQL, ` +
+        `load average ${os.loadavg().map((l) => l.toFixed(2)).join(' ')}`,
+    );
+
+    let floorId = 0;
+    const floor = await runPhase('floor', env, userIds, async (candleTime, servers) => {
+      const row = floorRow(candleTime, ++floorId);
+      for (const s of servers) s.child.send({ type: 'signal', row });
+    });
+    const zmarty = await runPhase('zmarty', env, userIds, async (candleTime) => {
+      await trading.query(
+        `insert into public.signals (symbol, timeframe, candle_time, direction, score, entry, stop, take_profit, reasons)
+         values ($1, '1m', $2, 'long', 72, 100, 97, 106, '[{"indicator":"rsi14","vote":"long","weight":1.5,"detail":"rsi14 28 (≤ 30, oversold)"}]')`,
+        [SYMBOL, candleTime],
+      );
+    });
+
+    const added = (p: number) => percentile(zmarty.latencies, p) - percentile(floor.latencies, p);
+    console.log(
+      `commit → signal:new  p50 ${ms(percentile(zmarty.latencies, 50))}  p95 ${ms(percentile(zmarty.latencies, 95))}  ` +
+        `p99 ${ms(percentile(zmarty.latencies, 99))}; the floor p50 ${ms(percentile(floor.latencies, 50))}  ` +
+        `p95 ${ms(percentile(floor.latencies, 95))}  p99 ${ms(percentile(floor.latencies, 99))}; ` +
+        `added p50 ${ms(added(50))}  p95 ${ms(added(95))}  p99 ${ms(added(99))}`,
+    );
+    for (const phase of [floor, zmarty]) if (phase.latencies.length < SIGNALS * SOCKETS || phase.duplicates) process.exitCode = 1;
+    console.log(
+      `BENCH_RESULT ${JSON.stringify({
+        bench: 'push',
+        sockets: SOCKETS,
+        signals: SIGNALS,
+        p50: percentile(zmarty.latencies, 50),
+        p95: percentile(zmarty.latencies, 95),
+        p99: percentile(zmarty.latencies, 99),
+        floorP50: percentile(floor.latencies, 50),
+        floorP95: percentile(floor.latencies, 95),
+        floorP99: percentile(floor.latencies, 99),
+      })}`,
+    );
+  } finally {
     await trading.query('delete from public.signals where symbol = $1', [SYMBOL]).catch(() => undefined);
     if (userIds.length) await chat.query('delete from auth.users where id = any($1::uuid[])', [userIds]).catch(() => undefined);
     await chat.end();
