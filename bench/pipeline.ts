@@ -33,7 +33,10 @@
  *
  * Two rounds: "backfill" (each watcher is new: CANDLE_LOOKBACK candles, 1,000 by
  * default, fetched, stored and analysed) and "steady" (the clock moves one candle: one new candle
- * each, the recurring INGEST_CRON case).
+ * each, the recurring INGEST_CRON case). Then the backfill's floor on the same
+ * machine and database (bench/lib/first-ingest-floor.ts): as many other new
+ * watchers given only the work no first ingest can skip (their candles
+ * fetched, checked, analysed and stored as rows), by the worker's batches.
  */
 import os from 'node:os';
 import pg from 'pg';
@@ -48,12 +51,15 @@ import { openBenchDatabases, percentile } from './pipeline-databases';
 import { startCpuProfile, summarizeCpuProfile } from './lib/cpu-profile';
 import { processCpuSeconds, startPgCensus } from './lib/pg-census';
 import { forkChild, type ChildRpc } from './lib/child';
+import { runFirstIngestFloor } from './lib/first-ingest-floor';
 
 const WATCHERS = Number(process.env.BENCH_WATCHERS ?? 1000);
 const TIMEOUT_MS = Number(process.env.BENCH_TIMEOUT_SECONDS ?? 180) * 1000;
 const HISTORY_CANDLES = process.env.BENCH_HISTORY_CANDLES ?? '0';
 const TIMEFRAME = '5m' as const;
 const SYMBOL_PREFIX = 'BZ';
+/** The floor's watchers (never watched: only their candles are stored). */
+const FLOOR_PREFIX = 'BF';
 const CPU_PROFILE = process.env.BENCH_CPU_PROFILE;
 const WORKER_PROCESSES = Math.max(1, Number(process.env.BENCH_WORKER_PROCESSES ?? 1));
 const STEADY_ROUNDS = Math.max(1, Number(process.env.BENCH_STEADY_ROUNDS ?? 1));
@@ -65,7 +71,7 @@ async function main() {
   admin.on('error', () => undefined);
   const symbols = Array.from({ length: WATCHERS }, (_, i) => `${SYMBOL_PREFIX}${String(i).padStart(5, '0')}/USDT`);
   const cleanup = async () => {
-    const mine = `symbol like '${SYMBOL_PREFIX}%'`;
+    const mine = `symbol like '${SYMBOL_PREFIX}%' or symbol like '${FLOOR_PREFIX}%'`;
     for (const table of ['signals', 'history_decisions', 'track_record', 'liq_clusters', 'risk_metric', 'indicators', 'candles', 'watchers']) {
       await admin.query(`delete from public.${table} where ${mine}`);
     }
@@ -114,6 +120,20 @@ async function main() {
   const backendPids = async () =>
     (await admin.query<{ pid: number }>('select pid from pg_stat_activity where datname = current_database()')).rows.map((r) => r.pid);
 
+  /** The CPU seconds the database's backends use from now until the returned function is called. */
+  const startDbCpu = async () => {
+    const pidsBefore = await backendPids();
+    const before = new Map(pidsBefore.map((pid) => [pid, processCpuSeconds(pid)]));
+    return async () => {
+      const pidsAfter = new Set([...pidsBefore, ...(await backendPids())]);
+      // A backend that exited meanwhile is missed (its CPU is gone with it): a lower bound.
+      return [...pidsAfter].reduce((sum, pid) => {
+        const after = processCpuSeconds(pid);
+        return after === undefined ? sum : sum + after - (before.get(pid) ?? 0);
+      }, 0);
+    };
+  };
+
   const statementStats = (
     await admin.query<{ n: number }>(`select count(*)::int as n from pg_extension where extname = 'pg_stat_statements'`)
   ).rows[0]!.n > 0;
@@ -121,8 +141,7 @@ async function main() {
   async function round(name: string, expected: number) {
     lines.length = 0;
     if (statementStats) await admin.query('select pg_stat_statements_reset()');
-    const pidsBefore = await backendPids();
-    const dbCpuBefore = new Map(pidsBefore.map((pid) => [pid, processCpuSeconds(pid)]));
+    const stopDbCpu = await startDbCpu();
     const profile = CPU_PROFILE ? await startCpuProfile() : undefined;
     census.reset();
     await Promise.all(others.map((c) => c.call('setNow', { now })));
@@ -149,16 +168,11 @@ async function main() {
     const cpu = { user: own.user + collected.reduce((sum, c) => sum + c.cpuMicros, 0), system: own.system };
     for (const c of collected) lines.push(...c.lines);
     const counted = census.snapshot();
-    const pidsAfter = new Set([...pidsBefore, ...(await backendPids())]);
-    // A backend that exited during the round is missed (its CPU is gone with it): a lower bound.
-    const dbCpu = [...pidsAfter].reduce((sum, pid) => {
-      const after = processCpuSeconds(pid);
-      return after === undefined ? sum : sum + after - (dbCpuBefore.get(pid) ?? 0);
-    }, 0);
+    const dbCpu = await stopDbCpu();
     if (timedOut) {
       console.log(`${name.padEnd(8)} TIMED OUT after ${seconds.toFixed(0)} s: ${done}/${WATCHERS} symbol-cycles = ${(done / seconds).toFixed(1)} /s`);
       process.exitCode = 1;
-      return false;
+      return 0;
     }
     const jobs = lines.map((l) => JSON.parse(l) as { msg: string; queue?: string; job_ms?: number }).filter((l) => l.msg === 'job done');
     const stats = (queue: string) => {
@@ -219,7 +233,42 @@ async function main() {
         loadAverage: os.loadavg().map((l) => Number(l.toFixed(2))),
       })}`,
     );
-    return true;
+    return WATCHERS / seconds;
+  }
+
+  /** The backfill's floor (see the top): the same number of new watchers, only the work none can skip. */
+  async function floorRound(backfillPerSecond: number) {
+    const stopDbCpu = await startDbCpu();
+    const cpuBefore = process.cpuUsage();
+    const seconds = await runFirstIngestFloor({
+      databaseUrl: dbs.tradingUrl,
+      market: createSimulatedMarket({ now: () => now }),
+      symbols: symbols.map((s) => FLOOR_PREFIX + s.slice(SYMBOL_PREFIX.length)),
+      timeframe: TIMEFRAME,
+      now,
+      lookback: config.CANDLE_LOOKBACK,
+      batchSize: config.WORKER_BATCH_SIZE,
+      concurrency: config.WORKER_CONCURRENCY,
+      poolMax: config.PIPELINE_DB_POOL_MAX,
+    });
+    const cpu = process.cpuUsage(cpuBefore);
+    const dbCpu = await stopDbCpu();
+    const perSecond = WATCHERS / seconds;
+    console.log(
+      `floor    ${WATCHERS} new watchers' candles fetched, checked, analysed and stored in ${seconds.toFixed(2)} s = ${perSecond.toFixed(0)} /s` +
+        `  (worker CPU ${((cpu.user + cpu.system) / 1e3 / WATCHERS).toFixed(2)} ms, database CPU ${((dbCpu * 1000) / WATCHERS).toFixed(2)} ms per watcher); ` +
+        `the backfill did ${((100 * backfillPerSecond) / perSecond).toFixed(0)} % of it`,
+    );
+    console.log(
+      `BENCH_RESULT ${JSON.stringify({
+        bench: 'pipeline',
+        round: 'floor',
+        watchers: WATCHERS,
+        perSecond: Math.round(perSecond),
+        workerCpuMsPerCycle: Number(((cpu.user + cpu.system) / 1e3 / WATCHERS).toFixed(2)),
+        databaseCpuMsPerCycle: Number(((dbCpu * 1000) / WATCHERS).toFixed(2)),
+      })}`,
+    );
   }
 
   try {
@@ -231,11 +280,13 @@ async function main() {
         // Run directly (npx tsx bench/pipeline.ts), this process lacks the worker's flags that npm run bench gives it.
         `node flags ${process.execArgv.filter((f) => f.startsWith('--max-')).join(' ') || `none (the worker's are ${WORKER_NODE_FLAGS.join(' ')})`}`,
     );
-    if (await round('backfill', WATCHERS)) {
+    const backfillPerSecond = await round('backfill', WATCHERS);
+    if (backfillPerSecond) {
       for (let k = 1; k <= STEADY_ROUNDS; k++) {
         now += tf;
         if (!(await round(k === 1 ? 'steady' : `steady ${k}`, (k + 1) * WATCHERS))) break;
       }
+      await floorRound(backfillPerSecond);
     }
   } finally {
     census.stop();

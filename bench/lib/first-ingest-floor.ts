@@ -1,0 +1,87 @@
+/**
+ * The floor of a first ingest, for bench/pipeline.ts: the least work a new
+ * watcher needs, on the same cores and database. Per watcher: its
+ * CANDLE_LOOKBACK candles from the same simulated market, checked
+ * (sanitizeCandles) and analysed (windowIndicators, as the ingest does), and
+ * stored as rows of public.candles by one plain INSERT per batch from binary
+ * arrays. Batches of WORKER_BATCH_SIZE watchers, WORKER_CONCURRENCY at once,
+ * as the worker runs them. Left out: the job queue, the reads, risk, clusters,
+ * the signal and every row but the candles. A first ingest cannot be faster
+ * than this on the machine, whatever the code around it.
+ */
+import pg from 'pg';
+import type { Timeframe } from '../../common/symbols';
+import { windowIndicators } from '../../pipeline/indicators/indicator-window';
+import type { MarketSource } from '../../pipeline/market/market-source';
+import { sanitizeCandles } from '../../pipeline/market/validate-candles';
+import { float8ArrayParam, int4ArrayParam } from '../../pipeline/storage/binary-array';
+import type { Candle } from '../../pipeline/domain';
+
+export interface FloorOptions {
+  databaseUrl: string;
+  market: MarketSource;
+  symbols: readonly string[];
+  timeframe: Timeframe;
+  now: number;
+  lookback: number;
+  batchSize: number;
+  concurrency: number;
+  poolMax: number;
+}
+
+const INSERT = `insert into public.candles (symbol, timeframe, open_time, open, high, low, close, volume, source)
+  select k.symbols[p.i[g.n]], $2, timestamptz 'epoch' + p.t[g.n] * interval '1 millisecond', p.o[g.n], p.h[g.n], p.l[g.n], p.c[g.n], p.v[g.n], $10
+  from (select $1::text[] as symbols) k,
+       (select $3::int4[] as i, $4::float8[] as t, $5::float8[] as o, $6::float8[] as h, $7::float8[] as l, $8::float8[] as c, $9::float8[] as v) p,
+       generate_series(1, cardinality($4::float8[])) g(n)`;
+
+/** Runs the floor over `symbols` (none of them stored yet); resolves with its wall time in seconds. */
+export async function runFirstIngestFloor(options: FloorOptions): Promise<number> {
+  const pool = new pg.Pool({ connectionString: options.databaseUrl, max: options.poolMax, application_name: 'zmarty-pipeline' });
+  pool.on('error', () => undefined);
+  const log = { warn: () => undefined };
+  const batches: string[][] = [];
+  for (let i = 0; i < options.symbols.length; i += options.batchSize) batches.push(options.symbols.slice(i, i + options.batchSize));
+  let next = 0;
+  let analysed = 0;
+  const runBatch = async (symbols: string[]) => {
+    const all: Candle[] = [];
+    const owner: number[] = [];
+    for (let s = 0; s < symbols.length; s++) {
+      const symbol = symbols[s]!;
+      const raw = await options.market.fetchCandles(symbol, options.timeframe, { limit: options.lookback });
+      const candles = sanitizeCandles(raw, { source: options.market.name, symbol, timeframe: options.timeframe, now: options.now, log });
+      const values = windowIndicators({ symbol, timeframe: options.timeframe }, candles, options.lookback);
+      if (Object.keys(values).length) analysed++;
+      for (const c of candles) {
+        all.push(c);
+        owner.push(s + 1);
+      }
+    }
+    const column = (pick: (c: Candle) => number) => float8ArrayParam(Float64Array.from(all, pick));
+    await pool.query(INSERT, [
+      symbols,
+      options.timeframe,
+      int4ArrayParam(Int32Array.from(owner)),
+      column((c) => c.openTime),
+      column((c) => c.open),
+      column((c) => c.high),
+      column((c) => c.low),
+      column((c) => c.close),
+      column((c) => c.volume),
+      options.market.name,
+    ]);
+  };
+  const started = performance.now();
+  try {
+    await Promise.all(
+      Array.from({ length: options.concurrency }, async () => {
+        while (next < batches.length) await runBatch(batches[next++]!);
+      }),
+    );
+  } finally {
+    await pool.end();
+  }
+  if (analysed !== options.symbols.length) throw new Error(`floor: ${analysed} of ${options.symbols.length} watchers analysed`);
+  return (performance.now() - started) / 1000;
+}
