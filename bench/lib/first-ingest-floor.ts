@@ -9,7 +9,7 @@
  * the signal and every row but the candles. A first ingest cannot be faster
  * than this on the machine, whatever the code around it.
  */
-import pg from 'pg';
+import type pg from 'pg';
 import type { Timeframe } from '../../common/symbols';
 import { windowIndicators } from '../../pipeline/indicators/indicator-window';
 import type { MarketSource } from '../../pipeline/market/market-source';
@@ -18,7 +18,8 @@ import { float8ArrayParam, int4ArrayParam } from '../../pipeline/storage/binary-
 import type { Candle } from '../../pipeline/domain';
 
 export interface FloorOptions {
-  databaseUrl: string;
+  /** The trading database's pool (PIPELINE_DB_POOL_MAX connections, as the worker's). */
+  pool: pg.Pool;
   market: MarketSource;
   symbols: readonly string[];
   timeframe: Timeframe;
@@ -26,7 +27,6 @@ export interface FloorOptions {
   lookback: number;
   batchSize: number;
   concurrency: number;
-  poolMax: number;
 }
 
 const INSERT = `insert into public.candles (symbol, timeframe, open_time, open, high, low, close, volume, source)
@@ -37,8 +37,7 @@ const INSERT = `insert into public.candles (symbol, timeframe, open_time, open, 
 
 /** Runs the floor over `symbols` (none of them stored yet); resolves with its wall time in seconds. */
 export async function runFirstIngestFloor(options: FloorOptions): Promise<number> {
-  const pool = new pg.Pool({ connectionString: options.databaseUrl, max: options.poolMax, application_name: 'zmarty-pipeline' });
-  pool.on('error', () => undefined);
+  const { pool } = options;
   const log = { warn: () => undefined };
   const batches: string[][] = [];
   for (let i = 0; i < options.symbols.length; i += options.batchSize) batches.push(options.symbols.slice(i, i + options.batchSize));
@@ -73,15 +72,11 @@ export async function runFirstIngestFloor(options: FloorOptions): Promise<number
     ]);
   };
   const started = performance.now();
-  try {
-    await Promise.all(
-      Array.from({ length: options.concurrency }, async () => {
-        while (next < batches.length) await runBatch(batches[next++]!);
-      }),
-    );
-  } finally {
-    await pool.end();
-  }
+  await Promise.all(
+    Array.from({ length: options.concurrency }, async () => {
+      while (next < batches.length) await runBatch(batches[next++]!);
+    }),
+  );
   if (analysed !== options.symbols.length) throw new Error(`floor: ${analysed} of ${options.symbols.length} watchers analysed`);
   return (performance.now() - started) / 1000;
 }
