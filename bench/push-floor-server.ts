@@ -19,7 +19,8 @@ import { textFrame } from '../server/realtime/local-broadcast';
 
 const http = createServer();
 const io = new Server(http, { transports: ['websocket'] });
-const subscribed = new Set<NetSocket>();
+/** Socket id → the TCP connection under its WebSocket, once subscribed. */
+const subscribed = new Map<string, NetSocket>();
 
 /** The TCP connection under a socket's WebSocket transport (the only transport allowed here). */
 const tcpOf = (socket: Socket) =>
@@ -27,10 +28,10 @@ const tcpOf = (socket: Socket) =>
 
 io.on('connection', (socket) => {
   socket.on('signals:subscribe', (payload: { symbols: string[] }, ack: (result: unknown) => void) => {
-    subscribed.add(tcpOf(socket));
+    subscribed.set(socket.id, tcpOf(socket));
     ack({ ok: true, data: { joined: payload.symbols, refused: [] } });
   });
-  socket.on('disconnect', () => subscribed.delete(tcpOf(socket)));
+  socket.on('disconnect', () => subscribed.delete(socket.id));
 });
 
 const wall = (t: number) => performance.timeOrigin + t;
@@ -41,7 +42,7 @@ process.on('message', (message: { type: 'signal'; row: SignalRow }) => {
   const started = performance.now();
   // engine.io message (4), socket.io EVENT (2), as socket.io encodes it.
   const frame = textFrame(`42${JSON.stringify(['signal:new', message.row])}`);
-  for (const tcp of subscribed) tcp.write(frame);
+  for (const tcp of subscribed.values()) tcp.write(frame);
   direct += subscribed.size;
   const cpu = process.cpuUsage();
   broadcasts.push([message.row.candleTime, wall(started), wall(performance.now()), (cpu.user + cpu.system) / 1000]);
