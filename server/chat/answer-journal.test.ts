@@ -61,6 +61,23 @@ describe('answer journal', () => {
     expect((await rowsOf(b)).map((r) => r.event)).toEqual([{ from: 0, deltas: ['b0'] }]);
   });
 
+  it('stores deltas and audio bytes exactly, whatever characters and bytes they hold', async () => {
+    const journal = createAnswerJournal({ chatDb: db, log });
+    const user = await newUser();
+    const id = randomUUID();
+    const deltas = ['say "long" ', 'C:\\path\\ ', '{"a":[1]}', '\n\t', '📈 BTC ≥ 100 000 $', "l'été", ''];
+    deltas.forEach((delta, seq) => journal.token(user, id, { id, delta, seq }));
+    const bytes = Uint8Array.from({ length: 512 }, (_, i) => i % 256);
+    // A view into a larger buffer: only its own bytes are stored.
+    const view = new Uint8Array(new Uint8Array(600).fill(7).buffer, 40, 512);
+    view.set(bytes);
+    journal.audio(user, id, { id, seq: 0, mime: 'audio/mpeg', data: view });
+    await journal.flush();
+    const rows = await rowsOf(id);
+    expect(rows[0]!.event).toEqual({ from: 0, deltas });
+    expect(rows[1]!.data!.equals(Buffer.from(bytes))).toBe(true);
+  });
+
   it('keeps what a failed write held and writes it, in order, at the next flush', async () => {
     const user = await newUser();
     const id = randomUUID();

@@ -106,17 +106,24 @@ export function createAnswerJournal(options: AnswerJournalOptions) {
 
   async function write(rows: Buffered[]) {
     const started = performance.now();
+    // One JSON document for the batch: node-postgres would write a jsonb[] parameter as an array literal,
+    // escaping every quote of every event's JSON again (a tenth of what the server allocated per token relayed).
     await chatDb.query(
       `insert into zmarty_private.answer_events (user_id, request_id, n, kind, event, data)
-       select * from unnest($1::uuid[], $2::text[], $3::integer[], $4::text[], $5::jsonb[], $6::bytea[])
+       select r.user_id, r.request_id, r.n, r.kind, r.event, decode(r.data, 'base64')
+       from json_to_recordset($1::json) as r(user_id uuid, request_id text, n integer, kind text, event jsonb, data text)
        on conflict do nothing`,
       [
-        rows.map((r) => r.userId),
-        rows.map((r) => r.requestId),
-        rows.map((r) => r.n),
-        rows.map((r) => r.row.kind),
-        rows.map((r) => JSON.stringify(r.row.event)),
-        rows.map((r) => (r.row.data ? Buffer.from(r.row.data.buffer, r.row.data.byteOffset, r.row.data.byteLength) : null)),
+        JSON.stringify(
+          rows.map((r) => ({
+            user_id: r.userId,
+            request_id: r.requestId,
+            n: r.n,
+            kind: r.row.kind,
+            event: r.row.event,
+            data: r.row.data ? Buffer.from(r.row.data.buffer, r.row.data.byteOffset, r.row.data.byteLength).toString('base64') : null,
+          })),
+        ),
       ],
     );
     const ms = performance.now() - started;
