@@ -43,7 +43,11 @@ pg.types.setTypeParser(pg.types.builtins.INT8, (value) => {
 pg.types.setTypeParser(pg.types.builtins.NUMERIC, (value) => Number(value));
 
 export function createDb({ connectionString, max = 10, applicationName = 'zmarty' }: DbOptions): Db {
-  const pool = new pg.Pool({ connectionString, max, application_name: applicationName });
+  // A fixed-size pool once warm (`min` = `max`, as HikariCP advises): pg-pool's default closed a connection idle
+  // for 10 s, so the first answer after a quiet spell opened one (TCP, TLS and SCRAM to a hosted database) inside
+  // its reservation, ahead of its first token. Connections open on first use and then stay; one the server drops
+  // errors while idle and is replaced on demand (the 'error' listener below).
+  const pool = new pg.Pool({ connectionString, max, min: max, application_name: applicationName });
   // An idle client that loses its connection must not crash the process; the pool replaces it.
   pool.on('error', () => undefined);
 
