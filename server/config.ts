@@ -19,7 +19,7 @@ const serverOnlySchema = z.object({
   CHAT_MAX_CONCURRENT_PER_USER: z.coerce.number().int().min(1).max(1000).optional(),
   CHAT_MAX_PER_MINUTE: z.coerce.number().int().min(1).max(10_000).optional(),
   /** How long an instance trusts a user's tier before reading it again (0 = read on every answer). */
-  TIER_CACHE_MS: z.coerce.number().int().min(0).max(300_000).default(5000),
+  TIER_CACHE_MS: z.coerce.number().int().min(0).max(3_600_000).default(300_000),
   CHAT_TOKEN_COALESCE_MS: z.coerce.number().int().min(0).max(200).default(16),
   CHAT_TOKEN_EVENTS_PER_SECOND: z.coerce.number().int().min(0).max(1_000_000).default(2000),
   CHAT_EARLY_PROVIDER_START: z.enum(['true', 'false', '1', '0']).default('true'),

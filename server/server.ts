@@ -51,6 +51,7 @@ import type { PasswordHashOptions } from './auth/passwords';
 import { createApiKeyCheck } from './auth/api-keys';
 import { createTokenVerifier } from './auth/token-verifier';
 import { createLimits } from './limits/limits';
+import { createTierChanges } from './tiers/tier-changes';
 import { applyTierSeeds, createTiers } from './tiers/tiers';
 
 export type ZmartyIo = SocketServer<ClientToServerEvents, ServerToClientEvents, Record<string, never>, SocketData>;
@@ -281,6 +282,8 @@ export function createServer(options: ServerDeps): ZmartyServer {
       log,
       emit: (userId, balance) => sockets.local.to(userRoom(userId)).emit('credits:balance', { balance }),
     });
+    // A tier change reaches this instance's cache from the database itself (sql/chat/0020).
+    const tierChanges = createTierChanges({ connection: chatDb.pool.options, log, tiers });
     sockets.use((_socket, next) => (closing ? next(Object.assign(new Error('unavailable'), { data: { code: 'unavailable', message: 'Zmarty is restarting' } })) : next()));
     sockets.use(socketAuthMiddleware(verifyToken, log));
     sockets.on('connection', (socket) => {
@@ -307,6 +310,7 @@ export function createServer(options: ServerDeps): ZmartyServer {
     alerts.start();
     await push.ready;
     await balances.ready;
+    await tierChanges.ready;
     await marketContext.start();
 
     return {
@@ -335,6 +339,7 @@ export function createServer(options: ServerDeps): ZmartyServer {
         await outbox.stop();
         await push.close();
         await balances.close();
+        await tierChanges.close();
         await marketContext.close();
         registry.close();
         await sockets.close();

@@ -115,7 +115,8 @@ export function createAdminCommands({ chatDb }: { chatDb: Db }) {
 
     /**
      * Moves a user to a tier; the new limits apply to their next answer on
-     * every instance (within TIER_CACHE_MS). Setting the tier they are on
+     * every instance (each hears the change from the database, sql/chat/0020).
+     * Setting the tier they are on
      * changes nothing and writes nothing. Credits are not touched (see `grant`).
      */
     async setTier(input: { email: string; tier: string; note?: string }) {

@@ -54,8 +54,9 @@ describe('npm run admin (credits and tiers)', () => {
     );
 
   beforeAll(async () => {
-    // Slow local answers (so two overlap), and tiers re-read every 300 ms.
-    const settings = { LOCAL_ANALYST_TOKEN_DELAY_MS: '40', TIER_CACHE_MS: '300', CHAT_TOKEN_COALESCE_MS: '0' };
+    // Slow local answers (so two overlap). Tiers are cached for the default TIER_CACHE_MS (5 min): a change must reach
+    // the instances through the database's notification.
+    const settings = { LOCAL_ANALYST_TOKEN_DELAY_MS: '40', CHAT_TOKEN_COALESCE_MS: '0' };
     a = await startTestServer(settings);
     b = await startTestServer(settings, { sameDatabasesAs: a });
     // A directory of its own: no developer `.env` is read.
@@ -154,7 +155,7 @@ describe('npm run admin (credits and tiers)', () => {
     };
     const prices = async (server: TestServer, token: string) =>
       (await (await fetch(`${server.url}/api/credits/prices`, { headers: { authorization: `Bearer ${token}` } })).json()) as { maxOutputTokens: number };
-    /** Polls until `check` passes: a tier is re-read within TIER_CACHE_MS (300 ms here). */
+    /** Polls until `check` passes: the tier change's notification reaches each instance after the commit. */
     const eventually = async (check: () => Promise<void>) => {
       for (let i = 0; ; i++) {
         try {
@@ -183,7 +184,7 @@ describe('npm run admin (credits and tiers)', () => {
 
       expect(json(await admin('tier', email, 'pro', '--json'))).toMatchObject({ changed: true });
 
-      // Instance B never heard of the change: it reads the tier from the database.
+      // Instance B had the free tier cached (for 5 min): the database's notification of the change drops it.
       await eventually(async () => expect((await prices(b, accessToken)).maxOutputTokens).toBe(2048));
       const onB = await connect(b, accessToken);
       const both = await Promise.all([

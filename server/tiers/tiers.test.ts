@@ -108,6 +108,51 @@ describe('tier table', () => {
     expect(reads).toBe(3);
   });
 
+  it('forgets a tier when told it changed, and does not keep what a read sent before the change returns', async () => {
+    const user = await newUser('pro');
+    let hold: Promise<void> | undefined;
+    let reads = 0;
+    const gated: Db = {
+      ...db,
+      query: async (text, values) => {
+        reads++;
+        const rows = await db.query(text, values);
+        await hold;
+        return rows as never;
+      },
+    };
+    const tiers = createTiers({ chatDb: gated, cacheMs: 60_000 });
+    expect(await tiers.forUser(user.sub)).toMatchObject({ tier: 'pro' });
+    await db.query(`update public.profiles set tier = 'free' where user_id = $1`, [user.sub]);
+    expect(await tiers.forUser(user.sub)).toMatchObject({ tier: 'pro' });
+    tiers.invalidate(user.sub);
+    expect(await tiers.forUser(user.sub)).toMatchObject({ tier: 'free' });
+    expect(reads).toBe(2);
+
+    // A read that saw the row before a change lands after it: returned to its caller, but not cached.
+    tiers.invalidate(user.sub);
+    let release!: () => void;
+    hold = new Promise((r) => (release = r));
+    const early = tiers.forUser(user.sub);
+    await new Promise((r) => setTimeout(r, 50));
+    await db.query(`update public.profiles set tier = 'pro' where user_id = $1`, [user.sub]);
+    tiers.invalidate(user.sub);
+    // A caller after the change does not join the read under way.
+    const late = tiers.forUser(user.sub);
+    release();
+    hold = undefined;
+    expect(await early).toMatchObject({ tier: 'free' });
+    expect(await late).toMatchObject({ tier: 'pro' });
+    expect(await tiers.forUser(user.sub)).toMatchObject({ tier: 'pro' });
+
+    // Without a user: every cached tier goes.
+    const other = await newUser('free');
+    await tiers.forUser(other.sub);
+    await db.query(`update public.profiles set tier = 'pro' where user_id = $1`, [other.sub]);
+    tiers.invalidate();
+    expect(await tiers.forUser(other.sub)).toMatchObject({ tier: 'pro' });
+  });
+
   it('applies only the seeds that are set, leaving the rest of the row as the operator left it', async () => {
     await db.query(`update public.tier_grants set voice_allowed = false, max_concurrent = 7 where tier = 'free'`);
     await applyTierSeeds(db, { free: { chatPerMinute: 9, maxOutputTokens: 512 }, pro: { startingCredits: 30000 } });

@@ -10,9 +10,11 @@ export interface TiersDeps {
   chatDb: Db;
   /**
    * How long one instance trusts a user's tier before reading it again
-   * (TIER_CACHE_MS; 0 = every answer reads it). A tier change reaches every
-   * instance within this. The concurrent-answers cap is not cached at all: the
-   * ledger's reserve statement reads it.
+   * (TIER_CACHE_MS; 0 = every answer reads it). A change is dropped from the
+   * cache as soon as the database announces it (`invalidate`, from
+   * tier-changes.ts), so this only bounds one missed while nobody listened.
+   * The concurrent-answers cap is not cached at all: the ledger's reserve
+   * statement reads it.
    */
   cacheMs?: number;
 }
@@ -26,20 +28,26 @@ export function createTiers({ chatDb, cacheMs = 5000, now = Date.now }: TiersDep
   const cache = cacheMs > 0 ? new LRUCache<string, { tier: Tier; readAt: number }>({ max: 50_000, ttl: cacheMs, ttlResolution: 0, perf: { now } }) : undefined;
   // Concurrent first questions of one user share one read.
   const reading = new Map<string, Promise<Tier>>();
+  // Counts invalidations: a read sent before one may have seen the old row, so its result is returned but not kept.
+  let generation = 0;
 
   function read(userId: string): Promise<Tier> {
     let pending = reading.get(userId);
     if (!pending) {
       // Stamped with the time the read was sent: an entry is never served more than cacheMs after the row was read.
       const readAt = now();
-      pending = chatDb
+      const sentIn = generation;
+      const settled = chatDb
         .query<Tier>(userTierSql, [userId])
         .then(([row]) => {
           if (!row) throw new AppError('not_found', 'No profile for this user');
-          cache?.set(userId, { tier: row, readAt }, { ttl: Math.max(1, cacheMs - (now() - readAt)) });
+          if (sentIn === generation) cache?.set(userId, { tier: row, readAt }, { ttl: Math.max(1, cacheMs - (now() - readAt)) });
           return row;
         })
-        .finally(() => reading.delete(userId));
+        .finally(() => {
+          if (reading.get(userId) === settled) reading.delete(userId);
+        });
+      pending = settled;
       reading.set(userId, pending);
     }
     return pending;
@@ -60,6 +68,21 @@ export function createTiers({ chatDb, cacheMs = 5000, now = Date.now }: TiersDep
     },
     /** Every tier with its number of users. */
     list: () => chatDb.query<Tier & { users: number }>(listTiersSql),
+    /**
+     * Forgets the cached tier of `userId` (every user's when absent): the
+     * next answer reads it again. A read already under way is not joined by
+     * later callers, and its result is not kept.
+     */
+    invalidate(userId?: string): void {
+      generation++;
+      if (userId === undefined) {
+        cache?.clear();
+        reading.clear();
+      } else {
+        cache?.delete(userId);
+        reading.delete(userId);
+      }
+    },
   };
 }
 
