@@ -32,10 +32,10 @@ describe('market context, once per candle', () => {
   beforeAll(async () => {
     databases = await createMigratedDatabases();
     tradingDb = createDb({ connectionString: databases.tradingUrl, max: 4 });
-    // Counts the statements the cache sends (each load is two: snapshots and extras).
+    // Counts the statements the cache sends (each load is two: snapshots and extras), not the test's own inserts.
     const query = tradingDb.query.bind(tradingDb);
     tradingDb.query = (async (text: string, values?: unknown[]) => {
-      reads++;
+      if (text.includes('with pairs as')) reads++;
       return query(text, values);
     }) as Db['query'];
     await signal(BTC, 60);
@@ -73,6 +73,61 @@ describe('market context, once per candle', () => {
     const reread = reads;
     expect((await cache.contextFor([ETH])).fingerprint).toBe(eth.fingerprint);
     expect(reads).toBe(reread);
+  });
+
+  it('loads a pair asked about lately as soon as its next candle’s signal is stored, so the next question does not wait for it', async () => {
+    await cache.contextFor([ETH]);
+    reads = 0;
+    await signal(ETH, 55);
+    // The NOTIFY drops the entry and the cache reloads it by itself: one load, before anyone asks.
+    for (let i = 0; i < 100 && reads < 2; i++) await new Promise((r) => setTimeout(r, 20));
+    expect(reads).toBe(2);
+    await new Promise((r) => setTimeout(r, 50));
+    const context = await cache.contextFor([ETH]);
+    expect(context.entries[0]!.signal?.score).toBe(55);
+    expect(reads).toBe(2);
+  });
+
+  it('reloads a pair in the background past half its age while still serving it, and only pairs asked about lately', async () => {
+    let clock = 1_000_000;
+    let reads = 0;
+    const counted: Db = { ...tradingDb, query: (text, values) => (reads++, tradingDb.query(text, values)) };
+    const other = createMarketContextCache({
+      tradingDb: counted,
+      log: createLogger({ level: 'silent' }),
+      listen: false,
+      maxAgeMs: 1_000,
+      refreshWindowMs: 5_000,
+      now: () => clock,
+    });
+    const settle = () => new Promise((r) => setTimeout(r, 50));
+    try {
+      await other.contextFor([BTC]);
+      reads = 0;
+      clock += 400; // young: served, nothing read
+      await other.contextFor([BTC]);
+      await settle();
+      expect(reads).toBe(0);
+      clock += 200; // past half: served at once, reloaded meanwhile
+      await other.contextFor([BTC]);
+      await settle();
+      expect(reads).toBe(2);
+      clock += 450; // past the first load's age, young for the reload's: served from it, nothing read
+      await other.contextFor([BTC]);
+      await settle();
+      expect(reads).toBe(2);
+
+      // Dropped (as by a new candle's signal): reloaded only while someone asked about it lately.
+      other.invalidate(BTC);
+      await settle();
+      expect(reads).toBe(4);
+      clock += 6_000;
+      other.invalidate(BTC);
+      await settle();
+      expect(reads).toBe(4);
+    } finally {
+      await other.close();
+    }
   });
 
   it('fingerprints the same rows alike in another instance, and other rows apart', async () => {

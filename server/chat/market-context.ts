@@ -29,6 +29,13 @@ export interface MarketContextCacheOptions {
   maxAgeMs?: number;
   /** Listen for new signals (off in unit tests that invalidate by hand). Default true. */
   listen?: boolean;
+  /**
+   * A pair asked about within this long is reloaded by the cache itself when
+   * its entry goes (a new candle's signal) or passes half of maxAgeMs, so the
+   * next question about it finds it loaded. Default 10 min.
+   */
+  refreshWindowMs?: number;
+  now?: () => number;
   onCacheLookup?: (cache: string, hit: boolean) => void;
 }
 
@@ -54,11 +61,23 @@ const key = (p: Pair) => `${p.symbol}\u0000${p.timeframe}`;
  * Concurrent questions about a pair that is not cached share one load; a load
  * that started before an invalidation is used for its own questions but not
  * kept (it may predate the new rows).
+ *
+ * A pair someone asked about lately is reloaded in the background as soon as
+ * its entry goes or ages past half of maxAgeMs, for all such pairs of one
+ * tick in one load: otherwise the first question after each candle (every
+ * minute on 1m pairs) or after a quiet spell waited for the load before its
+ * provider request went out.
  */
 export function createMarketContextCache(options: MarketContextCacheOptions) {
   const { tradingDb, log } = options;
   const maxAgeMs = options.maxAgeMs ?? 60_000;
+  const refreshWindowMs = options.refreshWindowMs ?? 600_000;
+  const now = options.now ?? Date.now;
   const cache = new Map<string, Cached>();
+  /** When each pair was last asked about. */
+  const asked = new Map<string, { pair: Pair; at: number }>();
+  /** Pairs to reload at the next tick (see refreshSoon). */
+  let queued: Map<string, Pair> | undefined;
   const loading = new Map<string, Promise<Cached>>();
   // Bumped by every invalidation; a load records the generation it started in.
   let generation = 0;
@@ -66,6 +85,7 @@ export function createMarketContextCache(options: MarketContextCacheOptions) {
   const pairGeneration = new Map<string, number>();
   const symbolGeneration = new Map<string, number>();
   let listener: PgListener | undefined;
+  let closed = false;
 
   function invalidate(pair?: Pair) {
     generation++;
@@ -73,6 +93,7 @@ export function createMarketContextCache(options: MarketContextCacheOptions) {
       cache.clear();
       loading.clear();
       everything = generation;
+      for (const { pair: p } of asked.values()) refreshSoon(p);
       return;
     }
     // A signal names its timeframe; without one, every timeframe of the symbol.
@@ -84,6 +105,32 @@ export function createMarketContextCache(options: MarketContextCacheOptions) {
     }
     if (pair.timeframe) pairGeneration.set(key(pair), generation);
     else symbolGeneration.set(pair.symbol, generation);
+    for (const [k, { pair: p }] of asked) if (matches(k)) refreshSoon(p);
+  }
+
+  /** Reloads `pair` at the next tick if it was asked about lately, batched with the others queued meanwhile. */
+  function refreshSoon(pair: Pair) {
+    if (!queued) {
+      queued = new Map();
+      setImmediate(() => {
+        const pairs = [...queued!.values()];
+        queued = undefined;
+        if (closed) return;
+        const t = now();
+        const due = pairs.filter((p) => {
+          const last = asked.get(key(p));
+          if (!last || t - last.at > refreshWindowMs) {
+            asked.delete(key(p));
+            return false;
+          }
+          return !loading.has(key(p));
+        });
+        if (due.length > 0) {
+          startLoad(due).catch((err: Error) => log.debug({ err: err.message }, 'market context: background reload failed; the next question loads it'));
+        }
+      });
+    }
+    queued.set(key(pair), pair);
   }
 
   /** Whether `p` was invalidated after `since`: a load started then may predate the new rows. */
@@ -93,7 +140,7 @@ export function createMarketContextCache(options: MarketContextCacheOptions) {
   async function load(pairs: Pair[]): Promise<Map<string, Cached>> {
     const started = generation;
     const [snapshots, extras] = await Promise.all([loadMarketSnapshots(tradingDb, pairs), loadMarketExtras(tradingDb, pairs)]);
-    const loadedAt = Date.now();
+    const loadedAt = now();
     const out = new Map<string, Cached>();
     for (const p of pairs) {
       const s = snapshots.find((x) => x.symbol === p.symbol && x.timeframe === p.timeframe);
@@ -105,6 +152,21 @@ export function createMarketContextCache(options: MarketContextCacheOptions) {
       if (!invalidatedSince(p, started)) cache.set(key(p), cached);
     }
     return out;
+  }
+
+  /** Loads `pairs` (none of them loading) in one batch that later questions about them join. */
+  function startLoad(pairs: Pair[]): Promise<Map<string, Cached>> {
+    const batch = load(pairs);
+    for (const p of pairs) {
+      const k = key(p);
+      const one = batch.then((m) => m.get(k)!);
+      loading.set(k, one);
+      void one.then(
+        () => loading.get(k) === one && loading.delete(k),
+        () => loading.get(k) === one && loading.delete(k),
+      );
+    }
+    return batch;
   }
 
   return {
@@ -138,31 +200,23 @@ export function createMarketContextCache(options: MarketContextCacheOptions) {
      * the trading database cannot be read.
      */
     async contextFor(pairs: Pair[]): Promise<MarketContext> {
-      const now = Date.now();
+      const t = now();
       const found = new Map<string, Cached>();
       const missing: Pair[] = [];
       const waits: Array<Promise<Cached>> = [];
       for (const p of pairs) {
         const k = key(p);
+        asked.set(k, { pair: p, at: t });
         const hit = cache.get(k);
-        if (hit && now - hit.loadedAt < maxAgeMs) found.set(k, hit);
-        else if (loading.has(k)) waits.push(loading.get(k)!.then((c) => (found.set(k, c), c)));
+        if (hit && t - hit.loadedAt < maxAgeMs) {
+          found.set(k, hit);
+          // Refresh-ahead: reloaded while still served, so a pair asked about steadily never waits for its load.
+          if (t - hit.loadedAt > maxAgeMs / 2 && !loading.has(k)) refreshSoon(p);
+        } else if (loading.has(k)) waits.push(loading.get(k)!.then((c) => (found.set(k, c), c)));
         else missing.push(p);
       }
       options.onCacheLookup?.('market_context', missing.length === 0 && waits.length === 0);
-      if (missing.length > 0) {
-        const batch = load(missing);
-        for (const p of missing) {
-          const k = key(p);
-          const one = batch.then((m) => m.get(k)!);
-          loading.set(k, one);
-          void one.then(
-            () => loading.get(k) === one && loading.delete(k),
-            () => loading.get(k) === one && loading.delete(k),
-          );
-        }
-        for (const [k, c] of await batch) found.set(k, c);
-      }
+      if (missing.length > 0) for (const [k, c] of await startLoad(missing)) found.set(k, c);
       await Promise.all(waits);
       const hash = createHash('sha256');
       const entries: MarketEntry[] = [];
@@ -178,6 +232,7 @@ export function createMarketContextCache(options: MarketContextCacheOptions) {
     invalidate,
 
     async close(): Promise<void> {
+      closed = true;
       await listener?.close();
       listener = undefined;
     },
