@@ -14,22 +14,11 @@ import type { AddressInfo } from 'node:net';
 import os from 'node:os';
 import { Server } from 'socket.io';
 import { emitToLocalRooms } from '../server/realtime/local-broadcast';
+import { benchSignalRow } from './lib/signal-row';
 
 const SOCKETS = Number(process.env.BENCH_SOCKETS ?? 500);
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 200);
-const ROW = {
-  id: 0,
-  symbol: 'PUSHB/USDT',
-  timeframe: '1m',
-  candleTime: '2026-11-30T07:00:00.000Z',
-  direction: 'long',
-  score: 72,
-  entry: 100,
-  stop: 97,
-  takeProfit: 106,
-  reasons: [{ indicator: 'rsi14', vote: 'long', weight: 1.5, detail: 'rsi14 28 (≤ 30, oversold)' }],
-  createdAt: '2026-11-30T07:00:01.000Z',
-};
+const ROW = benchSignalRow({ id: 0, symbol: 'PUSHB/USDT', candleTime: '2026-11-30T07:00:00.000Z' });
 
 type ChildReport = { received: number };
 

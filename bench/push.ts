@@ -34,8 +34,8 @@ import { fork, spawn, type ChildProcess } from 'node:child_process';
 import os from 'node:os';
 import path from 'node:path';
 import pg from 'pg';
-import type { SignalRow } from '../common/events';
 import type { ChildMessage, ClientGroupSpec } from './push-clients';
+import { benchSignalRow } from './lib/signal-row';
 import { openBenchDatabases, percentile } from './pipeline-databases';
 
 const SOCKETS = Number(process.env.BENCH_SOCKETS ?? 1000);
@@ -282,25 +282,6 @@ async function runPhase(
   return result;
 }
 
-/** The same columns as the signal the zmarty phase inserts, as the server pushes it (signals.queries.ts). */
-function floorRow(candleTime: string, id: number): SignalRow {
-  return {
-    id,
-    symbol: SYMBOL,
-    timeframe: '1m',
-    candleTime,
-    direction: 'long',
-    score: 72,
-    entry: 100,
-    stop: 97,
-    takeProfit: 106,
-    reasons: [{ indicator: 'rsi14', vote: 'long', weight: 1.5, detail: 'rsi14 28 (≤ 30, oversold)' }],
-    doubling: null,
-    edge: null,
-    createdAt: new Date().toISOString(),
-  };
-}
-
 async function main() {
   const dbs = await openBenchDatabases();
   const chat = new pg.Pool({ connectionString: dbs.chatUrl, max: 2 });
@@ -325,7 +306,7 @@ async function main() {
 
     let floorId = 0;
     const floor = await runPhase('floor', env, userIds, async (candleTime, servers) => {
-      const row = floorRow(candleTime, ++floorId);
+      const row = benchSignalRow({ id: ++floorId, symbol: SYMBOL, candleTime });
       for (const s of servers) s.child.send({ type: 'signal', row });
     });
     const zmarty = await runPhase('zmarty', env, userIds, async (candleTime) => {

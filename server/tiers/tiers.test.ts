@@ -1,6 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createDb, type Db, type UserClaims } from '../../common/db';
+import { createLogger } from '../../common/logger';
 import { createMigratedDatabases } from '../../test/databases';
+import { createTierChanges } from './tier-changes';
 import { applyTierSeeds, createTiers } from './tiers';
 
 describe('tier table', () => {
@@ -14,6 +16,18 @@ describe('tier table', () => {
     return { sub: row!.id, role: 'authenticated' };
   };
   const tierOf = async (user: UserClaims) => (await db.query<{ tier: string }>('select tier from public.profiles where user_id = $1', [user.sub]))[0]!.tier;
+
+  /** Polls: a notification reaches the listener after the commit. */
+  const eventually = async (check: () => Promise<void>) => {
+    for (let i = 0; ; i++) {
+      try {
+        return await check();
+      } catch (err) {
+        if (i >= 50) throw err;
+        await new Promise((r) => setTimeout(r, 20));
+      }
+    }
+  };
 
   beforeAll(async () => {
     databases = await createMigratedDatabases();
@@ -151,6 +165,44 @@ describe('tier table', () => {
     await db.query(`update public.profiles set tier = 'pro' where user_id = $1`, [other.sub]);
     tiers.invalidate();
     expect(await tiers.forUser(other.sub)).toMatchObject({ tier: 'pro' });
+  });
+
+  it("drops a cached tier as soon as the database announces a change: a user's tier, then any tier's limits", async () => {
+    const read: string[] = [];
+    const counting: Db = { ...db, query: (text, values) => (read.push(String(values?.[0])), db.query(text, values)) };
+    const tiers = createTiers({ chatDb: counting, cacheMs: 3_600_000 });
+    const changes = createTierChanges({ connection: db.pool.options, log: createLogger({ level: 'silent', name: 'test' }), tiers });
+    await changes.ready;
+    try {
+      const [ann, bob] = [(await newUser('free')).sub, (await newUser('free')).sub];
+      expect(await tiers.forUser(ann)).toMatchObject({ tier: 'free', maxOutputTokens: 1024 });
+      expect(await tiers.forUser(bob)).toMatchObject({ tier: 'free' });
+
+      // A rolled-back change and a change of anything but the tier announce nothing.
+      await db
+        .tx(async (q) => {
+          await q.query(`update public.profiles set tier = 'pro' where user_id = $1`, [ann]);
+          throw new Error('rolled back');
+        })
+        .catch(() => undefined);
+      await db.query(`update public.profiles set display_name = 'Ann' where user_id = $1`, [ann]);
+      // Notifications arrive in commit order: once this one is seen, any from the statements above would have been.
+      await db.query(`update public.profiles set tier = 'pro' where user_id = $1`, [ann]);
+      await eventually(async () => expect(await tiers.forUser(ann)).toMatchObject({ tier: 'pro', maxOutputTokens: 2048 }));
+      expect(read).toEqual([ann, bob, ann]);
+      // Only Ann's entry went.
+      expect(await tiers.forUser(bob)).toMatchObject({ tier: 'free' });
+      expect(read).toEqual([ann, bob, ann]);
+
+      // The tier table itself: every cached tier is read again.
+      await db.query(`update public.tier_grants set max_output_tokens = 1500 where tier = 'free'`);
+      await eventually(async () => expect(await tiers.forUser(bob)).toMatchObject({ tier: 'free', maxOutputTokens: 1500 }));
+      expect(await tiers.forUser(ann)).toMatchObject({ tier: 'pro' });
+      expect(read.slice(3).sort()).toEqual([ann, bob].sort());
+    } finally {
+      await db.query(`update public.tier_grants set max_output_tokens = 1024 where tier = 'free'`);
+      await changes.close();
+    }
   });
 
   it('applies only the seeds that are set, leaving the rest of the row as the operator left it', async () => {
