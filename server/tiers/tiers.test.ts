@@ -85,7 +85,7 @@ describe('tier table', () => {
     await cached.forUser(user.sub);
     await db.query(`update public.profiles set tier = 'free' where user_id = $1`, [user.sub]);
     expect(await fresh.forUser(user.sub)).toMatchObject({ tier: 'free', maxOutputTokens: 1024, maxConcurrent: 2, chatPerMinute: 40 });
-    // Within its cache time an instance may still apply the old tier (TIER_CACHE_MS, documented).
+    // Without the database's notification (tier-changes.ts, below), an instance applies the old tier within its cache time.
     expect(await cached.forUser(user.sub)).toMatchObject({ tier: 'pro' });
     await expect(fresh.forUser('00000000-0000-0000-0000-000000000000')).rejects.toMatchObject({ code: 'not_found' });
   });
