@@ -178,18 +178,13 @@ const VOTE_RULES: readonly VoteRule[] = [
   },
 ];
 
-/** The votes of the indicators that have a value. */
-export function collectVotes(close: number, v: IndicatorValues): SignalReason[] {
-  const votes: SignalReason[] = [];
-  for (const rule of VOTE_RULES) {
-    const vote = rule.vote(close, v);
-    if (vote !== null) votes.push({ indicator: rule.indicator, vote, weight: rule.weight, detail: rule.detail(close, v, vote) });
-  }
-  return votes;
-}
-
-/** The weights voting long and short, and of every voter: collectVotes summed, without its reasons. */
-function tallyVotes(close: number, v: IndicatorValues): { long: number; short: number; total: number } {
+/**
+ * The weights voting long and short, and of every voter (the indicators that
+ * have a value). With `reasons`, each vote's reason is added to it, in the
+ * rules' order: one pass over the rules serves an explained decision and a
+ * walk-forward's alike.
+ */
+function tallyVotes(close: number, v: IndicatorValues, reasons?: SignalReason[]): { long: number; short: number; total: number } {
   let long = 0;
   let short = 0;
   let total = 0;
@@ -199,6 +194,7 @@ function tallyVotes(close: number, v: IndicatorValues): { long: number; short: n
     total += rule.weight;
     if (vote === 'long') long += rule.weight;
     else if (vote === 'short') short += rule.weight;
+    reasons?.push({ indicator: rule.indicator, vote, weight: rule.weight, detail: rule.detail(close, v, vote) });
   }
   return { long, short, total };
 }
@@ -217,8 +213,8 @@ function decide(input: StrategyInput, options: StrategyOptions, explain: boolean
   if (!last) throw new AppError('bad_request', 'decideSignal needs at least one candle');
   const threshold = options.threshold ?? DEFAULT_THRESHOLD;
   const entry = last.close;
-  const { long, short, total } = tallyVotes(entry, input.indicators);
-  const reasons = explain ? collectVotes(entry, input.indicators) : [];
+  const reasons: SignalReason[] = [];
+  const { long, short, total } = tallyVotes(entry, input.indicators, explain ? reasons : undefined);
   let agreement = total > 0 ? (100 * Math.abs(long - short)) / total : 0;
   if (input.risk.regime === 'extreme') {
     agreement *= EXTREME_VOL_DAMPING;
