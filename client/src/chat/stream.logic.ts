@@ -112,7 +112,6 @@ export function applyError(answer: Answer, event: { code: string; message: strin
   return { ...answer, status: 'error', error: { code: event.code, message: event.message }, interrupted: false };
 }
 
-/** The value for `chat:resume.fromSeq`: the last seq we hold contiguously (-1 when none). */
 /**
  * What a reconnect does for each answer in progress: a question whose send
  * ack was lost with the old connection is sent again (the server may never
@@ -132,6 +131,7 @@ export function reconnectActions(
   return actions;
 }
 
+/** The value for `chat:resume.fromSeq`: the last seq we hold contiguously (-1 when none). */
 export function resumeFromSeq(answer: Answer): number {
   return answer.nextSeq - 1;
 }
