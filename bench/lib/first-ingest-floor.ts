@@ -14,7 +14,8 @@ import type { Timeframe } from '../../common/symbols';
 import { windowIndicators } from '../../pipeline/indicators/indicator-window';
 import type { MarketSource } from '../../pipeline/market/market-source';
 import { sanitizeCandles } from '../../pipeline/market/validate-candles';
-import { float8ArrayParam, int4ArrayParam } from '../../pipeline/storage/binary-array';
+import { int4ArrayParam } from '../../pipeline/storage/binary-array';
+import { candleColumns, candleRows } from '../../pipeline/storage/candles.store';
 import type { Candle } from '../../pipeline/domain';
 
 export interface FloorOptions {
@@ -29,11 +30,10 @@ export interface FloorOptions {
   concurrency: number;
 }
 
+// The candles as the pipeline sends them (candleColumns' binary arrays, read through candleRows), owned by index.
 const INSERT = `insert into public.candles (symbol, timeframe, open_time, open, high, low, close, volume, source)
-  select k.symbols[p.i[g.n]], $2, timestamptz 'epoch' + p.t[g.n] * interval '1 millisecond', p.o[g.n], p.h[g.n], p.l[g.n], p.c[g.n], p.v[g.n], $10
-  from (select $1::text[] as symbols) k,
-       (select $3::int4[] as i, $4::float8[] as t, $5::float8[] as o, $6::float8[] as h, $7::float8[] as l, $8::float8[] as c, $9::float8[] as v) p,
-       generate_series(1, cardinality($4::float8[])) g(n)`;
+  select ($1::text[])[u.i], $9, timestamptz 'epoch' + u.t * interval '1 millisecond', u.o, u.h, u.l, u.c, u.v, $10
+  from ${candleRows(3, '$2')}`;
 
 /** Runs the floor over `symbols` (none of them stored yet); resolves with its wall time in seconds. */
 export async function runFirstIngestFloor(options: FloorOptions): Promise<number> {
@@ -51,25 +51,14 @@ export async function runFirstIngestFloor(options: FloorOptions): Promise<number
       const raw = await options.market.fetchCandles(symbol, options.timeframe, { limit: options.lookback });
       const candles = sanitizeCandles(raw, { source: options.market.name, symbol, timeframe: options.timeframe, now: options.now, log });
       const values = windowIndicators({ symbol, timeframe: options.timeframe }, candles, options.lookback);
-      if (Object.keys(values).length) analysed++;
+      // A window too short for EMA200 would be a cheaper analysis than the ingest's.
+      if (values.ema200 !== null) analysed++;
       for (const c of candles) {
         all.push(c);
         owner.push(s + 1);
       }
     }
-    const column = (pick: (c: Candle) => number) => float8ArrayParam(Float64Array.from(all, pick));
-    await pool.query(INSERT, [
-      symbols,
-      options.timeframe,
-      int4ArrayParam(Int32Array.from(owner)),
-      column((c) => c.openTime),
-      column((c) => c.open),
-      column((c) => c.high),
-      column((c) => c.low),
-      column((c) => c.close),
-      column((c) => c.volume),
-      options.market.name,
-    ]);
+    await pool.query(INSERT, [symbols, int4ArrayParam(Int32Array.from(owner)), ...candleColumns(all), options.timeframe, options.market.name]);
   };
   const started = performance.now();
   await Promise.all(

@@ -98,7 +98,7 @@ const appendedSinceSql = (sym: string, tf: string, versionBefore: string, cached
  * candles per watcher, and formatting them as JSON cost more CPU than
  * analysing them (see binary-array.ts).
  */
-function candleColumns(candles: readonly Candle[]): Buffer[] {
+export function candleColumns(candles: readonly Candle[]): Buffer[] {
   const n = candles.length;
   const cols = [new Float64Array(n), new Float64Array(n), new Float64Array(n), new Float64Array(n), new Float64Array(n), new Float64Array(n)] as const;
   for (let i = 0; i < n; i++) {
@@ -121,7 +121,7 @@ function candleColumns(candles: readonly Candle[]): Buffer[] {
  * materialised into its own tuplestore (spilling past work_mem at 50,000
  * candles), which took ~3× as long to yield the rows.
  */
-const candleRows = (first: number, owner?: string) => {
+export const candleRows = (first: number, owner?: string) => {
   const cols = ['t', 'o', 'h', 'l', 'c', 'v'].map((name, k) => ({ name, param: `$${first + k}::float8[]` }));
   const arrays = [...(owner ? [`${owner}::int4[] as a_i`] : []), ...cols.map((c) => `${c.param} as a_${c.name}`)];
   const names = [...(owner ? ['i'] : []), ...cols.map((c) => c.name)];
