@@ -198,7 +198,6 @@ function printBreakdown(sentAt: Map<string, number>, reports: Report[], servers:
 interface PhaseResult {
   latencies: number[];
   duplicates: number;
-  clientProcesses: number;
 }
 
 const ms = (x: number) => `${x.toFixed(1)} ms`;
@@ -269,7 +268,7 @@ async function runPhase(
       }
     }
     latencies.sort((a, b) => a - b);
-    result = { latencies, duplicates, clientProcesses: groups.length };
+    result = { latencies, duplicates };
   } finally {
     for (const c of children) if (c.exitCode === null) c.kill('SIGTERM');
     await Promise.all(children.map((c) => (c.exitCode === null ? new Promise((r) => c.once('exit', r)) : undefined)));
@@ -310,10 +309,12 @@ async function main() {
       for (const s of servers) s.child.send({ type: 'signal', row });
     });
     const zmarty = await runPhase('zmarty', env, userIds, async (candleTime) => {
+      // The floor's row, stored: the server pushes the same columns.
+      const row = benchSignalRow({ id: 0, symbol: SYMBOL, candleTime });
       await trading.query(
         `insert into public.signals (symbol, timeframe, candle_time, direction, score, entry, stop, take_profit, reasons)
-         values ($1, '1m', $2, 'long', 72, 100, 97, 106, '[{"indicator":"rsi14","vote":"long","weight":1.5,"detail":"rsi14 28 (≤ 30, oversold)"}]')`,
-        [SYMBOL, candleTime],
+         values ($1, $2, $3, $4, $5, $6, $7, $8, $9)`,
+        [row.symbol, row.timeframe, row.candleTime, row.direction, row.score, row.entry, row.stop, row.takeProfit, JSON.stringify(row.reasons)],
       );
     });
 

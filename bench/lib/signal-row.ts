@@ -1,7 +1,7 @@
 import type { SignalRow } from '../../common/events';
 
 /**
- * The signal the push benches send: the row bench/push.ts inserts, as the
+ * The signal the push benches send, and the row bench/push.ts inserts: as the
  * server pushes it (server/signals/signals.queries.ts), so every bench frames
  * the same bytes.
  */
