@@ -352,7 +352,9 @@ describe.skipIf(unavailable !== null)('web client in Chromium with short-lived a
     // Asleep (a frozen tab, like a laptop lid closed): nothing runs while the
     // token expires; on waking the stale socket and session must recover
     // before the question goes out, without asking the user to sign in.
-    // Asleep with a socket connected (not mid-reconnect after a refresh), so the server has one to tell.
+    // Asleep with a socket connected (not mid-reconnect after a refresh), so the server has one to tell. A token
+    // refreshed while the answer streamed is put to use by a reconnect as the answer ends: let that one start first.
+    await page.waitForTimeout(500);
     await page.locator('.conn.conn-connected').waitFor();
     const wokeAt = await whileAsleep(app, 4_500);
     const expiredNoticesBeforeWaking = expiredNotices.length;
