@@ -13,6 +13,7 @@ import { createJobMetrics, serveJobMetrics } from './jobs/job-metrics';
 import { runSignal } from './jobs/signals.job';
 import { listenForActiveWatchers } from './jobs/watcher-listener';
 import { ensureHistory, runTrackRecord, type TrackRecordDeps } from './jobs/track-record.job';
+import { createMarketPauses, pausedUntilOf } from './market/market-pauses';
 import { createMarketSource, type MarketSource } from './market/market-source';
 import { createPreparedQueryable } from './storage/prepared';
 import { batchedStores } from './storage/stores';
@@ -95,7 +96,8 @@ export async function startPipeline(options: PipelineOptions = {}): Promise<Runn
       expireInSeconds: config.JOB_EXPIRE_SECONDS,
     });
 
-    const market = options.market ?? createMarketSource({ ...marketOptionsOf(config), log, now });
+    const pauses = createMarketPauses({ sql: db.pool, log });
+    const market = options.market ?? createMarketSource({ ...marketOptionsOf(config), log, now, pauses });
     const depth = createDepthSampler(boss, PGBOSS_SCHEMA);
     const workOptions = {
       batchSize: config.WORKER_BATCH_SIZE,
@@ -144,7 +146,17 @@ export async function startPipeline(options: PipelineOptions = {}): Promise<Runn
         schema: watchJobSchema,
         options: workOptions,
         handle: async (key) => {
-          const ingested = await runIngest(ingestDeps, key);
+          let ingested;
+          try {
+            ingested = await runIngest(ingestDeps, key);
+          } catch (err) {
+            const until = pausedUntilOf(err);
+            if (until === null) throw err;
+            // Not a failure: the provider asked every worker to wait. Its retries are kept for real failures,
+            // and the watcher is ingested again as soon as the pause ends (a stately queue holds one such job).
+            await enqueueIngest(boss, key, { startAfter: new Date(until) });
+            return { log: { outcome: 'deferred', market_paused_until: new Date(until).toISOString() }, followUp: null };
+          }
           // Before the follow-up signal job is sent: the newest candle's signal then carries its edge.
           const history = await ensureHistory(track, key, ingested.history);
           return history ? { ...ingested, log: { ...ingested.log, history } } : ingested;

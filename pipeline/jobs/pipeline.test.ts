@@ -9,6 +9,7 @@ import { parsePipelineConfig, type PipelineConfig } from '../config';
 import { INDICATOR_NAMES, type WatchKey } from '../domain';
 import { startPipeline, type RunningPipeline } from '../main';
 import type { MarketSource } from '../market/market-source';
+import { sendJson, startLoopback } from '../market/fixtures/loopback-server';
 import { createSimulatedMarket } from '../market/simulated';
 import { enqueueIngest, QUEUES } from './queues';
 
@@ -416,4 +417,46 @@ describe('signal pipeline', () => {
     expect(await count('indicators', key)).toBe(1);
     expect(await count('candles', key)).toBe(LOOKBACK);
   }, 90_000);
+
+  it("honours a market provider's Retry-After: the watcher's ingest waits out the pause, then runs, without spending a retry", async () => {
+    // Binance on loopback: "too many requests, retry after 2 s" first, then klines ending in the open 12:00 candle.
+    const binance = await startLoopback((req, res) => {
+      if (binance.requests.length === 1) {
+        sendJson(res, 429, { code: -1003, msg: 'Too many requests; current limit of IP is 6000 request weight per 1 MINUTE.' }, { 'retry-after': '2' });
+        return;
+      }
+      const limit = Number(req.query.get('limit'));
+      const open = Math.floor(NOW / TIMEFRAME_MS['1h']) * TIMEFRAME_MS['1h'];
+      const rows = Array.from({ length: limit }, (_, k) => {
+        const t = open - (limit - 1 - k) * TIMEFRAME_MS['1h'];
+        const close = 60_000 + 800 * Math.sin(k / 7) + 5 * k;
+        return [t, (close - 20).toFixed(2), (close + 90).toFixed(2), (close - 110).toFixed(2), close.toFixed(2), '812.5', t + TIMEFRAME_MS['1h'] - 1, '0', 1, '0', '0', '0'];
+      });
+      sendJson(res, 200, rows);
+    });
+    try {
+      const lines: Array<Record<string, unknown>> = [];
+      const log = pino({ level: 'info' }, { write: (line: string) => void lines.push(JSON.parse(line) as Record<string, unknown>) });
+      await start({ log, market: undefined, config: configFor({ MARKET_DATA: 'binance', BINANCE_BASE_URL: binance.url }) });
+      const key: WatchKey = { symbol: 'XRP/USDT', timeframe: '1h' };
+      await addWatcher(key);
+
+      await until(async () => (await count('signals', key)) === 1, "the signal once the pause is over", 20_000);
+      expect(binance.requests).toHaveLength(2);
+      expect(binance.requests[1]!.at - binance.requests[0]!.at).toBeGreaterThanOrEqual(1900);
+      expect(await count('candles', key)).toBe(LOOKBACK);
+      expect(lines.find((l) => l.queue === QUEUES.ingest && l.outcome === 'deferred')).toMatchObject({ symbol: key.symbol, msg: 'job done' });
+      const jobs = await db.query<{ state: string; retry_count: number }>(
+        `select state, retry_count from pgboss.job where name = $1 and singleton_key = $2`,
+        [QUEUES.ingest, `${key.symbol}|${key.timeframe}`],
+      );
+      expect(jobs).toEqual([
+        { state: 'completed', retry_count: 0 },
+        { state: 'completed', retry_count: 0 },
+      ]);
+    } finally {
+      await binance.close();
+      await db.query('delete from public.market_pauses');
+    }
+  });
 });

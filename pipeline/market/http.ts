@@ -42,7 +42,8 @@ export async function requestJson(
 
 /**
  * Retry-After as milliseconds (delta-seconds or HTTP date), or null. Exchanges
- * send it on 429/418; the caller's job queue uses it as the retry delay.
+ * send it on 429/418; every worker then leaves that provider alone for that
+ * long (market-pauses.ts).
  */
 export function parseRetryAfter(value: string | null, now = Date.now()): number | null {
   if (!value) return null;
@@ -56,7 +57,23 @@ export function parseRetryAfter(value: string | null, now = Date.now()): number 
 export function throttledError(provider: string, status: number, retryAfterMs: number | null, detail: string): AppError {
   const headers: Record<string, string> = retryAfterMs === null ? {} : { 'Retry-After': String(Math.ceil(retryAfterMs / 1000)) };
   const wait = retryAfterMs === null ? '' : `; retry after ${Math.ceil(retryAfterMs / 1000)} s`;
-  return new AppError('provider_unavailable', `${provider}: rate limited (HTTP ${status})${wait}${detail ? `: ${detail}` : ''}`, { headers });
+  const throttled: Throttled = { provider, status, retryAfterMs };
+  return new AppError('provider_unavailable', `${provider}: rate limited (HTTP ${status})${wait}${detail ? `: ${detail}` : ''}`, {
+    headers,
+    details: { throttled },
+  });
+}
+
+/** A provider told us to slow down (HTTP 429, or 418: banned for ignoring 429s), and how long to wait if it said. */
+export interface Throttled {
+  provider: string;
+  status: number;
+  retryAfterMs: number | null;
+}
+
+/** What a throttled error thrown by this layer says, or null for any other error. */
+export function throttleOf(err: unknown): Throttled | null {
+  return err instanceof AppError ? ((err.details.throttled as Throttled | undefined) ?? null) : null;
 }
 
 /** Milliseconds a provider asked us to wait, read back from an error thrown by this layer. */

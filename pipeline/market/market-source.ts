@@ -10,6 +10,7 @@ import { createBinanceMarket } from './binance';
 import { createCryptometerMarket } from './cryptometer';
 import type { FetchLike } from './http';
 import { createKingfisherClient } from './kingfisher';
+import type { MarketPauses } from './market-pauses';
 import { createSimulatedMarket } from './simulated';
 import type { MarketLog } from './validate-candles';
 
@@ -68,6 +69,8 @@ export interface MarketSourceDeps {
   log?: MarketLog;
   now?: () => number;
   fetch?: FetchLike;
+  /** Shared pauses: a provider that throttles us is left alone by every worker (market-pauses.ts). */
+  pauses?: MarketPauses;
 }
 
 /**
@@ -80,8 +83,14 @@ export function createMarketSource(
   moreDeps: MarketSourceDeps = {},
 ): MarketSource {
   const o = marketSourceOptionsSchema.parse({ ...options, provider: options.provider ?? options.name });
-  const deps: MarketSourceDeps = { log: moreDeps.log ?? options.log, now: moreDeps.now ?? options.now, fetch: moreDeps.fetch ?? options.fetch };
+  const deps: MarketSourceDeps = {
+    log: moreDeps.log ?? options.log,
+    now: moreDeps.now ?? options.now,
+    fetch: moreDeps.fetch ?? options.fetch,
+    pauses: moreDeps.pauses ?? options.pauses,
+  };
   const common = { log: deps.log, now: deps.now, fetch: deps.fetch, timeoutMs: o.timeoutMs };
+  const around = deps.pauses ? deps.pauses.around : <T>(_provider: string, call: () => Promise<T>) => call();
   let candles: MarketSource;
   switch (o.provider) {
     case 'simulated':
@@ -97,11 +106,23 @@ export function createMarketSource(
       break;
     }
   }
+  if (o.provider !== 'simulated') candles = pausable(candles, around);
   if (!o.kingfisher) return candles;
   const kf = createKingfisherClient({ ...o.kingfisher, fetch: deps.fetch, timeoutMs: o.timeoutMs });
+  const fromCandles = candles;
   return {
-    name: `${candles.name}+kingfisher`,
-    fetchCandles: (symbol, timeframe, opts) => candles.fetchCandles(symbol, timeframe, opts),
-    fetchLiquidationClusters: (symbol, lastPrice) => kf.fetchLiquidationClusters(symbol, lastPrice),
+    name: `${fromCandles.name}+kingfisher`,
+    fetchCandles: (symbol, timeframe, opts) => fromCandles.fetchCandles(symbol, timeframe, opts),
+    fetchLiquidationClusters: (symbol, lastPrice) => around('kingfisher', () => kf.fetchLiquidationClusters(symbol, lastPrice)),
+  };
+}
+
+/** Each call of a live provider goes through its shared pause, under the provider's own name. */
+function pausable(source: MarketSource, around: MarketPauses['around']): MarketSource {
+  const clusters = source.fetchLiquidationClusters?.bind(source);
+  return {
+    name: source.name,
+    fetchCandles: (symbol, timeframe, opts) => around(source.name, () => source.fetchCandles(symbol, timeframe, opts)),
+    ...(clusters && { fetchLiquidationClusters: (symbol: string, lastPrice: number) => around(source.name, () => clusters(symbol, lastPrice)) }),
   };
 }
