@@ -49,6 +49,21 @@ describe('binance klines', () => {
     expect(candles.map((c) => c.openTime)).toEqual([FIRST_OPEN + 2 * H, FIRST_OPEN + 3 * H]);
   });
 
+  it("takes a candle as closed only once Binance's clock says so too: a worker clock running ahead does not store the candle Binance still has open", async () => {
+    // Our clock: 05:00:02, the 04:00 candle is over. Binance's (Date header): 04:59:59, it is not.
+    const ahead = FIRST_OPEN + 5 * H + 2000;
+    const binanceDate = new Date(FIRST_OPEN + 5 * H - 1000).toUTCString();
+    server = await startLoopback((_req, res) => sendJson(res, 200, KLINES_BTCUSDT_1H, { date: binanceDate }));
+    const skewed = createBinanceMarket({ baseUrl: server.url, now: () => ahead, timeoutMs: 2000 });
+    expect((await skewed.fetchCandles('BTC/USDT', '1h', { limit: 10 })).map((c) => c.openTime)).toEqual([0, 1, 2, 3].map((i) => FIRST_OPEN + i * H));
+
+    // Once Binance's clock is past the candle's end, it is final.
+    await server.close();
+    server = await startLoopback((_req, res) => sendJson(res, 200, KLINES_BTCUSDT_1H, { date: new Date(FIRST_OPEN + 5 * H).toUTCString() }));
+    const agreed = createBinanceMarket({ baseUrl: server.url, now: () => ahead, timeoutMs: 2000 });
+    expect((await agreed.fetchCandles('BTC/USDT', '1h', { limit: 10 })).map((c) => c.openTime)).toEqual([0, 1, 2, 3, 4].map((i) => FIRST_OPEN + i * H));
+  });
+
   it('logs and skips malformed rows instead of returning them', async () => {
     const rows = KLINES_BTCUSDT_1H.map((r) => [...r]);
     rows[1]![2] = 'not-a-number'; // high

@@ -52,7 +52,7 @@ export function createBinanceMarket(options: BinanceMarketOptions = {}): MarketS
       if (!Array.isArray(res.json)) {
         throw new AppError('provider_unavailable', `binance: expected an array of klines, got ${excerpt(res.text, 80)}`);
       }
-      const at = now();
+      const at = closedBy(now(), res.headers.get('date'));
       const rows = res.json.map((row) => parseKline(row, timeframe, at));
       const candles = sanitizeCandles(rows.filter((r) => r !== OPEN_CANDLE), {
         source: 'binance',
@@ -67,6 +67,19 @@ export function createBinanceMarket(options: BinanceMarketOptions = {}): MarketS
 }
 
 const OPEN_CANDLE = Symbol('open candle');
+
+/**
+ * The time a candle must have closed by to be taken as final: ours, or
+ * Binance's own (the response's Date header, whole seconds, so never ahead of
+ * its clock) when that is earlier. A worker whose clock runs ahead of the
+ * exchange's would otherwise store the candle Binance still has open, with
+ * its provisional close, at the boundary where ingests run; stored candles
+ * are never rewritten.
+ */
+export function closedBy(now: number, dateHeader: string | null): number {
+  const serverNow = dateHeader ? Date.parse(dateHeader) : Number.NaN;
+  return Number.isFinite(serverNow) ? Math.min(now, serverNow) : now;
+}
 
 /**
  * One kline row → candle-shaped value for validation. Non-numeric strings
