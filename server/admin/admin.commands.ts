@@ -91,8 +91,10 @@ export function createAdminCommands({ chatDb }: { chatDb: Db }) {
         const user = await findUser(q, input.email);
         await lockProfile(q, user.userId, user.email);
         // Under the profile lock: a concurrent replay of the same id waits here and then sees our row.
+        // Only an operator's rows count: request ids are otherwise the user's own, and a question may be
+        // sent with one that reads "admin-grant:…" (its reserve and settle rows must not pass for a grant).
         const { rows: previous } = await q.query<{ delta: number }>(
-          `select delta from public.credits_ledger where user_id = $1 and request_id = $2`,
+          `select delta from public.credits_ledger where user_id = $1 and request_id = $2 and reason in ('grant', 'adjustment')`,
           [user.userId, requestId],
         );
         const balanceBefore = Number((await q.query<{ balance: number }>(balanceSql, [user.userId])).rows[0]!.balance);

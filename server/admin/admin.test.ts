@@ -96,6 +96,23 @@ describe('npm run admin (credits and tiers)', () => {
     expect(me).toMatchObject({ tier: 'pro', balance: 1300, limits: { maxConcurrent: 4, maxOutputTokens: 2048, voiceAllowed: true } });
   });
 
+  it("does not take a user's question whose id reads like a grant's for that grant: the operator's grant with the id still applies", { timeout: 180_000 }, async () => {
+    const { email, userId, accessToken } = await a.signUp();
+    const socket = await connectSocket(a.url, accessToken);
+    try {
+      // Its reserve and settle rows carry that request id.
+      expect((await ask(socket, { id: 'admin-grant:ticket-77', message: 'How is BTC?' })).done?.status).toBe('complete');
+    } finally {
+      socket.close();
+    }
+    const [row] = await a.chatDb.query<{ balance: number }>('select balance from public.credit_balance where user_id = $1', [userId]);
+    const balance = Number(row!.balance);
+    expect(balance).toBeLessThan(1000); // the answer was charged
+    expect(json(await admin('grant', email, '300', '--id', 'ticket-77', '--json'))).toMatchObject({ applied: true, balance: balance + 300 });
+    expect(json(await admin('grant', email, '300', '--id', 'ticket-77', '--json'))).toMatchObject({ applied: false, balance: balance + 300 });
+    expect((await adminRows(userId)).map((r) => r.delta)).toEqual([300]);
+  });
+
   it('grants once when the same grant (same --id) is run twice at the same moment', { timeout: 180_000 }, async () => {
     const { email, userId } = await a.signUp();
     const runs = await Promise.all([admin('grant', email, '300', '--id', 'race', '--json'), admin('grant', email, '300', '--id', 'race', '--json')]);
