@@ -15,9 +15,9 @@ type ZmartySocket = Socket<ClientToServerEvents, ServerToClientEvents, Record<st
 
 export const MAX_MESSAGE_CHARS = 4000;
 const idSchema = z.string().trim().min(1, 'id is required').max(100, 'id is too long').regex(/^[\w.:-]+$/, 'id may use letters, digits and . _ : -');
-/** A chat message, for the socket and the REST fallback alike: multi-line text, no other control characters. */
 /** A conversation id: anything else cannot name one of the user's conversations. */
 export const conversationIdSchema = z.uuid('conversationId must be a conversation id');
+/** A chat message, for the socket and the REST fallback alike: multi-line text, no other control characters. */
 export const chatMessageSchema = safeText({ multiline: true })
   .trim()
   .min(1, 'message is empty')
@@ -30,8 +30,6 @@ const sendSchema = z.object({
 });
 const abortSchema = z.object({ id: idSchema });
 const resumeSchema = z.object({ id: idSchema, fromSeq: z.number().int().min(-1) });
-
-
 
 /** A sink that writes an answer's events to one socket. */
 export function socketSink(socket: ZmartySocket): ChatSink {
