@@ -78,6 +78,46 @@ describe('POST /chat (REST fallback) and provider failover', () => {
     expect(await res.json()).toMatchObject({ text: 'Grok says BTC looks strong.', provider: 'xai', status: 'complete', credits: { charged: expect.any(Number) } });
   });
 
+  it('stops the provider and charges only what was delivered when a JSON client goes away mid-answer', async () => {
+    grok.script({ text: Array.from({ length: 200 }, (_, i) => `word${i}`).join(' '), tokenDelayMs: 20 });
+    const gone = new AbortController();
+    const request = fetch(`${server.url}/chat`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json', 'idempotency-key': 'gone-1' },
+      body: JSON.stringify({ message: 'How is the market today?' }),
+      signal: gone.signal,
+    }).catch((err: unknown) => err);
+    await new Promise((r) => setTimeout(r, 500)); // ~20 of the 200 words streamed
+    gone.abort();
+    await request;
+    expect(await grok.requests[0]!.ended).toBe('client-disconnected');
+    // Settled for the words delivered: far below the whole answer's 200.
+    let rows = await ledger('gone-1');
+    for (let i = 0; rows.length < 2 && i < 50; i++) {
+      await new Promise((r) => setTimeout(r, 100));
+      rows = await ledger('gone-1');
+    }
+    expect(rows.map((r) => r.reason)).toEqual(['reserve', 'settle']);
+    expect(rows[1]!.output_tokens).toBeGreaterThan(0);
+    expect(rows[1]!.output_tokens).toBeLessThan(150);
+  });
+
+  it('ends the SSE stream with an error when the answer cannot be recorded, instead of leaving it open', { timeout: 30_000 }, async () => {
+    const signature = 'zmarty_private.%I(uuid, text, integer, integer, text, text, integer, integer, integer, boolean, text, text, text, text, double precision)';
+    const rename = (from: string, to: string) => server.chatDb.query(`do $$ begin execute format('alter function ${signature} rename to %I', '${from}', '${to}'); end $$`);
+    // The database keeps refusing the answer's settlement through all of the server's retries (~6 s).
+    await rename('finish_answer', 'finish_answer_away');
+    try {
+      const res = await post({ message: 'How is the market today?' }, { accept: 'text/event-stream', 'idempotency-key': 'unrecorded-1' });
+      const events = parseSse(await res.text());
+      expect(events.filter((e) => e.event === 'token').map((t) => t.data.delta).join('')).toBe('Grok says BTC looks strong.');
+      expect(events.at(-1)).toEqual({ event: 'error', data: { id: 'unrecorded-1', code: 'internal', message: 'The answer failed' } });
+      expect(events.some((e) => e.event === 'done')).toBe(false);
+    } finally {
+      await rename('finish_answer_away', 'finish_answer');
+    }
+  });
+
   it('ends with incomplete, never duplicated text, when the stream is cut after tokens', async () => {
     grok.script(faults.cut('one two three four five six seven eight', 3));
     const body = await (await post({ message: 'How is the market today?' }, { 'idempotency-key': 'cut-1' })).json();

@@ -7,7 +7,7 @@ import { issueText } from '../../common/text';
 import type { ChatDoneEvent, ChatErrorEvent } from '../../common/events';
 import { readJson } from '../http/read-json';
 import type { AuthedEnv } from '../http/types';
-import type { ChatSink } from './answer-registry';
+import type { ChatSink, LiveAnswer } from './answer-registry';
 import type { ChatService } from './chat.service';
 import { chatMessageSchema, conversationIdSchema } from './chat.socket';
 
@@ -53,8 +53,16 @@ export function createChatRoutes(deps: { chat: ChatService }) {
           wake?.();
         },
       };
-      const { answer } = await deps.chat.start({ user, id, message: parsed.data.message, voice: false, conversationId: parsed.data.conversationId, sink });
-      c.req.raw.signal.addEventListener('abort', () => answer.abort.abort(), { once: true });
+      const started = await deps.chat.start({ user, id, message: parsed.data.message, voice: false, conversationId: parsed.data.conversationId, sink });
+      const { answer } = started;
+      abortWhenGone(c.req.raw.signal, answer);
+      // An answer that failed after it started (its settlement could not be stored) sends no done: end the stream, as the socket does.
+      started.finished.catch(() => {
+        if (finished) return;
+        push('error', { id, code: 'internal', message: 'The answer failed' });
+        finished = true;
+        wake?.();
+      });
       return streamSSE(c, async (stream) => {
         stream.onAbort(() => answer.abort.abort());
         for (;;) {
@@ -72,11 +80,18 @@ export function createChatRoutes(deps: { chat: ChatService }) {
     let text = '';
     const errors: ChatErrorEvent[] = [];
     const sink: ChatSink = { token: (e) => (text += e.delta), audio: () => undefined, error: (e) => errors.push(e), done: () => undefined };
-    const { finished } = await deps.chat.start({ user, id, message: parsed.data.message, voice: false, conversationId: parsed.data.conversationId, sink });
+    const { answer, finished } = await deps.chat.start({ user, id, message: parsed.data.message, voice: false, conversationId: parsed.data.conversationId, sink });
+    abortWhenGone(c.req.raw.signal, answer);
     const done: ChatDoneEvent = await finished;
     if (!text && errors[0]) throw new AppError(errors[0].code === 'voice_unavailable' ? 'internal' : errors[0].code, errors[0].message);
     return c.json({ ...done, text, errors });
   });
 
   return app;
+}
+
+/** A client that closes its request stops the answer: the provider is hung up on and only what was delivered is charged. */
+function abortWhenGone(request: AbortSignal, answer: LiveAnswer): void {
+  if (request.aborted) answer.abort.abort();
+  else request.addEventListener('abort', () => answer.abort.abort(), { once: true });
 }
