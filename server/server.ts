@@ -53,8 +53,9 @@ import { createTokenVerifier } from './auth/token-verifier';
 import { createLimits } from './limits/limits';
 import { createTierChanges } from './tiers/tier-changes';
 import { applyTierSeeds, createTiers } from './tiers/tiers';
+import type { InterServerEvents } from './realtime/inter-server';
 
-export type ZmartyIo = SocketServer<ClientToServerEvents, ServerToClientEvents, Record<string, never>, SocketData>;
+export type ZmartyIo = SocketServer<ClientToServerEvents, ServerToClientEvents, InterServerEvents, SocketData>;
 
 /** Everything the web process is built from: the parsed settings and the open pools. */
 export interface ServerDeps {
@@ -284,6 +285,14 @@ export function createServer(options: ServerDeps): ZmartyServer {
     });
     // A tier change reaches this instance's cache from the database itself (sql/chat/0020).
     const tierChanges = createTierChanges({ connection: chatDb.pool.options, log, tiers });
+    // chat:abort for an answer another instance runs: every other instance is asked, and the one running it stops it.
+    sockets.on('chat:abort', (request, ack) => ack(chat.abort(request.userId, request.id)));
+    const abortElsewhere = (userId: string, id: string) =>
+      new Promise<boolean>((resolve) => {
+        // The adapter answers once every other instance has, or after its own timeout (5 s) with the answers that
+        // came: an instance that is gone cannot be running the answer.
+        sockets.serverSideEmit('chat:abort', { userId, id }, (_err: Error | null, aborted: boolean[]) => resolve(aborted.some(Boolean)));
+      });
     sockets.use((_socket, next) => (closing ? next(Object.assign(new Error('unavailable'), { data: { code: 'unavailable', message: 'Zmarty is restarting' } })) : next()));
     sockets.use(socketAuthMiddleware(verifyToken, log));
     sockets.on('connection', (socket) => {
@@ -291,7 +300,7 @@ export function createServer(options: ServerDeps): ZmartyServer {
       socketEventMetrics(metrics)(socket);
       socket.once('disconnect', () => metrics.sockets.dec());
       onAuthenticatedConnection(socket);
-      registerChatHandlers(socket, { chat, registry, log, remote });
+      registerChatHandlers(socket, { chat, registry, log, remote, abortElsewhere });
       registerSignalHandlers(socket, { push, chatDb, log });
     });
 

@@ -10,8 +10,9 @@ import { socketUser } from '../realtime/socket-auth';
 import type { AnswerRegistry, ChatSink } from './answer-registry';
 import type { ChatService } from './chat.service';
 import type { RemoteAnswers } from './remote-answers';
+import type { InterServerEvents } from '../realtime/inter-server';
 
-type ZmartySocket = Socket<ClientToServerEvents, ServerToClientEvents, Record<string, never>, SocketData>;
+type ZmartySocket = Socket<ClientToServerEvents, ServerToClientEvents, InterServerEvents, SocketData>;
 
 export const MAX_MESSAGE_CHARS = 4000;
 const idSchema = z.string().trim().min(1, 'id is required').max(100, 'id is too long').regex(/^[\w.:-]+$/, 'id may use letters, digits and . _ : -');
@@ -45,7 +46,15 @@ export function socketSink(socket: ZmartySocket): ChatSink {
 /** chat:send / chat:abort / chat:resume for one authenticated socket. Payloads are validated; errors go to the ack. */
 export function registerChatHandlers(
   socket: ZmartySocket,
-  deps: { chat: ChatService; registry: AnswerRegistry; log: Logger; /** Answers running on other instances (absent: this instance's only). */ remote?: RemoteAnswers },
+  deps: {
+    chat: ChatService;
+    registry: AnswerRegistry;
+    log: Logger;
+    /** Answers running on other instances (absent: this instance's only). */
+    remote?: RemoteAnswers;
+    /** Stops the user's answer on whichever other instance runs it; true when one did. */
+    abortElsewhere?: (userId: string, id: string) => Promise<boolean>;
+  },
 ) {
   const sink = socketSink(socket);
   const attached = new Set<string>();
@@ -81,11 +90,13 @@ export function registerChatHandlers(
     }
   });
 
-  socket.on('chat:abort', (payload, ack) => {
+  socket.on('chat:abort', async (payload, ack) => {
     const reply = ackOf(ack);
     try {
       const { id } = parsePayload(abortSchema, payload);
-      reply({ ok: true, data: { aborted: deps.chat.abort(socket.data.userId, id) } });
+      // A client that reconnected to this instance follows an answer still running on another: stop it there.
+      const aborted = deps.chat.abort(socket.data.userId, id) || ((await deps.abortElsewhere?.(socket.data.userId, id)) ?? false);
+      reply({ ok: true, data: { aborted } });
     } catch (err) {
       reply(ackFailure(err));
     }

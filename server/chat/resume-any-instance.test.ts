@@ -110,6 +110,34 @@ describe('resuming an answer on another instance', () => {
     expect(grok.requests).toHaveLength(1);
   });
 
+  it('stops the answer on the instance running it when the client that moved to the other one presses stop: the provider is hung up on, the answer ends aborted', async () => {
+    const user = await a.signUp();
+    const onA = await connect(a, user.accessToken);
+    const id = randomUUID();
+    const upstream = grok.requests.length;
+    let moved: Promise<{ socket: ClientSocket; fromSeq: number }> | undefined;
+    const first = ask(onA, { id, message: 'BTC?' }, (token, collected) => {
+      // The connection drops after the third token event; the client reconnects to the other instance.
+      if (collected.tokens.length !== 3 || moved) return;
+      onA.disconnect();
+      moved = connect(b, user.accessToken).then((socket) => ({ socket, fromSeq: token.seq }));
+    });
+    void first.catch(() => undefined);
+    for (let i = 0; i < 200 && !moved; i++) await new Promise((r) => setTimeout(r, 20));
+    const { socket: onB, fromSeq } = await moved!;
+    const resumed = resume(onB, id, fromSeq);
+    await new Promise((r) => setTimeout(r, 150));
+
+    const stopped = await new Promise<Ack<{ aborted: boolean }>>((resolve) => onB.emit('chat:abort', { id }, resolve as (ack: Ack<unknown>) => void));
+    expect(stopped).toEqual({ ok: true, data: { aborted: true } });
+    expect(await grok.requests[upstream]!.ended).toBe('client-disconnected');
+    const { done, tokens } = await resumed;
+    expect(done).toMatchObject({ id, status: 'aborted' });
+    expect(tokens.length).toBeLessThan(WORDS.length - 3);
+    // Only the words delivered are charged: settled as aborted, far below the whole answer.
+    expect(done!.usage.outputTokens).toBeLessThan(WORDS.length);
+  });
+
   it('replays a finished answer whole on the other instance (status finished)', async () => {
     const user = await a.signUp();
     const onA = await connect(a, user.accessToken);

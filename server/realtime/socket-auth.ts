@@ -3,8 +3,9 @@ import type { ClientToServerEvents, ServerToClientEvents, SocketData } from '../
 import { AppError } from '../../common/errors';
 import type { Logger } from '../../common/logger';
 import type { TokenVerifier, VerifiedUser } from '../auth/token-verifier';
+import type { InterServerEvents } from './inter-server';
 
-type ZmartySocket = Socket<ClientToServerEvents, ServerToClientEvents, Record<string, never>, SocketData>;
+type ZmartySocket = Socket<ClientToServerEvents, ServerToClientEvents, InterServerEvents, SocketData>;
 
 /** The room every socket of a user joins: balance updates reach all their tabs. */
 export const userRoom = (userId: string) => `user:${userId}`;
