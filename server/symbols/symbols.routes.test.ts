@@ -39,6 +39,36 @@ describe('watched symbols API', () => {
     expect((await (await call('')).json()).symbols).toHaveLength(1);
   });
 
+  it('caps a watchlist at 50 pairs, for two adds at once and for an insert that bypasses the API (as the Data API would)', async () => {
+    const user = await server.signUp();
+    const add = (symbol: string, timeframe: string) =>
+      call('', { method: 'POST', body: JSON.stringify({ symbol, timeframe }) }, user.accessToken);
+    const bases = ['BTC', 'ETH', 'SOL', 'XRP', 'DOGE', 'ADA', 'AVAX', 'LINK', 'DOT'];
+    const timeframes = ['1m', '5m', '15m', '1h', '4h', '1d'];
+    const pairs = bases.flatMap((b) => timeframes.map((tf) => [`${b}/USDT`, tf] as const));
+    for (const [symbol, tf] of pairs.slice(0, 49)) expect((await add(symbol, tf)).status).toBe(201);
+
+    // The 50th place, asked for twice at once: one gets it.
+    const raced = await Promise.all([add(...pairs[49]!), add(...pairs[50]!)]);
+    expect(raced.map((r) => r.status).sort()).toEqual([201, 409]);
+    const full = raced.find((r) => r.status === 409)!;
+    expect(await full.json()).toEqual({ error: { code: 'conflict', message: 'Your watchlist is full: at most 50 pairs. Remove one to add another.' } });
+    // A pair already on the list is still only "already on your list".
+    expect(await (await add(...pairs[0]!)).json()).toMatchObject({ error: { code: 'conflict', message: 'BTC/USDT 1m is already on your list' } });
+
+    const direct = server.chatDb.asUser({ sub: user.userId, role: 'authenticated' }, (q) =>
+      q.query(`insert into public.user_symbols (symbol, timeframe) values ('LTC/USDT', '1h')`),
+    );
+    await expect(direct).rejects.toMatchObject({ constraint: 'user_symbols_cap' });
+    const [{ n }] = (await server.chatDb.query<{ n: number }>('select count(*)::int as n from public.user_symbols where user_id = $1', [user.userId])) as [{ n: number }];
+    expect(n).toBe(50);
+
+    // Room again once one goes.
+    const listed = (await (await call('', {}, user.accessToken)).json()).symbols as Array<{ id: number }>;
+    expect((await call(`/${listed[0]!.id}`, { method: 'DELETE' }, user.accessToken)).status).toBe(204);
+    expect((await add('LTC/USDT', '1h')).status).toBe(201);
+  });
+
   for (const [name, body] of [
     ['SQL-ish symbol', { symbol: 'BTCUSDT;drop' }],
     ['500 characters', { symbol: 'A'.repeat(500) }],
