@@ -38,6 +38,7 @@ describe('pipeline config', () => {
       JOB_EXPIRE_SECONDS: 30,
       JOB_MONITOR_SECONDS: 5,
       INGEST_CATCH_UP_CANDLES: 60,
+      INGEST_MAX_GAP_CANDLES: 10_000,
     });
   });
 

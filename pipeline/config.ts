@@ -91,6 +91,8 @@ export const pipelineConfigSchema = z.object({
   JOB_MONITOR_SECONDS: positiveInt.max(600).default(5),
   /** Missed closed candles an ingest analyses (and signals) after an outage, newest first kept. */
   INGEST_CATCH_UP_CANDLES: positiveInt.max(1000).default(60),
+  /** After an outage, up to this many missed candles are fetched and stored (paged), so the series has no hole. */
+  INGEST_MAX_GAP_CANDLES: positiveInt.max(100_000).default(10_000),
   /** Serve the worker's job metrics at GET /metrics on this port (0 = any free port); unset = not served. */
   WORKER_METRICS_PORT: z.coerce.number().int().min(0).max(65_535).optional(),
 });

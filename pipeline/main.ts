@@ -134,6 +134,7 @@ export async function startPipeline(options: PipelineOptions = {}): Promise<Runn
       lookback: config.CANDLE_LOOKBACK,
       historyCandles: config.TRACK_RECORD_HISTORY_CANDLES,
       catchUp: config.INGEST_CATCH_UP_CANDLES,
+      maxGap: config.INGEST_MAX_GAP_CANDLES,
       latest,
       windows: createWindowCache(),
       indicators: createIndicatorCache(),

@@ -132,4 +132,25 @@ describe('ingest after an outage', () => {
     const firstCandle = Math.floor(START / MINUTE) * MINUTE - MINUTE;
     expect(times.map((r) => r.t.getTime())).toEqual([firstCandle, lastClosed - 2 * MINUTE, lastClosed - MINUTE, lastClosed]);
   });
+
+  it('stores every candle missed in an outage longer than the lookback, in pages: the series has no hole', async () => {
+    let now = START;
+    const clock = () => now;
+    const db = createDb({ connectionString: onTime.tradingUrl, max: 2 });
+    pools.push(db);
+    const gapKey: WatchKey = { symbol: 'SOL/USDT', timeframe: '1m' };
+    const deps = { sql: db.pool, market: createSimulatedMarket({ now: clock }), log: silent, now: clock, lookback: LOOKBACK, catchUp: 3, maxGap: 5000 };
+    await runIngest(deps, gapKey);
+
+    // 20 hours down: 1,200 missed one-minute candles, more than the lookback and than one request returns.
+    now += 1200 * MINUTE;
+    const ingested = await runIngest(deps, gapKey);
+    expect(ingested.log).toMatchObject({ fetched: 1200, analysed: 3, outcome: 'analysed' });
+    const times = (
+      await db.query<{ t: Date }>('select open_time as t from public.candles where symbol = $1 and timeframe = $2 order by open_time', [gapKey.symbol, gapKey.timeframe])
+    ).map((r) => r.t.getTime());
+    expect(times).toHaveLength(LOOKBACK + 1200);
+    expect(times.every((t, i) => i === 0 || t - times[i - 1]! === MINUTE)).toBe(true);
+    expect(times.at(-1)).toBe(Math.floor(now / MINUTE) * MINUTE - MINUTE);
+  });
 });

@@ -24,6 +24,14 @@ describe('which candles an ingest asks for', () => {
     expect(candlesToFetch(latest, lastClosed, '1h', lookback)).toBe(expected);
   });
 
+  it.each([
+    ['behind by more than the lookback: the whole gap', T - 1000 * H, 5000, 1009],
+    ['behind by more than the bound: the bound, the newest', T - 9000 * H, 5000, 5000],
+    ['a bound below the lookback: the lookback', T - 1000 * H, 100, 300],
+  ])('with a gap bound, %s', (_, latest, maxGap, expected) => {
+    expect(candlesToFetch(latest, T + 9 * H, '1h', 300, maxGap)).toBe(expected);
+  });
+
   const candles = (times: number[]): Candle[] => times.map((h) => ({ openTime: T + h * H, open: 1, high: 1, low: 1, close: 1, volume: 1 }));
   it.each([
     ['never analysed: only the newest', [1, 2, 3, 4], null, 60, 3],

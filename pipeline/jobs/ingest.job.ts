@@ -27,6 +27,12 @@ export interface IngestDeps {
   historyCandles?: number;
   /** At most this many missed candles are analysed after an outage, the newest ones (default 1: only the newest). */
   catchUp?: number;
+  /**
+   * After an outage, up to this many missed candles are fetched (paged) and
+   * stored, so the series has no hole where the track record would read two
+   * distant candles as neighbours. Default: the lookback.
+   */
+  maxGap?: number;
   /** Optional per-process memory of each watcher's newest stored candle (see createLatestCache). */
   latest?: LatestCache;
   /** Optional per-process copy of each watcher's last window, checked against the database before use (see createWindowCache). */
@@ -81,11 +87,17 @@ export function lastClosedOpenTime(timeframe: WatchKey['timeframe'], now: number
   return Math.floor(now / tf) * tf - tf;
 }
 
-/** How many candles to ask the source for: the gap since the newest stored one, at most the lookback. */
-export function candlesToFetch(latestStored: number | null, lastClosed: number, timeframe: WatchKey['timeframe'], lookback: number): number {
+/** How many candles to ask the source for: the gap since the newest stored one, at most `maxGap` (at least the lookback). */
+export function candlesToFetch(
+  latestStored: number | null,
+  lastClosed: number,
+  timeframe: WatchKey['timeframe'],
+  lookback: number,
+  maxGap = lookback,
+): number {
   if (latestStored === null) return lookback;
   const gap = Math.floor((lastClosed - latestStored) / TIMEFRAME_MS[timeframe]);
-  return Math.max(0, Math.min(lookback, gap));
+  return Math.max(0, Math.min(Math.max(lookback, maxGap), gap));
 }
 
 export interface IngestResult {
@@ -132,9 +144,10 @@ export async function runIngest(deps: IngestDeps, key: WatchKey): Promise<Ingest
   const catchUp = deps.catchUp ?? 1;
   const now = deps.now();
   const latest = deps.latest?.get(key) ?? (await stores.latestOpenTime(key));
-  const want = candlesToFetch(latest, lastClosedOpenTime(key.timeframe, now), key.timeframe, lookback);
+  const want = candlesToFetch(latest, lastClosedOpenTime(key.timeframe, now), key.timeframe, lookback, deps.maxGap);
 
-  const history = latest === null ? Math.max(lookback, deps.historyCandles ?? lookback) : lookback;
+  // A new watcher loads its history; one behind by more than the lookback fills the whole gap (both paged).
+  const history = latest === null ? Math.max(lookback, deps.historyCandles ?? lookback) : Math.max(lookback, want);
   let fresh: Candle[] = [];
   if (want > 0) {
     const raw =
