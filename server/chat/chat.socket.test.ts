@@ -145,6 +145,27 @@ describe('realtime chat over Socket.IO (Grok via the openai SDK, ElevenLabs voic
     expect((await ask(socket, { id: randomUUID(), message: 'still here?' })).done?.status).toBe('complete');
   });
 
+  it('sends a refusal as chat:error when the event came without an acknowledgement callback', async () => {
+    const socket = await connect();
+    const errors: Array<{ id: string; code: string; message: string }> = [];
+    socket.on('chat:error', (e) => errors.push(e));
+    const refusedWithoutAck = (event: 'chat:send' | 'chat:resume' | 'chat:abort', payload: unknown) => {
+      (socket.emit as (ev: string, p: unknown) => void)(event, payload);
+      const n = errors.length;
+      return new Promise<(typeof errors)[number]>((resolve, reject) => {
+        const timer = setTimeout(() => reject(new Error(`no chat:error for ${event}`)), 5000);
+        const check = () => (errors.length > n ? (clearTimeout(timer), resolve(errors[n]!)) : setTimeout(check, 10));
+        check();
+      });
+    };
+    expect(await refusedWithoutAck('chat:send', { id: 'no-message' })).toMatchObject({ id: 'no-message', code: 'validation_failed', message: expect.stringMatching(/^message:/) });
+    expect(await refusedWithoutAck('chat:send', 'just a string')).toMatchObject({ id: '', code: 'validation_failed' });
+    expect(await refusedWithoutAck('chat:resume', { id: 'never-asked', fromSeq: -1 })).toMatchObject({ id: 'never-asked', code: 'not_found' });
+    expect(await refusedWithoutAck('chat:abort', { id: 7 })).toMatchObject({ id: '', code: 'validation_failed' });
+    expect(grok.requests).toHaveLength(0);
+    expect(socket.connected).toBe(true);
+  });
+
   it('lets a client that reconnects resume an answer in progress without losing or repeating text', async () => {
     const long = Array.from({ length: 60 }, (_, i) => `part${i}`).join(' ');
     grok.script({ text: long, tokenDelayMs: 15 });

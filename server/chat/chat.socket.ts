@@ -60,10 +60,18 @@ export function registerChatHandlers(
   const attached = new Set<string>();
   // Answers followed from the journal (running on another instance), stopped when this socket goes.
   const following = new Map<string, () => void>();
-  const ackOf = (ack: unknown) => (typeof ack === 'function' ? (ack as (r: Ack<unknown>) => void) : () => undefined);
+  // Without an acknowledgement callback a refusal would go nowhere: it goes out as chat:error, under the payload's id.
+  const ackOf = (ack: unknown, payload: unknown) =>
+    typeof ack === 'function'
+      ? (ack as (r: Ack<unknown>) => void)
+      : (result: Ack<unknown>) => {
+          if (result.ok) return;
+          const id = (payload as { id?: unknown } | null)?.id;
+          socket.emit('chat:error', { id: typeof id === 'string' ? id : '', ...result.error });
+        };
 
   socket.on('chat:send', async (payload, ack) => {
-    const reply = ackOf(ack);
+    const reply = ackOf(ack, payload);
     try {
       if (Date.now() >= socket.data.tokenExpiresAt * 1000) {
         socket.emit('auth:expired', { message: 'Your session token expired; refresh it and reconnect' });
@@ -91,7 +99,7 @@ export function registerChatHandlers(
   });
 
   socket.on('chat:abort', async (payload, ack) => {
-    const reply = ackOf(ack);
+    const reply = ackOf(ack, payload);
     try {
       const { id } = parsePayload(abortSchema, payload);
       // A client that reconnected to this instance follows an answer still running on another: stop it there.
@@ -103,7 +111,7 @@ export function registerChatHandlers(
   });
 
   socket.on('chat:resume', async (payload, ack) => {
-    const reply = ackOf(ack);
+    const reply = ackOf(ack, payload);
     try {
       const { id, fromSeq } = parsePayload(resumeSchema, payload);
       // Still being started here (its chat:send came a moment ago, on this socket or an earlier one): it is registered then.
