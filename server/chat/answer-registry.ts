@@ -17,6 +17,12 @@ export interface LiveAnswer {
   /** Sends this answer's events to `sink` too (a reconnected socket), replaying tokens after `fromSeq`. */
   attach(sink: ChatSink, fromSeq: number): 'streaming' | 'finished';
   detach(sink: ChatSink): void;
+  /**
+   * Ends an answer that failed after it started, when no done can follow (its
+   * settlement could not be stored: the sweeper settles it later). Its error
+   * has been sent; a resume replays what it delivered and reports it finished.
+   */
+  abandon(): void;
   readonly finished: boolean;
 }
 
@@ -66,6 +72,7 @@ export function createAnswerRegistry(options: AnswerRegistryOptions = {}) {
       const audio: ChatAudioEvent[] = [];
       const errors: ChatErrorEvent[] = [];
       let done: ChatDoneEvent | undefined;
+      let abandoned = false;
       const journal = options.journal;
       const fanOut = <E>(store: E[] | null, send: (s: ChatSink, e: E) => void, record?: (e: E) => void) => (event: E) => {
         store?.push(event);
@@ -100,14 +107,21 @@ export function createAnswerRegistry(options: AnswerRegistryOptions = {}) {
             sink.done(done);
             return 'finished';
           }
+          if (abandoned) return 'finished';
           sinks.add(sink);
           return 'streaming';
         },
         detach(sink) {
           sinks.delete(sink);
         },
+        abandon() {
+          if (done || abandoned) return;
+          abandoned = true;
+          answer.finishedAt = Date.now();
+          sinks.clear();
+        },
         get finished() {
-          return done !== undefined;
+          return done !== undefined || abandoned;
         },
       };
       answers.set(key(userId, id), answer);

@@ -102,7 +102,7 @@ describe('POST /chat (REST fallback) and provider failover', () => {
     expect(rows[1]!.output_tokens).toBeLessThan(150);
   });
 
-  it('ends the SSE stream with an error when the answer cannot be recorded, instead of leaving it open', { timeout: 30_000 }, async () => {
+  it('ends an answer whose settlement cannot be recorded: one error event closes the SSE stream, a resume finds it finished, its id is not answered again', { timeout: 30_000 }, async () => {
     const signature = 'zmarty_private.%I(uuid, text, integer, integer, text, text, integer, integer, integer, boolean, text, text, text, text, double precision)';
     const rename = (from: string, to: string) => server.chatDb.query(`do $$ begin execute format('alter function ${signature} rename to %I', '${from}', '${to}'); end $$`);
     // The database keeps refusing the answer's settlement through all of the server's retries (~6 s).
@@ -112,9 +112,23 @@ describe('POST /chat (REST fallback) and provider failover', () => {
       const events = parseSse(await res.text());
       expect(events.filter((e) => e.event === 'token').map((t) => t.data.delta).join('')).toBe('Grok says BTC looks strong.');
       expect(events.at(-1)).toEqual({ event: 'error', data: { id: 'unrecorded-1', code: 'internal', message: 'The answer failed' } });
+      expect(events.filter((e) => e.event === 'error')).toHaveLength(1);
       expect(events.some((e) => e.event === 'done')).toBe(false);
     } finally {
       await rename('finish_answer_away', 'finish_answer');
+    }
+    // The answer is over, not streaming forever: a resume replays it and its error, and the id is not answered again.
+    const socket = await connectSocket(server.url, token);
+    try {
+      const errors: unknown[] = [];
+      socket.on('chat:error', (e) => errors.push(e));
+      const resumed = await new Promise<unknown>((resolve) => socket.emit('chat:resume', { id: 'unrecorded-1', fromSeq: -1 }, resolve as never));
+      expect(resumed).toEqual({ ok: true, data: { status: 'finished' } });
+      const again = await new Promise<unknown>((resolve) => socket.emit('chat:send', { id: 'unrecorded-1', message: 'How is the market today?' }, resolve as never));
+      expect(again).toMatchObject({ ok: false, error: { code: 'conflict' } });
+      expect(errors).toEqual([{ id: 'unrecorded-1', code: 'internal', message: 'The answer failed' }]);
+    } finally {
+      socket.close();
     }
   });
 

@@ -56,10 +56,8 @@ export function createChatRoutes(deps: { chat: ChatService }) {
       const started = await deps.chat.start({ user, id, message: parsed.data.message, voice: false, conversationId: parsed.data.conversationId, sink });
       const { answer } = started;
       abortWhenGone(c.req.raw.signal, answer);
-      // An answer that failed after it started (its settlement could not be stored) sends no done: end the stream, as the socket does.
+      // An answer that failed after it started (its settlement could not be stored) sends its error but no done: end the stream.
       started.finished.catch(() => {
-        if (finished) return;
-        push('error', { id, code: 'internal', message: 'The answer failed' });
         finished = true;
         wake?.();
       });

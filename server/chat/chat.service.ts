@@ -439,10 +439,17 @@ export function createChatService(deps: ChatServiceDeps) {
       answer.abort.signal.addEventListener('abort', () => upstream.abort(answer.abort.signal.reason), { once: true });
     }
     deliveries.set(answer, delivery);
-    const finished = run(answer, input, a.source, delivery, conversationId, a.clock, a.receivedAt).finally(() => {
-      deliveries.delete(answer);
-      running.delete(finished);
-    });
+    const finished = run(answer, input, a.source, delivery, conversationId, a.clock, a.receivedAt)
+      .catch((err: unknown) => {
+        // No done can follow: tell every client following it (and the journal), and end it here.
+        answer.sink.error({ id: input.id, code: 'internal', message: 'The answer failed' });
+        answer.abandon();
+        throw err;
+      })
+      .finally(() => {
+        deliveries.delete(answer);
+        running.delete(finished);
+      });
     running.add(finished);
     return { answer, conversationId, finished };
   }

@@ -88,10 +88,8 @@ export function registerChatHandlers(
       });
       attached.add(input.id);
       reply({ ok: true, data: { requestId: input.id, conversationId } });
-      finished.catch((err) => {
-        deps.log.error({ err, requestId: input.id, socketId: socket.id }, 'chat: answer failed');
-        socket.emit('chat:error', { id: input.id, code: 'internal', message: 'The answer failed' });
-      });
+      // The failure's chat:error reaches this socket through the answer (chat.service launch).
+      finished.catch((err) => deps.log.error({ err, requestId: input.id, socketId: socket.id }, 'chat: answer failed'));
     } catch (err) {
       if (!(err instanceof AppError)) deps.log.error({ err, socketId: socket.id, userId: socket.data.userId }, 'chat:send failed');
       reply(ackFailure(err));
