@@ -2,6 +2,7 @@ import path from 'node:path';
 import { PgBoss, type ConstructorOptions } from 'pg-boss';
 import { createDb, type Db } from '../common/db';
 import { ConfigError, readEnvSource } from '../common/env';
+import { AppError } from '../common/errors';
 import { createLogger, type Logger } from '../common/logger';
 import { migrate } from '../common/migrate';
 import { doublingConfigOf, marketOptionsOf, parsePipelineConfig, type PipelineConfig } from './config';
@@ -163,6 +164,8 @@ export async function startPipeline(options: PipelineOptions = {}): Promise<Runn
           return history ? { ...ingested, log: { ...ingested.log, history } } : ingested;
         },
         sendFollowUps: (jobs) => enqueueMany(boss, QUEUES.signals, jobs),
+        // The market does not list the pair: asking again cannot help (the next scheduled ingest asks anyway).
+        isPermanent: (err) => err instanceof AppError && err.code === 'invalid_symbol',
       },
       workerDeps,
     );

@@ -459,4 +459,27 @@ describe('signal pipeline', () => {
       await db.query('delete from public.market_pauses');
     }
   });
+
+  it('dead-letters at once an ingest of a pair the market does not list, instead of asking again JOB_RETRY_LIMIT times', async () => {
+    const binance = await startLoopback((_req, res) => sendJson(res, 400, { code: -1121, msg: 'Invalid symbol.' }));
+    try {
+      const lines: Array<Record<string, unknown>> = [];
+      const log = pino({ level: 'info' }, { write: (line: string) => void lines.push(JSON.parse(line) as Record<string, unknown>) });
+      const p = await start({ log, market: undefined, config: configFor({ MARKET_DATA: 'binance', BINANCE_BASE_URL: binance.url }) });
+      const key: WatchKey = { symbol: 'NOPE/USDT', timeframe: '1h' };
+      await addWatcher(key);
+
+      const [dead] = await until(async () => {
+        const jobs = await p.boss.findJobs<{ symbol: string }>(`${QUEUES.ingest}_dlq`, { data: { symbol: key.symbol } });
+        return jobs.length ? jobs : undefined;
+      }, 'the dead letter');
+      expect(dead!.data).toEqual(key);
+      // With JOB_RETRY_DELAY_SECONDS=1 the retries would have asked again within these 3 s.
+      await new Promise((r) => setTimeout(r, 3000));
+      expect(binance.requests).toHaveLength(1);
+      expect(lines.find((l) => l.msg === 'job failed for good, dead-lettered')).toMatchObject({ symbol: key.symbol, err: expect.stringContaining('Invalid symbol') });
+    } finally {
+      await binance.close();
+    }
+  });
 });

@@ -54,6 +54,12 @@ export interface WorkerSpec<T, F = never> {
   /** Does the job. Throw to have pg-boss retry it (alone: batch-mates are settled on their own). */
   handle(data: T, job: Job<unknown>): Promise<JobOutcome<F>>;
   /**
+   * An error no retry can mend (the market does not list the pair): the job
+   * goes straight to the dead-letter queue instead of asking again
+   * JOB_RETRY_LIMIT times, each against the shared rate limit.
+   */
+  isPermanent?(err: unknown): boolean;
+  /**
    * Sends follow-ups, many in one statement: each job's is sent as soon as
    * the job is done (coalesced with those of the jobs finishing beside it),
    * not when its whole batch is, so a slow batch-mate never holds back
@@ -116,7 +122,8 @@ export async function registerWorker<T extends { symbol?: string; timeframe?: st
       };
     } catch (err) {
       const message = err instanceof Error ? err.message : String(err);
-      return { result: { id: job.id, status: 'failed', output: { message } }, line: { ...line, err: message }, ms: performance.now() - started };
+      const status = spec.isPermanent?.(err) ? 'deadletter' : 'failed';
+      return { result: { id: job.id, status, output: { message } }, line: { ...line, err: message }, ms: performance.now() - started };
     }
   }
 
@@ -135,10 +142,10 @@ export async function registerWorker<T extends { symbol?: string; timeframe?: st
       const queueDepth = depth.depth(spec.queue);
       for (const s of settled) {
         deps.metrics?.observe(spec.queue, s.result.status, s.ms / 1000);
-        if (s.result.status === 'deadletter') continue;
         const entry = { ...s.line, job_ms: Math.round(s.ms), queue_depth: queueDepth };
         if (s.result.status === 'completed') log.info(entry, 'job done');
-        else log.warn(entry, 'job failed, pg-boss retries it');
+        else if (s.result.status === 'failed') log.warn(entry, 'job failed, pg-boss retries it');
+        else if ('err' in s.line) log.warn(entry, 'job failed for good, dead-lettered');
       }
       return settled.map((s) => s.result);
     },
