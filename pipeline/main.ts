@@ -97,8 +97,7 @@ export async function startPipeline(options: PipelineOptions = {}): Promise<Runn
       expireInSeconds: config.JOB_EXPIRE_SECONDS,
     });
 
-    const pauses = createMarketPauses({ sql: db.pool, log });
-    const market = options.market ?? createMarketSource({ ...marketOptionsOf(config), log, now, pauses });
+    const market = options.market ?? createMarketSource({ ...marketOptionsOf(config), log, now, pauses: createMarketPauses({ sql: db.pool, log }) });
     const depth = createDepthSampler(boss, PGBOSS_SCHEMA);
     const workOptions = {
       batchSize: config.WORKER_BATCH_SIZE,

@@ -3,7 +3,7 @@ import { AppError } from '../../common/errors';
 import { createBinanceMarket } from './binance';
 import { FIRST_OPEN, FIXTURE_NOW, H, KLINES_BTCUSDT_1H } from './fixtures/binance-klines';
 import { captureLog, sendJson, startLoopback, type Handler, type Loopback } from './fixtures/loopback-server';
-import { retryAfterMsOf } from './http';
+import { throttleOf } from './http';
 
 let server: Loopback | null = null;
 afterEach(async () => {
@@ -97,7 +97,7 @@ describe('binance klines', () => {
     const err = await failure(source.fetchCandles('BTC/USDT', '1h', { limit: 5 }));
     expect(err.code).toBe(code);
     expect(err.message).toMatch(message);
-    expect(retryAfterMsOf(err)).toBe(retryMs ?? null);
+    expect(throttleOf(err)?.retryAfterMs ?? null).toBe(retryMs ?? null);
   });
 
   it('turns a refused connection and a timeout into provider_unavailable', async () => {

@@ -76,7 +76,7 @@ const OPEN_CANDLE = Symbol('open candle');
  * its provisional close, at the boundary where ingests run; stored candles
  * are never rewritten.
  */
-export function closedBy(now: number, dateHeader: string | null): number {
+function closedBy(now: number, dateHeader: string | null): number {
   const serverNow = dateHeader ? Date.parse(dateHeader) : Number.NaN;
   return Number.isFinite(serverNow) ? Math.min(now, serverNow) : now;
 }

@@ -2,7 +2,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { AppError } from '../../common/errors';
 import { createCryptometerClient, createCryptometerMarket, cryptometerTime } from './cryptometer';
 import { captureLog, sendJson, startLoopback, type Handler, type Loopback } from './fixtures/loopback-server';
-import { retryAfterMsOf } from './http';
+import { throttleOf } from './http';
 
 const KEY = 'test-key-0123456789';
 const H = 3_600_000;
@@ -86,7 +86,7 @@ describe('cryptometer client', () => {
     const err = await failure(cm.trendIndicatorV3());
     expect(err.code).toBe('provider_unavailable');
     expect(err.message).toMatch(message);
-    if (status === 429) expect(retryAfterMsOf(err)).toBe(3000);
+    if (status === 429) expect(throttleOf(err)?.retryAfterMs).toBe(3000);
   });
 
   it('rejects data rows that do not match the endpoint schema', async () => {

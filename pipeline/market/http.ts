@@ -76,13 +76,6 @@ export function throttleOf(err: unknown): Throttled | null {
   return err instanceof AppError ? ((err.details.throttled as Throttled | undefined) ?? null) : null;
 }
 
-/** Milliseconds a provider asked us to wait, read back from an error thrown by this layer. */
-export function retryAfterMsOf(err: unknown): number | null {
-  if (!(err instanceof AppError)) return null;
-  const value = err.headers['Retry-After'];
-  return value === undefined ? null : Number(value) * 1000;
-}
-
 export function errorText(err: unknown): string {
   if (err instanceof Error) {
     const cause = (err as { cause?: unknown }).cause;

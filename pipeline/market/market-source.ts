@@ -15,7 +15,6 @@ import { createSimulatedMarket } from './simulated';
 import type { MarketLog } from './validate-candles';
 
 export type { MarketLog } from './validate-candles';
-export { retryAfterMsOf } from './http';
 
 export interface FetchCandlesOptions {
   limit: number;

@@ -2,7 +2,7 @@ import type { Queryable } from '../../common/db';
 import { AppError } from '../../common/errors';
 
 /** The most pairs one user may watch; the database enforces it (sql/chat/0022). */
-export const MAX_WATCHED_PAIRS = 50;
+const MAX_WATCHED_PAIRS = 50;
 
 export interface UserSymbol {
   id: number;
